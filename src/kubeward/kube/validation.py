@@ -2410,6 +2410,8 @@ def _container_list(spec: dict[str, Any], key: str) -> list[Any]:
 
 def _pod_update(v: _V, old: dict[str, Any], new: dict[str, Any]) -> None:
     old_spec, new_spec = _d(old.get("spec")), _d(new.get("spec"))
+    if old_spec == new_spec:
+        return  # status and metadata writes (kubelets, controllers) are most pod updates
     for key in ("containers", "initContainers"):
         old_c, new_c = _container_list(old_spec, key), _container_list(new_spec, key)
         if len(old_c) != len(new_c):

@@ -474,11 +474,12 @@ class ObjectAPI:
         old = current.decode()
         if subresource == "status":
             # The status endpoint changes status only; everything else comes from the old object.
-            merged = copy.deepcopy(old)
+            # A second decode is a cheaper private copy than deepcopy.
+            merged = current.decode()
             merged["status"] = new.get("status", {})
             new = merged
         elif subresource == "finalize":
-            merged = copy.deepcopy(old)
+            merged = current.decode()
             merged.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get(
                 "finalizers", []
             )
@@ -486,7 +487,7 @@ class ObjectAPI:
         elif srt.has_status and srt.storage_key not in _STATUS_ON_CREATE:
             new.pop("status", None)
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = current.decode()["status"]
         meta = new["metadata"]
         old_meta = old["metadata"]
         for field in (
