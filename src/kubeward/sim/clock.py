@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 class SimClock:
@@ -37,6 +40,20 @@ class SimClock:
     def real_seconds(self, sim_seconds: float) -> float:
         """How long to really wait for ``sim_seconds`` of simulated time to pass."""
         return sim_seconds / self.speed
+
+    def elapsed(self) -> float:
+        """Simulated seconds since the cluster started (usage profiles and fault timelines)."""
+        return (time.monotonic() - self._start_real) * self.speed
+
+    def call_later(
+        self, sim_seconds: float, callback: Callable[..., Any], *args: Any
+    ) -> asyncio.TimerHandle:
+        """Run ``callback`` on the running loop after ``sim_seconds`` of simulated time."""
+        loop = asyncio.get_running_loop()
+        return loop.call_later(max(sim_seconds, 0.0) / self.speed, callback, *args)
+
+    async def sleep(self, sim_seconds: float) -> None:
+        await asyncio.sleep(max(sim_seconds, 0.0) / self.speed)
 
 
 def format_time(t: datetime) -> str:

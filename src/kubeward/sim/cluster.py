@@ -12,6 +12,7 @@ from kubeward.sim.control.base import Controller
 from kubeward.sim.control.gc import GarbageCollector
 from kubeward.sim.control.namespace import NamespaceController
 from kubeward.sim.nodes.factory import node_objects
+from kubeward.sim.nodes.state import ClusterState
 from kubeward.sim.nodes.terminator import PodTerminator
 from kubeward.sim.scenarios.model import Scenario
 from kubeward.sim.store.store import DEFAULT_WINDOW, Store
@@ -29,6 +30,8 @@ class SimCluster:
         self.clock = clock or SimClock()
         self.store = Store([rt.storage_key for rt in REGISTRY.storage_types()], watch_window)
         self.api = ObjectAPI(self.store, self.clock)
+        # Machine state behind the API (kubelets down, node problems, image caches).
+        self.state = ClusterState()
         # Controllers subscribe before the first write so their indexes see every object.
         self.controllers: list[Controller] = [
             GarbageCollector(self.api),
