@@ -62,7 +62,11 @@ def ready_pod(name: str, labels: dict[str, str], owner: dict[str, Any] | None = 
     meta: dict[str, Any] = {"name": name, "labels": labels}
     if owner:
         meta["ownerReferences"] = [owner]
-    return {"metadata": meta, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    # These tests bind pods themselves: keep the simulator's scheduler away from them.
+    return {
+        "metadata": meta,
+        "spec": {"schedulerName": "test-manual", "containers": [{"name": "c", "image": "nginx"}]},
+    }
 
 
 def test_discovery_documents(http: httpx.Client) -> None:
@@ -249,7 +253,7 @@ def test_binding_sets_node_once(http: httpx.Client, ns: str) -> None:
     ].items()
     again = http.post(f"{pods}/b/binding", json=bind)
     assert again.status_code == 409 and again.json()["reason"] == "Conflict"
-    on_node = http.get("/api/v1/pods", params={"fieldSelector": "spec.nodeName=tiny-1"}).json()
+    on_node = http.get(pods, params={"fieldSelector": "spec.nodeName=tiny-1"}).json()
     assert [p["metadata"]["name"] for p in on_node["items"]] == ["b"]
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock
-from kubeward.sim.control.base import Controller
 from kubeward.sim.control.gc import GarbageCollector
 from kubeward.sim.control.namespace import NamespaceController
+from kubeward.sim.control.scheduler import Scheduler
 from kubeward.sim.nodes.factory import node_objects
 from kubeward.sim.nodes.state import ClusterState
 from kubeward.sim.nodes.terminator import PodTerminator
@@ -18,6 +19,15 @@ from kubeward.sim.scenarios.model import Scenario
 from kubeward.sim.store.store import DEFAULT_WINDOW, Store
 
 log = logging.getLogger("kubeward.sim")
+
+
+class Runnable(Protocol):
+    """A control loop: a controller, the scheduler, a kubelet fleet."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
@@ -33,10 +43,12 @@ class SimCluster:
         # Machine state behind the API (kubelets down, node problems, image caches).
         self.state = ClusterState()
         # Controllers subscribe before the first write so their indexes see every object.
-        self.controllers: list[Controller] = [
+        self.scheduler = Scheduler(self.api, scoring=scenario.scheduler.scoring)
+        self.controllers: list[Runnable] = [
             GarbageCollector(self.api),
             NamespaceController(self.api),
             PodTerminator(self.api),
+            self.scheduler,
         ]
         self._tasks: list[asyncio.Task[None]] = []
 

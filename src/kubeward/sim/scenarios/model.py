@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -48,12 +48,18 @@ class NodePool(BaseModel):
         return value
 
 
+class SchedulerOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scoring: Literal["LeastAllocated", "MostAllocated"] = "LeastAllocated"
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str
     description: str = ""
     kubelet_version: str = Field("v1.31.0", alias="kubeletVersion")
     node_pools: list[NodePool] = Field(default_factory=list, alias="nodePools")
+    scheduler: SchedulerOptions = Field(default_factory=SchedulerOptions)
 
     @property
     def node_count(self) -> int:
