@@ -8,8 +8,10 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -91,3 +93,14 @@ def start_sim(tmp: Path, *args: str, timeout: float = 60) -> SimProcess:
                 raise RuntimeError(f"simulator not ready:\n{log_file.read_text()}")
             time.sleep(0.05)
     return sim
+
+
+def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)

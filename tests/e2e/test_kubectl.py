@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from simproc import SimProcess
+from simproc import SimProcess, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -131,7 +131,18 @@ def test_get_pods_all_namespaces_wide(kubectl: Kubectl, ns: str) -> None:
     assert out[0].split()[:4] == ["NAMESPACE", "NAME", "READY", "STATUS"]
     assert "NODE" in out[0] and "IP" in out[0]
     row = next(line.split() for line in out[1:] if line.split()[:2] == [ns, "solo"])
-    assert row[2:4] == ["0/1", "Pending"]
+    assert row[2] == "0/1" or row[2] == "1/1"
+
+    # The simulated scheduler and kubelet run it: it gets a node and a pod IP.
+    def running() -> list[str] | None:
+        out = kubectl("get", "pods", "-n", ns, "solo", "-o", "wide").stdout.splitlines()
+        cells = out[1].split()
+        return cells if cells[1:3] == ["1/1", "Running"] else None
+
+    cells = eventually(running)
+    header = out[0].split()
+    assert cells[header.index("NODE") - 1].startswith("tiny-")
+    assert cells[header.index("IP") - 1].startswith("10.")
 
 
 def test_api_resources_lists_every_registered_kind(kubectl: Kubectl) -> None:

@@ -9,12 +9,15 @@ from typing import Protocol
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock
+from kubeward.sim.control.deployment import DeploymentController
 from kubeward.sim.control.gc import GarbageCollector
 from kubeward.sim.control.namespace import NamespaceController
+from kubeward.sim.control.podcontrol import PodsByOwner
+from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.scheduler import Scheduler
 from kubeward.sim.nodes.factory import node_objects
+from kubeward.sim.nodes.kubelet_pods import KubeletPods
 from kubeward.sim.nodes.state import ClusterState
-from kubeward.sim.nodes.terminator import PodTerminator
 from kubeward.sim.scenarios.model import Scenario
 from kubeward.sim.store.store import DEFAULT_WINDOW, Store
 
@@ -43,12 +46,16 @@ class SimCluster:
         # Machine state behind the API (kubelets down, node problems, image caches).
         self.state = ClusterState()
         # Controllers subscribe before the first write so their indexes see every object.
+        self.kubelet_pods = KubeletPods(self.api, self.state)
         self.scheduler = Scheduler(self.api, scoring=scenario.scheduler.scoring)
+        pods_by_owner = PodsByOwner(self.store)
         self.controllers: list[Runnable] = [
             GarbageCollector(self.api),
             NamespaceController(self.api),
-            PodTerminator(self.api),
+            self.kubelet_pods,
             self.scheduler,
+            ReplicaSetController(self.api, pods_by_owner),
+            DeploymentController(self.api, pods_by_owner),
         ]
         self._tasks: list[asyncio.Task[None]] = []
 

@@ -1,0 +1,131 @@
+"""What workload controllers share about pods: creating them from templates, counting them as
+Kubernetes does (active, ready, available) and choosing which to delete first."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from kubeward.kube.registry import REGISTRY
+from kubeward.sim.clock import parse_time
+from kubeward.sim.store.objects import StoredObject, StoreEvent
+from kubeward.sim.store.store import Store
+
+PODS = REGISTRY.get("", "v1", "pods")
+TERMINAL = ("Succeeded", "Failed")
+
+
+def owner_reference(owner: dict[str, Any], kind: str, api_version: str) -> dict[str, Any]:
+    meta = owner["metadata"]
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def pod_from_template(
+    template: dict[str, Any], owner_ref: dict[str, Any], generate_name: str = "", name: str = ""
+) -> dict[str, Any]:
+    tmeta = template.get("metadata") or {}
+    meta: dict[str, Any] = {
+        "labels": dict(tmeta.get("labels") or {}),
+        "ownerReferences": [owner_ref],
+    }
+    if tmeta.get("annotations"):
+        meta["annotations"] = dict(tmeta["annotations"])
+    if tmeta.get("finalizers"):
+        meta["finalizers"] = list(tmeta["finalizers"])
+    if name:
+        meta["name"] = name
+    else:
+        meta["generateName"] = generate_name
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": copy.deepcopy(template.get("spec") or {}),
+    }
+
+
+def is_active(pod: StoredObject) -> bool:
+    return not pod.deleting and pod.fields.get("status.phase", "") not in TERMINAL
+
+
+def ready_since(pod: dict[str, Any]) -> datetime | None:
+    """When the pod became Ready, or None if it is not Ready."""
+    for c in (pod.get("status") or {}).get("conditions") or ():
+        if c.get("type") == "Ready":
+            if c.get("status") != "True":
+                return None
+            ts = c.get("lastTransitionTime")
+            return parse_time(ts) if ts else datetime.min
+    return None
+
+
+def is_available(pod: dict[str, Any], min_ready_seconds: int, now: datetime) -> bool:
+    since = ready_since(pod)
+    if since is None:
+        return False
+    if min_ready_seconds <= 0 or since == datetime.min:
+        return True
+    return (now - since).total_seconds() >= min_ready_seconds
+
+
+def deletion_rank(pod: dict[str, Any]) -> tuple[Any, ...]:
+    """Sort key: pods to delete first sort first (controller.ActivePods ordering): unassigned
+    before assigned, Pending before Unknown before Running, not ready before ready, more
+    restarts first, newer before older."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}.get(status.get("phase", "Pending"), 0)
+    restarts = sum(c.get("restartCount", 0) for c in status.get("containerStatuses") or ())
+    created = (pod.get("metadata") or {}).get("creationTimestamp") or ""
+    return (
+        1 if spec.get("nodeName") else 0,
+        phase_rank,
+        1 if ready_since(pod) is not None else 0,
+        -restarts,
+        _negated(created),
+    )
+
+
+def _negated(timestamp: str) -> tuple[int, ...]:
+    # newer first: invert the characters of an RFC 3339 timestamp (same length, sortable)
+    return tuple(-ord(ch) for ch in timestamp)
+
+
+class PodsByOwner:
+    """An index of pods by controller owner uid, fed by store events (an informer's indexer)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pods: dict[str, set[str]] = defaultdict(set)
+        store.add_listener(self._on_event)
+
+    def _on_event(self, event: StoreEvent) -> None:
+        if event.storage_key != ("", "pods"):
+            return
+        if event.prev is not None:
+            for uid in event.prev.owner_uids:
+                self._pods[uid].discard(event.obj.key)
+        if event.type != "DELETED":
+            for uid in event.obj.owner_uids:
+                self._pods[uid].add(event.obj.key)
+
+    def pods(self, owner_uid: str) -> list[StoredObject]:
+        out = []
+        for key in self._pods.get(owner_uid, ()):
+            obj = self.store.get(("", "pods"), key)
+            if obj is not None:
+                out.append(obj)
+        return out
+
+
+def decode_all(objs: Iterable[StoredObject]) -> list[dict[str, Any]]:
+    return [o.decode() for o in objs]
