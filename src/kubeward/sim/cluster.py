@@ -12,10 +12,12 @@ from kubeward.sim.clock import SimClock
 from kubeward.sim.control.deployment import DeploymentController
 from kubeward.sim.control.gc import GarbageCollector
 from kubeward.sim.control.namespace import NamespaceController
+from kubeward.sim.control.nodelifecycle import NodeLifecycleController
 from kubeward.sim.control.podcontrol import PodsByOwner
 from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.scheduler import Scheduler
 from kubeward.sim.nodes.factory import node_objects
+from kubeward.sim.nodes.kubelet_node import KubeletNodes
 from kubeward.sim.nodes.kubelet_pods import KubeletPods
 from kubeward.sim.nodes.state import ClusterState
 from kubeward.sim.scenarios.model import Scenario
@@ -53,6 +55,8 @@ class SimCluster:
             GarbageCollector(self.api),
             NamespaceController(self.api),
             self.kubelet_pods,
+            KubeletNodes(self.api, self.state),
+            NodeLifecycleController(self.api),
             self.scheduler,
             ReplicaSetController(self.api, pods_by_owner),
             DeploymentController(self.api, pods_by_owner),
