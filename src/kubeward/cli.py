@@ -50,7 +50,11 @@ def sim(
         "sends bearer tokens only over HTTPS, so --no-tls suits raw "
         "HTTP clients only.",
     ),
-    speed: float = typer.Option(1.0, help="Simulated seconds per real second."),
+    speed: float | None = typer.Option(
+        None,
+        help="Simulated seconds per real second (1 = real time, 60 = an hour a minute); "
+        "default: the scenario's speed, else 1.",
+    ),
     watch_cache_size: int = typer.Option(
         20_000,
         help="Events kept per resource for watches and "
@@ -70,14 +74,22 @@ def sim(
 
     _setup_logging(verbose)
     if list_scenarios:
-        table = Table("scenario", "nodes", "description", title="built-in scenarios")
+        table = Table(
+            "scenario", "nodes", "workloads", "faults", "description", title="built-in scenarios"
+        )
         for name, sc in builtin_scenarios().items():
-            table.add_row(name, f"{sc.node_count:,}", sc.description)
+            table.add_row(
+                name,
+                f"{sc.node_count:,}",
+                str(len(sc.workloads)),
+                str(len(sc.faults)),
+                sc.description,
+            )
         console.print(table)
         return
     try:
         loaded = load_scenario(scenario)
-        clock = SimClock(speed)
+        clock = SimClock(speed if speed is not None else loaded.speed)
     except (ScenarioError, ValueError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

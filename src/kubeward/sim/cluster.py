@@ -11,16 +11,19 @@ from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock
 from kubeward.sim.control.deployment import DeploymentController
 from kubeward.sim.control.gc import GarbageCollector
+from kubeward.sim.control.job import JobController
 from kubeward.sim.control.namespace import NamespaceController
 from kubeward.sim.control.nodelifecycle import NodeLifecycleController
 from kubeward.sim.control.podcontrol import PodsByOwner
 from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.scheduler import Scheduler
+from kubeward.sim.faults import FaultTimeline
 from kubeward.sim.nodes.factory import node_objects
 from kubeward.sim.nodes.kubelet_node import KubeletNodes
 from kubeward.sim.nodes.kubelet_pods import KubeletPods
 from kubeward.sim.nodes.state import ClusterState
 from kubeward.sim.scenarios.model import Scenario
+from kubeward.sim.scenarios.workloads import manifests
 from kubeward.sim.store.store import DEFAULT_WINDOW, Store
 
 log = logging.getLogger("kubeward.sim")
@@ -60,8 +63,10 @@ class SimCluster:
             self.scheduler,
             ReplicaSetController(self.api, pods_by_owner),
             DeploymentController(self.api, pods_by_owner),
+            JobController(self.api, pods_by_owner),
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self.faults = FaultTimeline(self.api, self.state, scenario.faults)
 
     def bootstrap(self) -> None:
         """The objects a fresh cluster has, then the scenario's nodes."""
@@ -88,6 +93,10 @@ class SimCluster:
         now = self.clock.timestamp()
         for node in node_objects(self.scenario, now):
             self.api.create(node_type, "", node)
+        for (group, version, plural), body in manifests(self.scenario):
+            rt = REGISTRY.get(group, version, plural)
+            assert rt is not None, plural
+            self.api.create(rt, body["metadata"].get("namespace", ""), body)
         log.info(
             "event=bootstrapped scenario=%s nodes=%d revision=%d",
             self.scenario.name,
@@ -96,7 +105,8 @@ class SimCluster:
         )
 
     def start(self) -> None:
-        """Start controllers on the running event loop."""
+        """Start controllers and the fault timeline on the running event loop."""
+        self.faults.start()
         for c in self.controllers:
             self._tasks.append(asyncio.get_running_loop().create_task(c.run(), name=c.name))
 

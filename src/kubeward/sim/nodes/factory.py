@@ -11,6 +11,11 @@ from kubeward.kube.quantity import canonical, parse_quantity
 from kubeward.sim.scenarios.model import NodePool, Scenario
 
 REGION = "sim-region-1"
+# Where kubeward's cost features read prices (USD per hour).
+PRICE_ANNOTATION = "sim.kubeward.io/hourly-price"
+POD_PRICE_ANNOTATION = "sim.kubeward.io/pod-hourly-price"
+START_ANNOTATION = "sim.kubeward.io/pod-start-seconds"
+VIRTUAL_TAINT = {"key": "virtual-kubelet.io/provider", "value": "kubeward", "effect": "NoSchedule"}
 # kube-reserved + system-reserved + eviction threshold, roughly what managed providers set.
 _RESERVED_CPU = Decimal("0.1")
 _RESERVED_MEMORY_FRACTION = Decimal("0.05")
@@ -58,12 +63,20 @@ def node_object(
         "kubeward.io/node-pool": pool.name,
         **pool.labels,
     }
+    annotations = {"node.alpha.kubernetes.io/ttl": "0", PRICE_ANNOTATION: f"{pool.hourly_price}"}
+    taints = [t.model_dump() for t in pool.taints]
+    if pool.virtual:
+        labels["type"] = "virtual-kubelet"
+        labels["kubernetes.io/role"] = "agent"
+        taints.append(VIRTUAL_TAINT)
+        annotations[START_ANNOTATION] = f"{pool.pod_start_seconds}"
+        annotations[POD_PRICE_ANNOTATION] = f"{pool.pod_hourly_price}"
     spec: dict[str, Any] = {
-        "podCIDR": f"10.244.{index % 256}.0/24",
+        "podCIDR": f"10.{64 + (index >> 8) % 64}.{index & 255}.0/24",
         "providerID": f"kubeward://{REGION}/{zone}/{name}",
     }
-    if pool.taints:
-        spec["taints"] = [t.model_dump() for t in pool.taints]
+    if taints:
+        spec["taints"] = taints
     conditions = [
         _condition(
             "MemoryPressure",
@@ -91,7 +104,7 @@ def node_object(
         "metadata": {
             "name": name,
             "labels": labels,
-            "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
+            "annotations": annotations,
         },
         "spec": spec,
         "status": {

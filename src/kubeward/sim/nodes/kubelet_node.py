@@ -128,7 +128,7 @@ class KubeletNodes:
         self._renew_lease(name)
         if first or restarted:
             self._node_event(name, NORMAL, "Starting", "Starting kubelet.")
-        self._report_status(name, force=first or restarted)
+        self._report_status(name, force=first or restarted, announce=first)
 
     def _renew_lease(self, name: str) -> None:
         assert LEASES is not None
@@ -168,7 +168,9 @@ class KubeletNodes:
         wanted.update(machine.problems)
         return wanted
 
-    def _report_status(self, name: str, force: bool) -> None:
+    def _report_status(self, name: str, force: bool, announce: bool = False) -> None:
+        """Write node status if something changed or a report is due. ``announce``: a kubelet
+        that just started records an event for each condition, as kubelet does."""
         assert NODES is not None
         current = self.api.store.get(("", "nodes"), name)
         if current is None:
@@ -186,7 +188,7 @@ class KubeletNodes:
                 problem.status,
                 problem.reason,
             )
-            if not same:
+            if not same or announce:
                 changed.append(problem)
             conditions.append(
                 {

@@ -34,6 +34,7 @@ from kubeward.sim.behaviour import (
     seconds_until_memory,
 )
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from kubeward.sim.nodes.factory import START_ANNOTATION
 from kubeward.sim.nodes.podstatus import ContainerRun, PodRun, qos_class
 from kubeward.sim.nodes.state import ClusterState
 from kubeward.sim.store.objects import StoreEvent
@@ -47,7 +48,6 @@ BACKOFF_RESET_AFTER = 600.0  # a container that ran 10 minutes starts over at 10
 STOP_SECONDS = 1.0  # simulated containers exit this long after SIGTERM
 FROZEN_RETRY = 5.0
 EVICTION_INTERVAL = 10.0  # kubelet's housekeeping / eviction monitoring period
-START_ANNOTATION = "sim.kubeward.io/pod-start-seconds"
 
 
 @dataclass

@@ -1,0 +1,154 @@
+"""Scenario workloads as the Kubernetes objects a user would ``kubectl apply``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from kubeward.sim.behaviour import ANNOTATION
+from kubeward.sim.scenarios.model import Scenario, Workload
+
+# (group, version, plural) of each object, for ObjectAPI
+Manifest = tuple[tuple[str, str, str], dict[str, Any]]
+
+
+def manifests(scenario: Scenario) -> Iterator[Manifest]:
+    namespaces = sorted({w.namespace for w in scenario.workloads} - {"default"})
+    for ns in namespaces:
+        yield ("", "v1", "namespaces"), {"metadata": {"name": ns}}
+    for w in scenario.workloads:
+        yield from workload_objects(w)
+
+
+def pod_template(w: Workload) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": w.name, "image": w.image}
+    resources = {}
+    if w.requests.as_dict():
+        resources["requests"] = w.requests.as_dict()
+    if w.limits.as_dict():
+        resources["limits"] = w.limits.as_dict()
+    if resources:
+        container["resources"] = resources
+    if w.service is not None:
+        container["ports"] = [{"containerPort": w.service.target_port, "protocol": "TCP"}]
+    if w.behaviour.readiness_delay_seconds and w.service is not None:
+        container["readinessProbe"] = {
+            "httpGet": {"path": "/healthz", "port": w.service.target_port},
+            "periodSeconds": 10,
+        }
+    spec: dict[str, Any] = {"containers": [container]}
+    if w.node_selector:
+        spec["nodeSelector"] = dict(w.node_selector)
+    if w.tolerations:
+        spec["tolerations"] = list(w.tolerations)
+    if w.priority_class_name:
+        spec["priorityClassName"] = w.priority_class_name
+    if w.kind in ("Job", "CronJob"):
+        spec["restartPolicy"] = "OnFailure"
+    annotations = {ANNOTATION: w.behaviour.annotation()} if w.behaviour.annotation() != "{}" else {}
+    meta: dict[str, Any] = {"labels": _labels(w)}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"metadata": meta, "spec": spec}
+
+
+def _labels(w: Workload) -> dict[str, str]:
+    return {"app": w.name, **w.labels}
+
+
+def workload_objects(w: Workload) -> Iterator[Manifest]:
+    meta = {"name": w.name, "namespace": w.namespace, "labels": _labels(w)}
+    selector = {"matchLabels": {"app": w.name}}
+    template = pod_template(w)
+    if w.kind == "Deployment":
+        yield (
+            ("apps", "v1", "deployments"),
+            {
+                "metadata": meta,
+                "spec": {"replicas": w.replicas, "selector": selector, "template": template},
+            },
+        )
+    elif w.kind == "StatefulSet":
+        yield (
+            ("apps", "v1", "statefulsets"),
+            {
+                "metadata": meta,
+                "spec": {
+                    "replicas": w.replicas,
+                    "serviceName": w.name,
+                    "selector": selector,
+                    "template": template,
+                },
+            },
+        )
+    elif w.kind == "DaemonSet":
+        yield (
+            ("apps", "v1", "daemonsets"),
+            {
+                "metadata": meta,
+                "spec": {"selector": selector, "template": template},
+            },
+        )
+    elif w.kind == "Job":
+        yield ("batch", "v1", "jobs"), {"metadata": meta, "spec": _job_spec(w, template)}
+    else:
+        yield (
+            ("batch", "v1", "cronjobs"),
+            {
+                "metadata": meta,
+                "spec": {"schedule": w.schedule, "jobTemplate": {"spec": _job_spec(w, template)}},
+            },
+        )
+    if w.service is not None:
+        yield (
+            ("", "v1", "services"),
+            {
+                "metadata": meta,
+                "spec": {
+                    "selector": {"app": w.name},
+                    "ports": [{"port": w.service.port, "targetPort": w.service.target_port}],
+                },
+            },
+        )
+    if w.hpa is not None:
+        yield (
+            ("autoscaling", "v2", "horizontalpodautoscalers"),
+            {
+                "metadata": meta,
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": w.kind, "name": w.name},
+                    "minReplicas": w.hpa.min_replicas,
+                    "maxReplicas": w.hpa.max_replicas,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {
+                                    "type": "Utilization",
+                                    "averageUtilization": w.hpa.target_cpu_utilization,
+                                },
+                            },
+                        }
+                    ],
+                },
+            },
+        )
+    if w.pdb is not None:
+        budget: dict[str, Any] = {"selector": selector}
+        if w.pdb.min_available is not None:
+            budget["minAvailable"] = w.pdb.min_available
+        else:
+            budget["maxUnavailable"] = w.pdb.max_unavailable
+        yield ("policy", "v1", "poddisruptionbudgets"), {"metadata": meta, "spec": budget}
+
+
+def _job_spec(w: Workload, template: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"template": template}
+    if w.completions is not None:
+        spec["completions"] = w.completions
+    if w.parallelism is not None:
+        spec["parallelism"] = w.parallelism
+    if w.backoff_limit is not None:
+        spec["backoffLimit"] = w.backoff_limit
+    return spec
