@@ -29,6 +29,8 @@ class ResourceType:
     # (flowcontrol v1 / v1beta3) or two APIs over one store (core and events.k8s.io Events)
     # share it.
     storage: tuple[str, str] | None = None
+    # Served from live data rather than stored (metrics.k8s.io, like metrics-server).
+    computed: bool = False
 
     @property
     def singular(self) -> str:
@@ -75,10 +77,13 @@ def _r(
     verbs: tuple[str, ...] = ALL_VERBS,
     extra: dict[str, tuple[str, tuple[str, ...]]] | None = None,
     storage: tuple[str, str] | None = None,
+    computed: bool = False,
 ) -> ResourceType:
     subs = _status(kind, scale=scale) if status else {}
     subs.update(extra or {})
-    return ResourceType(group, version, kind, plural, namespaced, short, cats, verbs, subs, storage)
+    return ResourceType(
+        group, version, kind, plural, namespaced, short, cats, verbs, subs, storage, computed
+    )
 
 
 _ALL = ("all",)
@@ -259,7 +264,7 @@ class ResourceRegistry:
         """One ResourceType per storage key: the version objects are stored in."""
         seen: dict[tuple[str, str], ResourceType] = {}
         for t in self._types:
-            if t.storage is None:
+            if t.storage is None and not t.computed:
                 seen.setdefault(t.storage_key, t)
         return list(seen.values())
 
@@ -276,4 +281,25 @@ class ResourceRegistry:
         return [t for t in self._types if t.group == group and t.version == version]
 
 
-REGISTRY = ResourceRegistry(BUILTIN)
+METRICS: tuple[ResourceType, ...] = (
+    _r(
+        "metrics.k8s.io",
+        "v1beta1",
+        "NodeMetrics",
+        "nodes",
+        False,
+        verbs=("get", "list"),
+        computed=True,
+    ),
+    _r(
+        "metrics.k8s.io",
+        "v1beta1",
+        "PodMetrics",
+        "pods",
+        True,
+        verbs=("get", "list"),
+        computed=True,
+    ),
+)
+
+REGISTRY = ResourceRegistry(BUILTIN + METRICS)

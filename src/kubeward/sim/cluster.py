@@ -22,6 +22,7 @@ from kubeward.sim.nodes.factory import node_objects
 from kubeward.sim.nodes.kubelet_node import KubeletNodes
 from kubeward.sim.nodes.kubelet_pods import KubeletPods
 from kubeward.sim.nodes.state import ClusterState
+from kubeward.sim.nodes.usage import UsageModel
 from kubeward.sim.scenarios.model import Scenario
 from kubeward.sim.scenarios.workloads import manifests
 from kubeward.sim.store.store import DEFAULT_WINDOW, Store
@@ -52,6 +53,7 @@ class SimCluster:
         self.state = ClusterState()
         # Controllers subscribe before the first write so their indexes see every object.
         self.kubelet_pods = KubeletPods(self.api, self.state)
+        self.usage = UsageModel(self.store, self.clock)
         self.scheduler = Scheduler(self.api, scoring=scenario.scheduler.scoring)
         pods_by_owner = PodsByOwner(self.store)
         self.controllers: list[Runnable] = [

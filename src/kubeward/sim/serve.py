@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from kubeward.sim import tls
+from kubeward.sim.api.metrics_api import MetricsProvider
 from kubeward.sim.api.server import APIServer, ServerConfig, User
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.kubeconfig import write_kubeconfig
@@ -97,7 +98,7 @@ async def serve(
         server_address=f"{host_for_url}:{port}",
         bookmark_interval=options.bookmark_interval,
     )
-    server = APIServer(cluster.api, config)
+    server = APIServer(cluster.api, config, metrics=MetricsProvider(cluster.usage))
     cluster.bootstrap()
     cluster.start()
     uv_config = uvicorn.Config(

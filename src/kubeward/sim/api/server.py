@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from kubeward.kube import status as st
 from kubeward.kube.apply import manager_from_user_agent
 from kubeward.kube.registry import REGISTRY, ResourceRegistry, ResourceType
 from kubeward.sim.api import discovery, subresources
+from kubeward.sim.api.metrics_api import MetricsProvider
 from kubeward.sim.api.rest import DeleteOptions, Filter, ListResult, ObjectAPI
 from kubeward.sim.api.tables import to_table
 from kubeward.sim.store.objects import StoredObject, StoreEvent
@@ -55,6 +57,10 @@ class RequestInfo:
     resource: str = ""
     name: str = ""
     subresource: str = ""
+
+
+# cluster-wide, and per node through the API server's node proxy as Prometheus scrapes it
+_CADVISOR = re.compile(r"/metrics/cadvisor|/api/v1/nodes/([^/]+)/proxy/metrics/cadvisor")
 
 
 @dataclass
@@ -188,9 +194,14 @@ class APIServer:
     """The ASGI application plus the pieces it serves from."""
 
     def __init__(
-        self, api: ObjectAPI, config: ServerConfig, registry: ResourceRegistry = REGISTRY
+        self,
+        api: ObjectAPI,
+        config: ServerConfig,
+        registry: ResourceRegistry = REGISTRY,
+        metrics: MetricsProvider | None = None,
     ) -> None:
         self.api = api
+        self.usage_metrics = metrics
         self.store = api.store
         self.config = config
         self.registry = registry
@@ -223,6 +234,9 @@ class APIServer:
             if path == "/version":
                 return _json(discovery.version_info())
             self._authenticate(request)
+            cadvisor = _CADVISOR.fullmatch(path)
+            if cadvisor is not None and request.method == "GET":
+                return self._cadvisor(cadvisor.group(1) or "")
             if info is None:
                 return self._non_resource(request, path)
             response = await self._resource(request, info, query)
@@ -311,6 +325,34 @@ class APIServer:
 
     # -- resources ----------------------------------------------------------------------------
 
+    def _cadvisor(self, node: str) -> Response:
+        if self.usage_metrics is None:
+            raise st.StatusError(503, "ServiceUnavailable", "no usage model is running", {})
+        if node and self.store.get(("", "nodes"), node) is None:
+            raise st.not_found("nodes", "", node)
+        return Response(
+            self.usage_metrics.cadvisor(node),
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
+
+    def _computed(self, rt: ResourceType, info: RequestInfo, query: dict[str, str]) -> Response:
+        """metrics.k8s.io: answered from the usage model, like metrics-server."""
+        if self.usage_metrics is None:
+            raise st.StatusError(
+                503,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+                {},
+            )
+        if info.verb not in ("get", "list"):
+            raise st.method_not_allowed(
+                "the server does not allow this method on the requested resource"
+            )
+        selector = query.get("labelSelector", "")
+        if rt.kind == "NodeMetrics":
+            return _json(self.usage_metrics.node_metrics(info.name, selector))
+        return _json(self.usage_metrics.pod_metrics(info.namespace, info.name, selector))
+
     def _resource_type(self, info: RequestInfo) -> ResourceType:
         rt = self.registry.get(info.group, info.version, info.resource)
         if rt is None:
@@ -344,6 +386,8 @@ class APIServer:
         self, request: Request, info: RequestInfo, query: dict[str, str]
     ) -> Response:
         rt = self._resource_type(info)
+        if rt.computed:
+            return self._computed(rt, info, query)
         accept = request.headers.get("accept", "")
         if not _acceptable(accept):
             raise st.StatusError(
