@@ -111,9 +111,7 @@ class MetricsProvider:
                 cpu_lines.append(
                     f"container_cpu_usage_seconds_total{{{labels}}} {seconds.get(u.name, 0.0):.6f}"
                 )
-                mem_lines.append(
-                    f"container_memory_working_set_bytes{{{labels}}} {int(u.memory)} {ts}"
-                )
+                mem_lines.append(f"container_memory_working_set_bytes{{{labels}}} {int(u.memory)}")
         return ("\n".join(cpu_lines + mem_lines) + "\n").encode()
 
 
