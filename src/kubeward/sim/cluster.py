@@ -11,6 +11,7 @@ from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock
 from kubeward.sim.control.deployment import DeploymentController
 from kubeward.sim.control.gc import GarbageCollector
+from kubeward.sim.control.hpa import HPAController
 from kubeward.sim.control.job import JobController
 from kubeward.sim.control.namespace import NamespaceController
 from kubeward.sim.control.nodelifecycle import NodeLifecycleController
@@ -66,6 +67,7 @@ class SimCluster:
             ReplicaSetController(self.api, pods_by_owner),
             DeploymentController(self.api, pods_by_owner),
             JobController(self.api, pods_by_owner),
+            HPAController(self.api, self.usage),
         ]
         self._tasks: list[asyncio.Task[None]] = []
         self.faults = FaultTimeline(self.api, self.state, scenario.faults)
