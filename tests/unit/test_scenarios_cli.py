@@ -13,7 +13,7 @@ runner = CliRunner()
 
 def test_builtin_scenarios_load_with_their_sizes() -> None:
     sizes = {name: sc.node_count for name, sc in builtin_scenarios().items()}
-    assert sizes == {"demo": 50, "large": 15_000, "tiny": 3}
+    assert sizes == {"demo": 51, "large": 15_000, "tiny": 3}
 
 
 def test_list_scenarios_shows_descriptions() -> None:

@@ -141,6 +141,8 @@ class Workload(BaseModel):
     namespace: Name = "default"
     kind: Literal["Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"] = "Deployment"
     replicas: int = Field(1, ge=0, le=100_000)
+    # Stamp out this many identical workloads named <name>-0 ... <name>-<copies-1>.
+    copies: int = Field(1, ge=1, le=100_000)
     image: str = "registry.k8s.io/pause:3.10"
     labels: dict[str, str] = Field(default_factory=dict)
     requests: Resources = Field(default_factory=Resources)
@@ -257,7 +259,9 @@ class Scenario(BaseModel):
 
     @property
     def pod_count(self) -> int:
-        return sum(w.replicas for w in self.workloads if w.kind in ("Deployment", "StatefulSet"))
+        return sum(
+            w.replicas * w.copies for w in self.workloads if w.kind in ("Deployment", "StatefulSet")
+        )
 
     @property
     def node_count(self) -> int:

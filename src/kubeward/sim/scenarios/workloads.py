@@ -17,7 +17,11 @@ def manifests(scenario: Scenario) -> Iterator[Manifest]:
     for ns in namespaces:
         yield ("", "v1", "namespaces"), {"metadata": {"name": ns}}
     for w in scenario.workloads:
-        yield from workload_objects(w)
+        if w.copies == 1:
+            yield from workload_objects(w)
+            continue
+        for i in range(w.copies):
+            yield from workload_objects(w.model_copy(update={"name": f"{w.name}-{i}", "copies": 1}))
 
 
 def pod_template(w: Workload) -> dict[str, Any]:
