@@ -7,82 +7,16 @@ PATH (if the machine has one) runs the same checks.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from kubectlhelp import Kubectl, _debian_kubectl, _kubectls
 from simproc import SimProcess, eventually
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _debian_kubectl() -> str:
-    path = os.environ.get("KUBEWARD_KUBECTL") or str(
-        ROOT / ".kubeward/tools/kubernetes-client/usr/bin/kubectl"
-    )
-    if not Path(path).exists() and Path("/usr/bin/kubectl").exists():
-        out = subprocess.run(["dpkg", "-s", "kubernetes-client"], capture_output=True)
-        if out.returncode == 0:
-            path = "/usr/bin/kubectl"
-    if not Path(path).exists():
-        pytest.fail(
-            "Debian's kubectl not found: run scripts/install-kubectl.sh (make test "
-            "does) or set KUBEWARD_KUBECTL"
-        )
-    return path
-
-
-def _kubectls() -> list[pytest.param]:
-    params = [pytest.param("debian", id="debian-kubectl")]
-    other = shutil.which("kubectl")
-    if other and os.path.realpath(other) != os.path.realpath(_debian_kubectl()):
-        params.append(pytest.param(other, id="path-kubectl"))
-    return params
-
-
-class Kubectl:
-    def __init__(self, binary: str, sim: SimProcess, home: Path) -> None:
-        self.binary, self.sim, self.home = binary, sim, home
-
-    def __call__(
-        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(self.home),
-            "KUBECONFIG": str(self.sim.kubeconfig),
-        }
-        proc = subprocess.run(
-            [self.binary, *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            input=input,
-            timeout=timeout,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n"
-                f"{proc.stdout}\n{proc.stderr}"
-            )
-        return proc
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(self.home),
-            "KUBECONFIG": str(self.sim.kubeconfig),
-        }
-        return subprocess.Popen(
-            [self.binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-        )
 
 
 @pytest.fixture(params=_kubectls())

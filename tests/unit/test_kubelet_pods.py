@@ -70,16 +70,24 @@ def reasons(c: SimCluster, name: str) -> list[tuple[str, str]]:
 async def test_start_pull_ready_and_cached_image() -> None:
     c = make()
     try:
+        seen: list[tuple[str, str]] = []  # every (phase, container state) the pod went through
+
+        def record(event: Any) -> None:
+            if event.obj.key == "default/a":
+                st = event.obj.decode().get("status") or {}
+                cs = (st.get("containerStatuses") or [{}])[0].get("state") or {}
+                seen.append((st.get("phase", ""), next(iter(cs), "")))
+
+        c.store.add_listener(record)
         c.api.create(
             PODS,
             "default",
             pod("a", {"startupSeconds": 5, "readinessDelaySeconds": 5, "imageSize": "100Mi"}),
         )
-        await until(lambda: status(c, "a").get("phase") == "Pending" and container(c, "a"))
-        assert container(c, "a")["state"] == {"waiting": {"reason": "ContainerCreating"}}
         await until(lambda: container(c, "a").get("started"))
-        assert not container(c, "a")["ready"]
         await until(lambda: container(c, "a").get("ready"))
+        assert ("Pending", "waiting") in seen  # ContainerCreating while the image is pulled
+        assert seen.index(("Pending", "waiting")) < seen.index(("Running", "running"))
         st = status(c, "a")
         assert st["phase"] == "Running" and st["qosClass"] == "BestEffort"
         assert st["podIP"].startswith("10.") and st["hostIP"]

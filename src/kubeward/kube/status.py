@@ -166,11 +166,13 @@ def gone(message: str, list_meta: dict[str, Any] | None = None) -> StatusError:
 def too_many_requests(
     message: str, retry_after: int = 1, details: dict | None = None
 ) -> StatusError:
+    """``retry_after=0``: no Retry-After header and no retryAfterSeconds (as the eviction
+    handler answers a disruption-budget refusal)."""
     d = dict(details or {})
-    d.setdefault("retryAfterSeconds", retry_after)
-    return StatusError(
-        429, "TooManyRequests", message, d, headers={"Retry-After": str(retry_after)}
-    )
+    if retry_after:
+        d.setdefault("retryAfterSeconds", retry_after)
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return StatusError(429, "TooManyRequests", message, d, headers=headers)
 
 
 def unauthorized() -> StatusError:

@@ -154,7 +154,9 @@ def evict(api: ObjectAPI, namespace: str, name: str, body: Any) -> dict[str, Any
             pdb_name = pdb["metadata"]["name"]
             raise st.too_many_requests(
                 "Cannot evict pod as it would violate the pod's disruption budget.",
-                retry_after=10,
+                # Kubernetes sends no Retry-After here, so clients (kubectl drain) see the 429
+                # and report it, rather than client-go retrying silently.
+                retry_after=0,
                 details={
                     "causes": [
                         {

@@ -378,7 +378,7 @@ class DeploymentController(Controller):
         all_rs = [r for r in [new_rs, *old] if r is not None]
         old_status = d.get("status") or {}
         total_spec = sum(_replicas(r) for r in all_rs)
-        available = sum(_available(r) for r in all_rs)
+        available = sum(int((r.get("status") or {}).get("availableReplicas", 0)) for r in all_rs)
         status: dict[str, Any] = {
             "observedGeneration": d["metadata"].get("generation", 1),
             "replicas": sum(int((r.get("status") or {}).get("replicas", 0)) for r in all_rs),
@@ -564,7 +564,13 @@ def _replicas(rs: dict[str, Any]) -> int:
 
 
 def _available(rs: dict[str, Any]) -> int:
-    return int((rs.get("status") or {}).get("availableReplicas", 0))
+    """Available pods, never more than the ReplicaSet is scaled to: right after a scale-down
+    its status still counts pods that are about to be deleted, and counting them would let a
+    second scale-down in the same moment break maxUnavailable."""
+    return min(
+        int((rs.get("status") or {}).get("availableReplicas", 0)),
+        int((rs.get("spec") or {}).get("replicas", 0)),
+    )
 
 
 def _key(obj: dict[str, Any]) -> str:
