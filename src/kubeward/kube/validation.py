@@ -2298,7 +2298,11 @@ def _name_fn(group: str, kind: str, obj: dict[str, Any]) -> NameFn:
     return _NAME_FNS.get((group, kind), name_is_dns_subdomain)
 
 
-def _validate(group: str, kind: str, obj: Any, *, namespaced: bool, create: bool) -> _V:
+def _validate(
+    group: str, kind: str, obj: Any, *, namespaced: bool, create: bool, spec_unchanged: bool = False
+) -> _V:
+    """``spec_unchanged``: an update that leaves a pod's spec as stored (status and metadata
+    writes, most pod writes) skips re-validating the spec, which was valid when stored."""
     v = _V()
     if not isinstance(obj, dict):
         v.add(type_invalid("", obj, "object"))
@@ -2308,7 +2312,7 @@ def _validate(group: str, kind: str, obj: Any, *, namespaced: bool, create: bool
         return v
     _validate_object_meta(v, obj, _name_fn(group, kind, obj), namespaced=namespaced)
     validator = _KINDS.get((group, kind))
-    if validator is not None:
+    if validator is not None and not (spec_unchanged and (group, kind) == ("", "Pod")):
         validator(v, obj, create)
     return v
 
@@ -2615,7 +2619,12 @@ def validate_update(
 ) -> list[FieldError]:
     """Errors that make replacing ``old`` by ``new`` invalid: the create checks on ``new``
     (minus create-only rules) plus Kubernetes' immutability rules."""
-    v = _validate(group, kind, new, namespaced=namespaced, create=False)
+    spec_unchanged = (
+        isinstance(new, dict) and isinstance(old, dict) and new.get("spec") == old.get("spec")
+    )
+    v = _validate(
+        group, kind, new, namespaced=namespaced, create=False, spec_unchanged=spec_unchanged
+    )
     if not isinstance(new, dict) or not isinstance(old, dict):
         return _dedupe(v.errs)
     old_meta, new_meta = _d(old.get("metadata")), _d(new.get("metadata"))

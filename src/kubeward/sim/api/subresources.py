@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubeward.kube import status as st
@@ -206,5 +205,5 @@ def bind(api: ObjectAPI, namespace: str, name: str, body: Any) -> dict[str, Any]
     status["conditions"] = conditions
     # Binding sets spec.nodeName, which the pod update validation would refuse; write directly
     # as the registry's binding storage does.
-    api.store.update(PODS.storage_key, copy.deepcopy(pod), current)
+    api.store.update(PODS.storage_key, pod, current)  # pod is a fresh decode: no copy
     return SUCCESS_201

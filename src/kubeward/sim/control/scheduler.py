@@ -34,6 +34,7 @@ from kubeward.sim.control.scheduling.filters import (
     fit_mask,
     insufficient,
     is_unresolvable,
+    node_affinity_mask,
     score,
     spread_selector,
     static_filters,
@@ -277,6 +278,7 @@ class Scheduler:
         ok = np.ones(n, dtype=bool)
         bound = self._ns_pods.get(namespace, {})
         labels = (pod.get("metadata") or {}).get("labels") or {}
+        domain_nodes = table.present[:n] & node_affinity_mask(table, needs)
         for c in needs.spread:
             key = c.get("topologyKey", "")
             col = table.label_ids(key)
@@ -291,7 +293,9 @@ class Scheduler:
                 for pod_row, pod_labels in bound.values():
                     if selector.matches(pod_labels):
                         counts[col[pod_row]] += 1
-            eligible = np.unique(col[verdict.mask & has_label])
+            # Domains count by nodeAffinityPolicy Honor / nodeTaintsPolicy Ignore (the
+            # defaults): a tainted node's zone still counts, even though no pod can go there.
+            eligible = np.unique(col[domain_nodes & has_label])
             eligible = eligible[eligible != 0]
             if not len(eligible):
                 continue
