@@ -21,22 +21,6 @@ from rich.panel import Panel
 
 console = Console()
 
-DEMO_DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: demo, labels: {app: web}}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: web
-        image: nginx:1.27
-        resources: {requests: {cpu: 250m, memory: 128Mi}, limits: {memory: 256Mi}}
-"""
-
 
 def find_kubectl() -> str | None:
     return os.environ.get("KUBEWARD_KUBECTL") or shutil.which("kubectl")
@@ -85,12 +69,21 @@ def run_demo(scenario: str, duration: float | None) -> int:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     try:
         if kubectl:
+            time.sleep(3)  # a few simulated seconds: pods get scheduled and start
             for title, args, stdin in (
                 ("nodes", ["get", "nodes", "-L", "topology.kubernetes.io/zone"], None),
-                ("create a namespace and a deployment", ["create", "namespace", "demo"], None),
-                ("", ["apply", "--server-side", "-f", "-"], DEMO_DEPLOYMENT),
-                ("scale it", ["scale", "-n", "demo", "deployment/web", "--replicas=5"], None),
-                ("", ["get", "-n", "demo", "deployments"], None),
+                ("the demo's workloads", ["get", "deployments,jobs,hpa", "-A"], None),
+                (
+                    "pods (scheduled, pulling, running; one image cannot be pulled)",
+                    ["get", "pods", "-n", "shop", "-o", "wide"],
+                    None,
+                ),
+                (
+                    "recent events",
+                    ["get", "events", "-n", "shop", "--sort-by=.lastTimestamp"],
+                    None,
+                ),
+                ("usage (metrics.k8s.io)", ["top", "nodes", "--sort-by=cpu"], None),
             ):
                 if title:
                     console.rule(title)
@@ -123,9 +116,17 @@ def run_demo(scenario: str, duration: float | None) -> int:
             Panel.fit(
                 f"{running}\n\n"
                 f"  export KUBECONFIG={kubeconfig}\n"
-                f"  kubectl get nodes\n  kubectl api-resources\n  kubectl get pods -A -w\n\n"
-                "Pod scheduling, controllers and faults arrive with the next simulator release; "
-                "see docs/simulator.md.",
+                f"  kubectl get pods -A -w\n"
+                f"  kubectl get events -A -w\n"
+                f"  kubectl top pods -A\n"
+                f"  kubectl rollout status -n shop deployment/checkout\n"
+                f"  kubectl describe node general-0\n"
+                f"  kubectl drain general-1 --ignore-daemonsets --delete-emptydir-data\n\n"
+                "The demo runs in real time. In its first 20 minutes: search leaks memory "
+                "and is OOMKilled, general-0 goes NotReady (3m), checkout's rollout crashloops "
+                "(7m), a kernel deadlock (10m), a GPU Xid error (12m), a registry outage (14m); "
+                "web follows diurnal traffic behind an HPA. `kubeward sim --scenario demo "
+                "--speed 60` plays it in 20 seconds. See docs/scenarios.md.",
                 title="kubeward demo",
             )
         )

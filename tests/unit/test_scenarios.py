@@ -56,9 +56,9 @@ def load_text(tmp_path: Path, text: str) -> Scenario:
             "is not a Deployment of this scenario",
         ),
         (
-            "name: x\nworkloads:\n  - {name: c, kind: CronJob}\n",
+            "name: x\nworkloads:\n  - {name: c, kind: DaemonSet}\n",
             "workloads.0",
-            "a CronJob needs schedule",
+            "kind DaemonSet is not simulated yet",
         ),
     ],
 )

@@ -133,6 +133,10 @@ class PDBSpec(BaseModel):
         return self
 
 
+# Kinds the schema knows but the simulator cannot run yet (no controller).
+NOT_SIMULATED = ("DaemonSet", "StatefulSet", "CronJob")
+
+
 class Workload(BaseModel):
     """One workload of the scenario, created at start exactly as ``kubectl apply`` would."""
 
@@ -162,6 +166,11 @@ class Workload(BaseModel):
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Workload:
+        if self.kind in NOT_SIMULATED:
+            raise ValueError(
+                f"kind {self.kind} is not simulated yet (its controller does not exist, so it "
+                f"would get no pods): use Deployment or Job"
+            )
         if self.kind == "CronJob" and not self.schedule:
             raise ValueError('a CronJob needs schedule: (e.g. "*/10 * * * *")')
         if self.kind != "CronJob" and self.schedule:
