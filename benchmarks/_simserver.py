@@ -194,7 +194,8 @@ def main() -> None:
     parser.add_argument("--write-path", choices=("store", "api"), default="store")
     args = parser.parse_args()
 
-    cluster = SimCluster(load_scenario("tiny"))
+    # The API server alone: no scheduler or kubelets competing with the preloaded pods.
+    cluster = SimCluster(load_scenario("tiny"), simulate=False)
 
     def ready(running: RunningSim) -> None:
         started = time.perf_counter()

@@ -83,6 +83,7 @@ async def run(scale: float, timeout: float) -> dict[str, object]:
         if now - start > timeout:
             break
     elapsed = time.perf_counter() - start
+    assert cluster.scheduler is not None
     stats = cluster.scheduler.stats
     result = {
         "scale": scale,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import ssl
@@ -104,3 +105,16 @@ def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.05)
+
+
+async def until(check: Callable[[], Any], timeout: float = 10) -> Any:
+    """``eventually`` for in-process tests: poll without blocking the simulator's loop."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 from kubeward.kube.registry import REGISTRY
@@ -14,6 +13,7 @@ from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.nodes.state import NodeProblem
 from kubeward.sim.scenarios.model import Scenario
+from simproc import until
 
 PODS = REGISTRY.get("", "v1", "pods")
 
@@ -36,18 +36,6 @@ def pod(name: str, behaviour: dict[str, Any] | None = None, **spec: Any) -> dict
     if "resources" in spec:
         container["resources"] = spec.pop("resources")
     return {"metadata": meta, "spec": {"nodeName": "n-0", "containers": [container], **spec}}
-
-
-async def until(check: Callable[[], Any], timeout: float = 10) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def status(c: SimCluster, name: str) -> dict[str, Any]:

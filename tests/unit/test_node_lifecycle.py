@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from kubeward.kube.registry import REGISTRY
@@ -11,6 +10,7 @@ from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.nodes.state import GPU_XID, KERNEL_DEADLOCK, NodeProblem
 from kubeward.sim.scenarios.model import Scenario
+from simproc import until
 
 NODES = REGISTRY.get("", "v1", "nodes")
 PODS = REGISTRY.get("", "v1", "pods")
@@ -23,18 +23,6 @@ def make(pools: list[dict[str, Any]], speed: float = 200) -> SimCluster:
     )
     c.bootstrap()
     return c
-
-
-async def until(check: Callable[[], Any], timeout: float = 10) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 def conditions(c: SimCluster, node: str) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -15,6 +14,7 @@ from kubeward.sim.behaviour import ANNOTATION
 from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.scenarios.model import Scenario
+from simproc import until
 
 DEPLOYMENTS = REGISTRY.get("apps", "v1", "deployments")
 HPAS = REGISTRY.get("autoscaling", "v2", "horizontalpodautoscalers")
@@ -55,18 +55,6 @@ def deployment(name: str, replicas: int, behaviour: dict[str, Any], cpu: str = "
             },
         },
     }
-
-
-async def until(check: Callable[[], Any], timeout: float = 15) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_shared_traffic_is_divided_and_metrics_documents() -> None:

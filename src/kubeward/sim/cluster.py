@@ -44,8 +44,14 @@ SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 class SimCluster:
     def __init__(
-        self, scenario: Scenario, clock: SimClock | None = None, watch_window: int = DEFAULT_WINDOW
+        self,
+        scenario: Scenario,
+        clock: SimClock | None = None,
+        watch_window: int = DEFAULT_WINDOW,
+        simulate: bool = True,
     ) -> None:
+        """``simulate=False`` runs the API server alone (garbage collector and namespace
+        controller only): nothing schedules or runs pods. Benchmarks of the API server use it."""
         self.scenario = scenario
         self.clock = clock or SimClock()
         self.store = Store([rt.storage_key for rt in REGISTRY.storage_types()], watch_window)
@@ -53,13 +59,25 @@ class SimCluster:
         # Machine state behind the API (kubelets down, node problems, image caches).
         self.state = ClusterState()
         # Controllers subscribe before the first write so their indexes see every object.
+        self.controllers: list[Runnable] = [
+            GarbageCollector(self.api),
+            NamespaceController(self.api),
+        ]
+        self.kubelet_pods: KubeletPods | None = None
+        self.usage: UsageModel | None = None
+        self.scheduler: Scheduler | None = None
+        if simulate:
+            self._add_simulation(scenario)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.faults = FaultTimeline(self.api, self.state, scenario.faults)
+
+    def _add_simulation(self, scenario: Scenario) -> None:
+        """The control plane and kubelets that make the cluster behave like one."""
         self.kubelet_pods = KubeletPods(self.api, self.state)
         self.usage = UsageModel(self.store, self.clock)
         self.scheduler = Scheduler(self.api, scoring=scenario.scheduler.scoring)
         pods_by_owner = PodsByOwner(self.store)
-        self.controllers: list[Runnable] = [
-            GarbageCollector(self.api),
-            NamespaceController(self.api),
+        self.controllers += [
             self.kubelet_pods,
             KubeletNodes(self.api, self.state),
             NodeLifecycleController(self.api),
@@ -69,8 +87,6 @@ class SimCluster:
             JobController(self.api, pods_by_owner),
             HPAController(self.api, self.usage),
         ]
-        self._tasks: list[asyncio.Task[None]] = []
-        self.faults = FaultTimeline(self.api, self.state, scenario.faults)
 
     def bootstrap(self) -> None:
         """The objects a fresh cluster has, then the scenario's nodes."""

@@ -98,7 +98,8 @@ async def serve(
         server_address=f"{host_for_url}:{port}",
         bookmark_interval=options.bookmark_interval,
     )
-    server = APIServer(cluster.api, config, metrics=MetricsProvider(cluster.usage))
+    metrics = MetricsProvider(cluster.usage) if cluster.usage is not None else None
+    server = APIServer(cluster.api, config, metrics=metrics)
     cluster.bootstrap()
     cluster.start()
     uv_config = uvicorn.Config(

@@ -17,44 +17,30 @@ from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.clock import parse_time
-from kubeward.sim.control.base import Controller
-from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from kubeward.sim.control.events import NORMAL, WARNING, ObjectRef
 from kubeward.sim.control.podcontrol import (
     PODS,
+    PodOwnerController,
     PodsByOwner,
     is_active,
     owner_reference,
     pod_from_template,
     ready_since,
 )
-from kubeward.sim.store.objects import StoreEvent
 
 JOBS = REGISTRY.get("batch", "v1", "jobs")
 TRACKING = "batch.kubernetes.io/job-tracking"
 BACKOFF_INITIAL, BACKOFF_MAX = 10.0, 360.0
 
 
-class JobController(Controller):
+class JobController(PodOwnerController):
     name = "job-controller"
 
-    def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
-        super().__init__(api.store)
-        self.api = api
-        self.pods = pods
-        self.recorder = EventRecorder(api, "job-controller")
-        self._by_uid: dict[str, str] = {}
-        self._waiting: set[str] = set()
+    owner_key = ("batch", "jobs")
 
-    def keys_for(self, event: StoreEvent) -> list[Hashable]:
-        if event.storage_key == ("batch", "jobs"):
-            if event.type == "DELETED":
-                self._by_uid.pop(event.obj.uid, None)
-                return []
-            self._by_uid[event.obj.uid] = event.obj.key
-            return [event.obj.key]
-        if event.storage_key == ("", "pods"):
-            return [self._by_uid[u] for u in event.obj.owner_uids if u in self._by_uid]
-        return []
+    def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
+        super().__init__(api, pods, "job-controller")
+        self._waiting: set[str] = set()
 
     def reconcile(self, key: Hashable) -> None:
         assert JOBS is not None

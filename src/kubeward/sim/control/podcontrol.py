@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from datetime import datetime
 from typing import Any
 
 from kubeward.kube.registry import REGISTRY
+from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import parse_time
+from kubeward.sim.control.base import Controller
+from kubeward.sim.control.events import EventRecorder
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 from kubeward.sim.store.store import Store
 
@@ -129,3 +132,31 @@ class PodsByOwner:
 
 def decode_all(objs: Iterable[StoredObject]) -> list[dict[str, Any]]:
     return [o.decode() for o in objs]
+
+
+class PodOwnerController(Controller):
+    """A controller of pod owners (ReplicaSets, Jobs): reconciles an owner when it or one of
+    its pods changes."""
+
+    owner_key: tuple[str, str] = ("", "")  # storage key of the owner kind
+
+    def __init__(self, api: ObjectAPI, pods: PodsByOwner, component: str) -> None:
+        super().__init__(api.store)
+        self.api = api
+        self.pods = pods
+        self.recorder = EventRecorder(api, component)
+        self._by_uid: dict[str, str] = {}
+
+    def keys_for(self, event: StoreEvent) -> list[Hashable]:
+        if event.storage_key == self.owner_key:
+            if event.type == "DELETED":
+                self._by_uid.pop(event.obj.uid, None)
+                return []
+            self._by_uid[event.obj.uid] = event.obj.key
+            return [event.obj.key]
+        if event.storage_key == ("", "pods"):
+            uids = set(event.obj.owner_uids)
+            if event.prev is not None:
+                uids.update(event.prev.owner_uids)
+            return [self._by_uid[u] for u in uids if u in self._by_uid]
+        return []

@@ -9,10 +9,10 @@ from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
-from kubeward.sim.control.base import Controller
-from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from kubeward.sim.control.events import NORMAL, WARNING, ObjectRef
 from kubeward.sim.control.podcontrol import (
     PODS,
+    PodOwnerController,
     PodsByOwner,
     deletion_rank,
     is_active,
@@ -21,36 +21,19 @@ from kubeward.sim.control.podcontrol import (
     pod_from_template,
     ready_since,
 )
-from kubeward.sim.store.objects import StoreEvent
 
 REPLICASETS = REGISTRY.get("apps", "v1", "replicasets")
 # kube-controller-manager creates at most this many pods per sync (burstReplicas).
 BURST_REPLICAS = 500
 
 
-class ReplicaSetController(Controller):
+class ReplicaSetController(PodOwnerController):
     name = "replicaset-controller"
 
-    def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
-        super().__init__(api.store)
-        self.api = api
-        self.pods = pods
-        self.recorder = EventRecorder(api, "replicaset-controller")
-        self._by_uid: dict[str, str] = {}
+    owner_key = ("apps", "replicasets")
 
-    def keys_for(self, event: StoreEvent) -> list[Hashable]:
-        if event.storage_key == ("apps", "replicasets"):
-            if event.type == "DELETED":
-                self._by_uid.pop(event.obj.uid, None)
-                return []
-            self._by_uid[event.obj.uid] = event.obj.key
-            return [event.obj.key]
-        if event.storage_key == ("", "pods"):
-            uids = set(event.obj.owner_uids)
-            if event.prev is not None:
-                uids.update(event.prev.owner_uids)
-            return [self._by_uid[u] for u in uids if u in self._by_uid]
-        return []
+    def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
+        super().__init__(api, pods, "replicaset-controller")
 
     def reconcile(self, key: Hashable) -> None:
         assert REPLICASETS is not None and PODS is not None
