@@ -256,11 +256,10 @@ class Scheduler:
         spread_reasons: dict[int, str] = {}
         if needs.spread:
             feasible &= self._spread_mask(needs, namespace, pod, verdict, spread_reasons)
-        rows = np.flatnonzero(feasible)
-        if len(rows):
-            scores = score(self.table, rows, request, self.scoring)
-            best = rows[scores >= scores.max() - 1e-9]
-            return self.table.names[int(self._rng.choice(best))], ""
+        if feasible.any():
+            scores = score(self.table, feasible, request, self.scoring)
+            best = np.flatnonzero(scores >= scores.max() - 1e-9)
+            return self.table.names[int(best[self._rng.integers(len(best))])], ""
         return None, self._failure_message(verdict, request, spread_reasons)
 
     def _spread_mask(
