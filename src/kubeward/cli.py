@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from kubeward import __version__
 
@@ -74,18 +73,9 @@ def sim(
 
     _setup_logging(verbose)
     if list_scenarios:
-        table = Table(
-            "scenario", "nodes", "workloads", "faults", "description", title="built-in scenarios"
-        )
+        # One line per scenario (no wrapping), so it reads well and greps well.
         for name, sc in builtin_scenarios().items():
-            table.add_row(
-                name,
-                f"{sc.node_count:,}",
-                str(len(sc.workloads)),
-                str(len(sc.faults)),
-                sc.description,
-            )
-        console.print(table)
+            typer.echo(f"{name:<8} {sc.description}")
         return
     try:
         loaded = load_scenario(scenario)

@@ -8,10 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from kubeward.kube.quantity import parse_quantity
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.behaviour import ANNOTATION
 from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
+from kubeward.sim.faults import PROBLEMS
+from kubeward.sim.nodes.factory import (
+    POD_PRICE_ANNOTATION,
+    PRICE_ANNOTATION,
+    START_ANNOTATION,
+    node_objects,
+)
+from kubeward.sim.nodes.state import DISK_PRESSURE, NodeProblem
 from kubeward.sim.scenarios.model import Scenario, ScenarioError, load_scenario
 from kubeward.sim.scenarios.workloads import manifests
 
@@ -52,13 +61,78 @@ def load_text(tmp_path: Path, text: str) -> Scenario:
         ),
         (
             "name: x\nfaults:\n  - {at: 5m, type: badRollout, deployment: shop/nope}\n",
-            "(top level)",
-            "is not a Deployment of this scenario",
+            "faults.0.deployment",
+            "shop/nope is not a Deployment of this scenario (write namespace/name",
         ),
         (
-            "name: x\nworkloads:\n  - {name: c, kind: DaemonSet}\n",
+            "name: x\nworkloads:\n  - {name: logs, kind: DaemonSet, replicas: 3}\n",
             "workloads.0",
-            "kind DaemonSet is not simulated yet",
+            "replicas: does not apply to a DaemonSet (it runs one pod per eligible node",
+        ),
+        (
+            "name: x\nworkloads:\n  - {name: r, kind: CronJob, schedule: every night}\n",
+            "workloads.0",
+            'write five fields, e.g. "30 2 * * *"',
+        ),
+        (
+            "name: x\nworkloads:\n  - {name: r, kind: CronJob}\n",
+            "workloads.0",
+            "a CronJob needs schedule:",
+        ),
+        (
+            "name: x\nworkloads:\n  - {name: w, completions: 3}\n",
+            "workloads.0",
+            "completions: applies to kinds Job and CronJob only",
+        ),
+        (
+            "name: x\nworkloads:\n  - {name: w, hpa: {maxReplicas: 4}}\n",
+            "workloads.0",
+            'needs a CPU request: add requests: {cpu: "250m"}',
+        ),
+        (
+            "name: x\nworkloads:\n  - {name: w, kind: Job, storage: 1Gi}\n",
+            "workloads.0",
+            "storage: applies to kind StatefulSet only",
+        ),
+        (
+            "name: x\nnodePools:\n  - {name: p, count: 1, podStartSeconds: 5}\n",
+            "nodePools.0",
+            "add virtual: true",
+        ),
+        (
+            "name: x\nfaults:\n  - {at: 5m, type: meteorStrike, zone: a}\n",
+            "faults.0.type",
+            "use one of the listed values",
+        ),
+        (
+            "name: x\nfaults:\n  - {at: 5m, type: nodeNotReady, nodes: {count: 1}, "
+            "duration: a while}\n",
+            "faults.0.duration",
+            '"1h30m"',
+        ),
+        (
+            "name: x\nnodePools: [{name: p, count: 2}]\nfaults:\n"
+            "  - {at: 5m, type: diskPressure, nodes: {selector: {pool: gpu}}}\n",
+            "faults.0.nodes.selector",
+            "no node of this scenario matches {'pool': 'gpu'} (pools: p; zones: zone-a; nodes "
+            "carry the label kubeward.io/node-pool: <pool>)",
+        ),
+        (
+            "name: x\nnodePools: [{name: p, count: 2}]\nfaults:\n"
+            "  - {at: 5m, type: zoneOutage, zone: zone-q}\n",
+            "faults.0.zone",
+            "no node of this scenario matches",
+        ),
+        (
+            "name: x\nnodePools: [{name: p, count: 2}]\nfaults:\n"
+            "  - {at: 5m, type: zoneOutage, zone: zone-a, registry: ghcr.io/}\n",
+            "faults.0",
+            "registry: does not apply to zoneOutage (remove it)",
+        ),
+        (
+            "name: x\nworkloads: [{name: w}, {name: w}]\n",
+            "workloads.1.name",
+            "Deployment default/w is declared twice (rename one of them)",
         ),
     ],
 )
@@ -176,3 +250,204 @@ async def test_fault_timeline_changes_machine_state_and_reverts() -> None:
         assert [kind for _, kind in c.faults.fired][:2] == ["imageRegistryOutage", "nodeNotReady"]
     finally:
         await c.stop()
+
+
+def test_every_kind_becomes_its_kubernetes_object() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "name": "x",
+            "workloads": [
+                {
+                    "name": "redis",
+                    "kind": "StatefulSet",
+                    "replicas": 3,
+                    "storage": "8Gi",
+                    "service": {"port": 6379, "targetPort": 6379},
+                },
+                {"name": "logs", "namespace": "logging", "kind": "DaemonSet"},
+                {
+                    "name": "report",
+                    "kind": "CronJob",
+                    "schedule": "30 2 * * *",
+                    "timeZone": "Etc/UTC",
+                    "restartPolicy": "Never",
+                    "activeDeadlineSeconds": 600,
+                    "behaviour": {"runSeconds": 60},
+                },
+            ],
+        }
+    )
+    objs = {(path[2], body["metadata"]["name"]): body for path, body in manifests(scenario)}
+    assert list(objs) == [
+        ("namespaces", "logging"),
+        ("statefulsets", "redis"),
+        ("services", "redis"),
+        ("daemonsets", "logs"),
+        ("cronjobs", "report"),
+    ]
+    sts = objs[("statefulsets", "redis")]["spec"]
+    assert (sts["replicas"], sts["serviceName"]) == (3, "redis")
+    claim = sts["volumeClaimTemplates"][0]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "8Gi"
+    assert objs[("services", "redis")]["spec"]["clusterIP"] == "None"  # headless
+    ds = objs[("daemonsets", "logs")]
+    assert "replicas" not in ds["spec"] and ds["metadata"]["namespace"] == "logging"
+    cj = objs[("cronjobs", "report")]["spec"]
+    assert (cj["schedule"], cj["timeZone"]) == ("30 2 * * *", "Etc/UTC")
+    job = cj["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] == 600
+    assert job["template"]["spec"]["restartPolicy"] == "Never"
+    assert json.loads(job["template"]["metadata"]["annotations"][ANNOTATION]) == {
+        "runSeconds": 60.0
+    }
+
+
+async def test_scenario_objects_pass_api_validation() -> None:
+    """Every built-in's objects are created through the API's validation at bootstrap."""
+    c = SimCluster(load_scenario("demo"), clock=SimClock(speed=1), simulate=False)
+    c.bootstrap()
+    kinds = {
+        (group, plural): len(c.store.resource((group, plural)).objects)
+        for group, plural in (
+            ("apps", "deployments"),
+            ("apps", "statefulsets"),
+            ("apps", "daemonsets"),
+            ("batch", "jobs"),
+            ("batch", "cronjobs"),
+            ("autoscaling", "horizontalpodautoscalers"),
+            ("policy", "poddisruptionbudgets"),
+        )
+    }
+    assert all(kinds.values()), kinds
+    assert c.store.get(("", "services"), "platform/redis").decode()["spec"]["clusterIP"] == "None"
+
+
+def test_daemonset_pod_count_follows_selectors_and_taints() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "name": "x",
+            "nodePools": [
+                {"name": "general", "count": 5},
+                {
+                    "name": "gpu",
+                    "count": 2,
+                    "taints": [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}],
+                },
+                {"name": "burst", "count": 1, "virtual": True},
+            ],
+            "workloads": [
+                {"name": "plain", "kind": "DaemonSet"},
+                {
+                    "name": "gpu-ok",
+                    "kind": "DaemonSet",
+                    "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+                },
+                {
+                    "name": "gpu-only",
+                    "kind": "DaemonSet",
+                    "nodeSelector": {"kubeward.io/node-pool": "gpu"},
+                    "tolerations": [{"operator": "Exists"}],
+                },
+                {"name": "web", "replicas": 4},
+                {"name": "batch", "kind": "Job", "completions": 9},
+            ],
+        }
+    )
+    pools = scenario.node_pools
+    assert [w.running_pods(pools) for w in scenario.workloads] == [5, 7, 2, 4, 0]
+    assert scenario.pod_count == 18
+
+
+def test_virtual_pool_nodes() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "name": "x",
+            "nodePools": [
+                {"name": "general", "count": 1, "hourlyPrice": 0.38},
+                {
+                    "name": "burst",
+                    "count": 1,
+                    "virtual": True,
+                    "podStartSeconds": 8,
+                    "podHourlyPrice": 0.05,
+                },
+            ],
+        }
+    )
+    general, burst = node_objects(scenario, "2026-01-01T00:00:00Z")
+    assert general["metadata"]["annotations"][PRICE_ANNOTATION] == "0.38"
+    assert "taints" not in general["spec"] and "type" not in general["metadata"]["labels"]
+    assert burst["metadata"]["labels"]["type"] == "virtual-kubelet"
+    assert burst["spec"]["taints"] == [
+        {"key": "virtual-kubelet.io/provider", "value": "kubeward", "effect": "NoSchedule"}
+    ]
+    annotations = burst["metadata"]["annotations"]
+    assert annotations[START_ANNOTATION] == "8.0"
+    assert annotations[POD_PRICE_ANNOTATION] == "0.05"
+    capacity = burst["status"]["capacity"]
+    assert parse_quantity(capacity["cpu"]) >= 1000 and int(capacity["pods"]) >= 1000
+
+
+async def test_overlapping_faults_zone_targets_and_rollback() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "name": "f",
+            "nodePools": [{"name": "a", "count": 4, "zones": ["z1", "z2"]}],
+            "workloads": [{"name": "web", "image": "reg.example/web:1"}],
+            "faults": [
+                # a-1 and a-3 are in z2; the zone outage outlasts the node fault on a-1
+                {"at": "5s", "type": "zoneOutage", "zone": "z2", "duration": "30s"},
+                {"at": "10s", "type": "nodeNotReady", "zone": "z2", "nodes": {"count": 1}},
+                {"at": "5s", "type": "diskPressure", "zone": "z1", "duration": "10s"},
+                {
+                    "at": "5s",
+                    "type": "badRollout",
+                    "deployment": "default/web",
+                    "image": "reg.example/web:2",
+                    "crashAfterSeconds": 3,
+                    "duration": "10s",
+                },
+            ],
+        }
+    )
+    c = SimCluster(scenario, clock=SimClock(speed=100), simulate=False)
+    c.bootstrap()
+    deployments = REGISTRY.get("apps", "v1", "deployments")
+    assert deployments is not None
+    original = c.api.get(deployments, "default", "web").decode()["spec"]["template"]
+    c.start()
+    try:
+        await asyncio.sleep(0.08)  # 8 s
+        assert [c.state.machine(n).kubelet_stopped for n in ("a-0", "a-1", "a-2", "a-3")] == [
+            False,
+            True,
+            False,
+            True,
+        ]
+        assert c.state.machine("a-0").problems["DiskPressure"] == DISK_PRESSURE
+        assert c.state.machine("a-2").problems["DiskPressure"].reason == "KubeletHasDiskPressure"
+        template = c.api.get(deployments, "default", "web").decode()["spec"]["template"]
+        assert template["spec"]["containers"][0]["image"] == "reg.example/web:2"
+        assert json.loads(template["metadata"]["annotations"][ANNOTATION]) == {
+            "crashAfterSeconds": 3.0
+        }
+        await asyncio.sleep(0.12)  # 20 s: disk pressure and the bad rollout repaired
+        assert not c.state.machine("a-0").problems
+        assert c.api.get(deployments, "default", "web").decode()["spec"]["template"] == original
+        await asyncio.sleep(0.2)  # 40 s: zone back, but a-1 still held by nodeNotReady
+        assert c.state.machine("a-1").kubelet_stopped
+        assert not c.state.machine("a-3").kubelet_stopped
+        kinds = [kind for _, kind in c.faults.fired]
+        assert kinds.count("badRollout repaired") == 1 and "zoneOutage repaired" in kinds
+    finally:
+        await c.stop()
+
+
+def test_memory_pressure_is_the_kubelets_condition() -> None:
+    assert PROBLEMS["memoryPressure"] == NodeProblem(
+        "MemoryPressure",
+        "True",
+        "KubeletHasInsufficientMemory",
+        "kubelet has insufficient memory available",
+    )

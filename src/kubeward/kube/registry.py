@@ -126,6 +126,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
     ),
     _r("", "v1", "Endpoints", "endpoints", True, short=("ep",)),
+    _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
     _r("", "v1", "ConfigMap", "configmaps", True, short=("cm",)),
     _r("", "v1", "Secret", "secrets", True),
     _r("", "v1", "ServiceAccount", "serviceaccounts", True, short=("sa",)),

@@ -10,6 +10,8 @@ from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock
 from kubeward.sim.control.deployment import DeploymentController
+from kubeward.sim.control.disruption import DisruptionController
+from kubeward.sim.control.endpoints import EndpointsController
 from kubeward.sim.control.gc import GarbageCollector
 from kubeward.sim.control.hpa import HPAController
 from kubeward.sim.control.job import JobController
@@ -86,6 +88,8 @@ class SimCluster:
             DeploymentController(self.api, pods_by_owner),
             JobController(self.api, pods_by_owner),
             HPAController(self.api, self.usage),
+            EndpointsController(self.api),
+            DisruptionController(self.api),
         ]
 
     def bootstrap(self) -> None:

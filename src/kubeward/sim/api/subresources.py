@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubeward.kube import status as st
-from kubeward.kube.disruption import disruption_status
+from kubeward.kube.disruption import pod_is_healthy
 from kubeward.kube.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from kubeward.kube.registry import REGISTRY, ResourceType
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
@@ -142,33 +142,54 @@ def evict(api: ObjectAPI, namespace: str, name: str, body: Any) -> dict[str, Any
             "support.",
         )
     if budgets:
-        pdb, selector = budgets[0]
-        pods = [
-            p.decode()
-            for p in api.list_objects(PODS, Filter(PODS, namespace)).items
-            if selector.matches(p.labels)
-        ]
-        status = disruption_status(pdb, pods)
-        if status.disruptions_allowed <= 0:
-            pdb_name = pdb["metadata"]["name"]
-            raise st.too_many_requests(
-                "Cannot evict pod as it would violate the pod's disruption budget.",
-                # Kubernetes sends no Retry-After here, so clients (kubectl drain) see the 429
-                # and report it, rather than client-go retrying silently.
-                retry_after=0,
-                details={
-                    "causes": [
-                        {
-                            "reason": "DisruptionBudget",
-                            "message": f"The disruption budget {pdb_name} needs "
-                            f"{status.desired_healthy} healthy pods and has "
-                            f"{status.current_healthy} currently",
-                        }
-                    ]
-                },
-            )
+        pdb, _ = budgets[0]
+        if not (not pod_is_healthy(pod) and _unhealthy_may_go(pdb)):
+            _take_disruption(api, pdb, name)
     api.delete(PODS, namespace, name, options)
     return SUCCESS_201
+
+
+def _unhealthy_may_go(pdb: dict[str, Any]) -> bool:
+    """unhealthyPodEvictionPolicy: AlwaysAllow, or IfHealthyBudget (the default) while the
+    budget is met: a not-Ready pod is evicted without using up a disruption."""
+    policy = (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy", "IfHealthyBudget")
+    status = pdb.get("status") or {}
+    if policy == "AlwaysAllow":
+        return True
+    return int(status.get("currentHealthy", 0)) >= int(status.get("desiredHealthy", 0)) and (
+        int(status.get("observedGeneration", 0)) >= int(pdb["metadata"].get("generation", 1))
+    )
+
+
+def _take_disruption(api: ObjectAPI, pdb: dict[str, Any], pod_name: str) -> None:
+    """What the eviction handler does with a budget (Kubernetes' checkAndDecrement): refuse
+    unless the disruption controller has observed the budget and allows a disruption; else
+    take one (disruptionsAllowed - 1, the pod recorded in disruptedPods) in the same request,
+    so two concurrent evictions cannot both pass."""
+    assert PDBS is not None
+    meta, status = pdb["metadata"], pdb.get("status") or {}
+    pdb_name = meta["name"]
+
+    def refuse(cause: str) -> st.StatusError:
+        # No Retry-After, as Kubernetes: clients (kubectl drain) see the 429 and retry.
+        return st.too_many_requests(
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+            retry_after=0,
+            details={"causes": [{"reason": "DisruptionBudget", "message": cause}]},
+        )
+
+    if int(status.get("observedGeneration", 0)) < int(meta.get("generation", 1)):
+        raise refuse(f"The disruption budget {pdb_name} is still being processed by the server.")
+    allowed = int(status.get("disruptionsAllowed", 0))
+    if allowed <= 0:
+        raise refuse(
+            f"The disruption budget {pdb_name} needs {status.get('desiredHealthy', 0)} healthy "
+            f"pods and has {status.get('currentHealthy', 0)} currently"
+        )
+    status["disruptionsAllowed"] = allowed - 1
+    status.setdefault("disruptedPods", {})[pod_name] = api.clock.timestamp()
+    pdb["status"] = status
+    api.update(PDBS, meta["namespace"], pdb_name, pdb, subresource="status")
 
 
 def bind(api: ObjectAPI, namespace: str, name: str, body: Any) -> dict[str, Any]:

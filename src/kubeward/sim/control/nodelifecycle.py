@@ -1,29 +1,41 @@
 """The node lifecycle controller and taint-based eviction (kube-controller-manager 1.31).
 
-- A node whose Lease was not renewed within ``grace_seconds`` (node-monitor-grace-period, 40 s)
-  gets its kubelet conditions set to Unknown ("Kubelet stopped posting node status."), its pods
-  marked not Ready, and a NodeNotReady event.
-- Taints follow conditions (TaintNodesByCondition): not-ready / unreachable (NoSchedule and
-  NoExecute), memory-, disk- and pid-pressure, unschedulable.
-- NoExecute taints evict pods that do not tolerate them, at once or after their
-  tolerationSeconds (300 s by default). New NoExecute taints are rate limited per zone: 0.1
-  nodes/s normally, 0.01/s in a partially disrupted zone (0 when the zone has 50 nodes or
-  fewer), and none at all when every zone is fully disrupted (the controller then assumes its
-  own connectivity is the problem).
+- Health: a node whose Lease was not renewed (and whose Ready heartbeat did not change) within
+  ``grace_seconds`` (--node-monitor-grace-period, 40 s) gets its kubelet conditions set to
+  Unknown ("Kubelet stopped posting node status."), a NodeNotReady event, and its pods marked
+  not Ready (MarkPodsNotReady).
+- TaintNodesByCondition: not-ready / unreachable, memory-, disk-, pid-pressure,
+  network-unavailable and unschedulable NoSchedule taints follow conditions and
+  ``spec.unschedulable`` at once.
+- NoExecute not-ready / unreachable taints go through a per-zone rate-limited queue
+  (--node-eviction-rate 0.1/s, burst 1). A zone is Normal, PartialDisruption (more than 2 and at
+  least 55 % of its nodes not Ready: --secondary-node-eviction-rate 0.01/s, or 0 when the zone
+  has 50 nodes or fewer) or FullDisruption (no Ready node: the normal rate, so workloads move to
+  healthy zones). When every zone is fully disrupted the controller blames its own connectivity:
+  it removes all NoExecute taints and stops tainting. A Ready node loses them at once.
+- Taint eviction (the taint-eviction-controller): a pod that does not tolerate a NoExecute taint
+  of its node is deleted at once, one that tolerates it for ``tolerationSeconds`` (300 s from
+  DefaultTolerationSeconds) that long after the controller saw it; first a DisruptionTarget
+  condition and a TaintManagerEviction event.
+
+The controller keeps its own indexes from store events (node health, pods per node), so a
+monitor pass over 15,000 nodes compares numbers and decodes only the nodes it writes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import logging
-from collections import defaultdict
-from datetime import datetime, timedelta
+import math
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
-from kubeward.sim.clock import format_time, parse_time
-from kubeward.sim.control.events import NORMAL, EventRecorder, ObjectRef
+from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
 from kubeward.sim.control.scheduling.filters import tolerates
 from kubeward.sim.store.objects import StoreEvent
 
@@ -31,20 +43,90 @@ log = logging.getLogger("kubeward.sim.nodelifecycle")
 
 NODES = REGISTRY.get("", "v1", "nodes")
 PODS = REGISTRY.get("", "v1", "pods")
+LEASE_NAMESPACE = "kube-node-lease"
 NOT_READY = "node.kubernetes.io/not-ready"
 UNREACHABLE = "node.kubernetes.io/unreachable"
-CONDITION_TAINTS = {
-    "MemoryPressure": "node.kubernetes.io/memory-pressure",
-    "DiskPressure": "node.kubernetes.io/disk-pressure",
-    "PIDPressure": "node.kubernetes.io/pid-pressure",
-    "NetworkUnavailable": "node.kubernetes.io/network-unavailable",
-}
 UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
-MANAGED = {NOT_READY, UNREACHABLE, UNSCHEDULABLE, *CONDITION_TAINTS.values()}
-KUBELET_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure", "Ready")
+# TaintNodesByCondition: (condition type, status) -> NoSchedule taint key
+CONDITION_TAINTS = {
+    ("Ready", "False"): NOT_READY,
+    ("Ready", "Unknown"): UNREACHABLE,
+    ("MemoryPressure", "True"): "node.kubernetes.io/memory-pressure",
+    ("DiskPressure", "True"): "node.kubernetes.io/disk-pressure",
+    ("PIDPressure", "True"): "node.kubernetes.io/pid-pressure",
+    ("NetworkUnavailable", "True"): "node.kubernetes.io/network-unavailable",
+}
+NO_SCHEDULE_KEYS = {UNSCHEDULABLE, *CONDITION_TAINTS.values()}
+# Conditions the controller sets Unknown (NetworkUnavailable is the network plugin's).
+KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 ZONE_LABEL = "topology.kubernetes.io/zone"
-LARGE_CLUSTER = 50
-UNHEALTHY_THRESHOLD = 0.55
+REGION_LABEL = "topology.kubernetes.io/region"
+EXCLUDE_DISRUPTION = "node.kubernetes.io/exclude-disruption"
+LARGE_CLUSTER = 50  # --large-cluster-size-threshold
+UNHEALTHY_THRESHOLD = 0.55  # --unhealthy-zone-threshold
+
+NORMAL_ZONE = "Normal"
+PARTIAL = "PartialDisruption"
+FULL = "FullDisruption"
+INITIAL = "Initial"
+
+
+@dataclass(slots=True)
+class _Node:
+    """What the controller knows of a node from its informer (decoded once per node write)."""
+
+    uid: str
+    zone: str
+    excluded: bool
+    conditions: dict[str, str]  # type -> status
+    heartbeat: str  # Ready's lastHeartbeatTime: a change means the kubelet posted status
+    unschedulable: bool
+    taints: frozenset[tuple[str, str]]  # (key, effect)
+    no_execute: tuple[tuple[str, str], ...]  # (key, value) of NoExecute taints
+    probe: float  # sim time the kubelet was last heard from (lease or status)
+
+    @property
+    def ready(self) -> str:
+        return self.conditions.get("Ready", "Unknown")
+
+    def wanted_no_schedule(self) -> set[tuple[str, str]]:
+        wanted = {
+            (key, "NoSchedule")
+            for (type_, status), key in CONDITION_TAINTS.items()
+            if self.conditions.get(type_) == status
+        }
+        if self.unschedulable:
+            wanted.add((UNSCHEDULABLE, "NoSchedule"))
+        return wanted
+
+
+@dataclass(slots=True)
+class _Bucket:
+    """A token bucket on simulated time (client-go's flowcontrol limiter, burst 1)."""
+
+    qps: float
+    tokens: float = 1.0
+    at: float = 0.0
+
+    def try_accept(self, now: float) -> bool:
+        if self.qps <= 0:
+            return False
+        self.tokens = min(1.0, self.tokens + (now - self.at) * self.qps)
+        self.at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+@dataclass(slots=True)
+class _Zone:
+    state: str = INITIAL
+    limiter: _Bucket = field(default_factory=lambda: _Bucket(0.0))
+    queue: deque[str] = field(default_factory=deque)
+    # Nodes queued for a NoExecute taint and not yet released by markNodeAsReachable: the
+    # queue adds a node once, however often the monitor sees it not Ready.
+    marked: set[str] = field(default_factory=set)
 
 
 class NodeLifecycleController:
@@ -57,6 +139,7 @@ class NodeLifecycleController:
         monitor_period: float = 5.0,
         eviction_qps: float = 0.1,
         secondary_eviction_qps: float = 0.01,
+        tick_seconds: float = 1.0,
     ) -> None:
         self.api = api
         self.clock = api.clock
@@ -64,232 +147,456 @@ class NodeLifecycleController:
         self.monitor_period = monitor_period
         self.eviction_qps = eviction_qps
         self.secondary_eviction_qps = secondary_eviction_qps
+        self.tick_seconds = tick_seconds
         self.recorder = EventRecorder(api, "node-controller")
         self.taint_recorder = EventRecorder(api, "taint-eviction-controller")
-        self._renewed: dict[str, datetime] = {}
-        self._pods_on: dict[str, set[str]] = defaultdict(set)
-        self._zone_tokens: dict[str, float] = {}
+        self._nodes: dict[str, _Node] = {}
         self._registered: set[str] = set()
-        self._evicting: set[str] = set()
-        self._zone_sizes: dict[str, int] = {}
+        self._removed: dict[str, str] = {}  # deleted, not yet announced: name -> uid
+        self._zones: dict[str, _Zone] = {}
+        self._pods_on: dict[str, set[str]] = defaultdict(set)
+        self._dirty_nodes: set[str] = set()  # NoSchedule taints to re-check
+        self._taint_changed: set[str] = set()  # NoExecute taints changed: re-check its pods
+        self._new_pods: set[str] = set()  # pods newly assigned to a node
+        # taint eviction queue: pod key -> (created, trigger), plus a heap of triggers
+        self._scheduled: dict[str, tuple[float, float]] = {}
+        self._heap: list[tuple[float, str]] = []
         api.store.add_listener(self._on_event)
 
+    # -- informers ------------------------------------------------------------------------------
+
     def _on_event(self, event: StoreEvent) -> None:
+        key = event.storage_key
+        if key == ("coordination.k8s.io", "leases"):
+            # A renewal is "heard from the kubelet now" (the controller compares renewTime with
+            # the lease it saw before and stamps its own clock).
+            node = self._nodes.get(event.obj.name)
+            if (
+                node is not None
+                and event.obj.namespace == LEASE_NAMESPACE
+                and event.type != "DELETED"
+            ):
+                node.probe = self.clock.elapsed()
+        elif key == ("", "nodes"):
+            self._on_node(event)
+        elif key == ("", "pods"):
+            self._on_pod(event)
+
+    def _on_node(self, event: StoreEvent) -> None:
+        name = event.obj.name
+        if event.type == "DELETED":
+            self._nodes.pop(name, None)
+            if name in self._registered:
+                self._registered.discard(name)
+                self._removed[name] = event.obj.uid
+            return
+        obj = event.obj.decode()
+        meta = obj["metadata"]
+        labels = meta.get("labels") or {}
+        spec = obj.get("spec") or {}
+        conditions = (obj.get("status") or {}).get("conditions") or ()
+        taints = spec.get("taints") or ()
+        ready_hb = next(
+            (c.get("lastHeartbeatTime", "") for c in conditions if c.get("type") == "Ready"), ""
+        )
+        old = self._nodes.get(name)
+        now = self.clock.elapsed()
+        node = _Node(
+            uid=meta.get("uid", ""),
+            zone=f"{labels.get(REGION_LABEL, '')}:{labels.get(ZONE_LABEL, '')}",
+            excluded=EXCLUDE_DISRUPTION in labels,
+            conditions={c.get("type", ""): c.get("status", "") for c in conditions},
+            heartbeat=ready_hb,
+            unschedulable=bool(spec.get("unschedulable")),
+            taints=frozenset((t.get("key", ""), t.get("effect", "")) for t in taints),
+            no_execute=tuple(
+                (t.get("key", ""), t.get("value", "") or "")
+                for t in taints
+                if t.get("effect") == "NoExecute"
+            ),
+            probe=now if old is None or old.heartbeat != ready_hb else old.probe,
+        )
+        self._nodes[name] = node
+        self._dirty_nodes.add(name)
+        if old is None or old.no_execute != node.no_execute:
+            self._taint_changed.add(name)
+
+    def _on_pod(self, event: StoreEvent) -> None:
         obj = event.obj
-        if event.storage_key == ("coordination.k8s.io", "leases"):
-            if obj.namespace == "kube-node-lease" and event.type != "DELETED":
-                renew = (obj.decode().get("spec") or {}).get("renewTime")
-                if renew:
-                    self._renewed[obj.name] = parse_time(renew)
-        elif event.storage_key == ("", "pods"):
-            if event.prev is not None:
-                prev_node = event.prev.fields.get("spec.nodeName")
-                if prev_node:
-                    self._pods_on[prev_node].discard(obj.key)
-            node = obj.fields.get("spec.nodeName")
-            if node and event.type != "DELETED":
-                self._pods_on[node].add(obj.key)
+        prev_node = event.prev.fields.get("spec.nodeName") if event.prev is not None else None
+        node = obj.fields.get("spec.nodeName")
+        if prev_node and (prev_node != node or event.type == "DELETED"):
+            self._pods_on[prev_node].discard(obj.key)
+        if event.type == "DELETED":
+            self._cancel(obj.key)
+            self._new_pods.discard(obj.key)
+            return
+        if node and node != prev_node:
+            self._pods_on[node].add(obj.key)
+            self._new_pods.add(obj.key)
+
+    # -- loop -----------------------------------------------------------------------------------
 
     async def run(self) -> None:
+        start = self.clock.elapsed()
+        next_monitor = start
+        tick = 0
         while True:
+            now = self.clock.elapsed()
             try:
-                self.monitor()
+                if now >= next_monitor:
+                    self.monitor()
+                    next_monitor = now + self.monitor_period
+                self.taint_pass()
+                self.eviction_pass()
             except Exception:
-                log.exception("event=node_monitor_failed")
-            await self.clock.sleep(self.monitor_period)
-
-    # -- monitoring -----------------------------------------------------------------------------
+                log.exception("event=node_lifecycle_pass_failed")
+            tick += 1
+            await self.clock.sleep(start + tick * self.tick_seconds - self.clock.elapsed())
 
     def monitor(self) -> None:
-        now = self.clock.now()
-        nodes = [n.decode() for n in self.api.store.resource(("", "nodes")).objects.values()]
-        for node in nodes:
-            name = node["metadata"]["name"]
+        """monitorNodeHealth: registration events, heartbeats, zone states, NoExecute queue."""
+        for name, uid in self._removed.items():
+            self._node_event(name, uid, "RemovingNode", f"Removing Node {name} from Controller")
+        self._removed.clear()
+        now = self.clock.elapsed()
+        for name, node in list(self._nodes.items()):
             if name not in self._registered:
                 self._registered.add(name)
-                self.recorder.event(
-                    _ref(node),
-                    NORMAL,
-                    "RegisteredNode",
-                    f"Node {name} event: Registered Node {name} in Controller",
+                self._node_event(
+                    name, node.uid, "RegisteredNode", f"Registered Node {name} in Controller"
                 )
-            self._check_heartbeat(node, now)
-        zones = self._zone_states(nodes)
-        for node in nodes:
-            self._sync_taints(node, zones)
-            self._evict_pods(node, now)
+                self._zone(node.zone)
+                self._mark_reachable(name, node)
+            if now - node.probe > self.grace_seconds and any(
+                node.conditions.get(t, "Unknown") != "Unknown" for t in KUBELET_CONDITIONS
+            ):
+                self._set_unknown(name, node)
+        self._handle_disruption()
+        for name, node in list(self._nodes.items()):
+            self._process_taint_based_eviction(name, node)
 
-    def _check_heartbeat(self, node: dict[str, Any], now: datetime) -> None:
+    def _set_unknown(self, name: str, node: _Node) -> None:
+        """tryUpdateNodeHealth past the grace period: every kubelet condition Unknown."""
         assert NODES is not None
-        name = node["metadata"]["name"]
-        renewed = self._renewed.get(name)
-        created = parse_time(node["metadata"]["creationTimestamp"])
-        last = renewed or created
-        if now - last <= timedelta(seconds=self.grace_seconds):
+        current = self.api.store.get(NODES.storage_key, name)
+        if current is None:
             return
-        conditions = (node.get("status") or {}).get("conditions") or []
-        ready = next((c for c in conditions if c.get("type") == "Ready"), None)
-        if ready is not None and ready.get("status") == "Unknown":
-            return
+        obj = current.decode()
+        status = obj.setdefault("status", {})
+        conditions = status.setdefault("conditions", [])
         stamp = self.clock.timestamp()
-        for c in conditions:
-            if c.get("type") in KUBELET_CONDITIONS:
+        by_type = {c.get("type"): c for c in conditions}
+        was_ready = node.ready
+        for type_ in KUBELET_CONDITIONS:
+            c = by_type.get(type_)
+            if c is None:
+                conditions.append(
+                    {
+                        "type": type_,
+                        "status": "Unknown",
+                        "lastHeartbeatTime": obj["metadata"].get("creationTimestamp"),
+                        "lastTransitionTime": stamp,
+                        "reason": "NodeStatusNeverUpdated",
+                        "message": "Kubelet never posted node status.",
+                    }
+                )
+            elif c.get("status") != "Unknown":
                 c.update(
                     status="Unknown",
                     reason="NodeStatusUnknown",
                     message="Kubelet stopped posting node status.",
                     lastTransitionTime=stamp,
                 )
-        self.api.update(NODES, "", name, node, subresource="status")
-        self.recorder.event(
-            _ref(node), NORMAL, "NodeNotReady", f"Node {name} status is now: NodeNotReady"
-        )
-        self._mark_pods_not_ready(name)
+        try:
+            self.api.update(NODES, "", name, obj, subresource="status")
+        except st.StatusError as exc:
+            log.info("event=node_status_update_failed node=%s reason=%s", name, exc.reason)
+            return
+        if was_ready == "True":
+            # Reported once, when the controller itself takes the node out of Ready.
+            self._node_event(
+                name, node.uid, "NodeNotReady", f"Node {name} status is now: NodeNotReady", raw=True
+            )
+            self._mark_pods_not_ready(name)
 
     def _mark_pods_not_ready(self, node_name: str) -> None:
+        """MarkPodsNotReady: the Ready condition of every pod on the node goes False."""
         assert PODS is not None
+        stamp = self.clock.timestamp()
         for key in list(self._pods_on.get(node_name, ())):
             obj = self.api.store.get(PODS.storage_key, key)
-            if obj is None or obj.fields.get("status.phase") in ("Succeeded", "Failed"):
+            if obj is None or obj.fields.get("spec.nodeName") != node_name:
                 continue
             pod = obj.decode()
-            changed = False
-            for c in (pod.get("status") or {}).get("conditions") or ():
-                if c.get("type") in ("Ready", "ContainersReady") and c.get("status") != "False":
-                    c.update(status="False", lastTransitionTime=self.clock.timestamp())
-                    changed = True
-            if not changed:
+            ready = next(
+                (
+                    c
+                    for c in (pod.get("status") or {}).get("conditions") or ()
+                    if c.get("type") == "Ready"
+                ),
+                None,
+            )
+            if ready is None or ready.get("status") == "False":
                 continue
+            ready.update(status="False", lastTransitionTime=stamp)
             try:
                 self.api.update(PODS, obj.namespace, obj.name, pod, subresource="status")
-            except st.StatusError:
+            except st.StatusError as exc:
+                log.info("event=mark_pod_not_ready_failed pod=%s reason=%s", key, exc.reason)
                 continue
             self.recorder.event(
-                ObjectRef.of(pod, "Pod"), "Warning", "NodeNotReady", "Node is not ready"
+                ObjectRef.of(pod, "Pod"), WARNING, "NodeNotReady", "Node is not ready"
             )
 
-    def _zone_states(self, nodes: list[dict[str, Any]]) -> dict[str, str]:
-        total: dict[str, int] = defaultdict(int)
-        unready: dict[str, int] = defaultdict(int)
-        for node in nodes:
-            zone = (node["metadata"].get("labels") or {}).get(ZONE_LABEL, "")
-            total[zone] += 1
-            if _ready_status(node) != "True":
-                unready[zone] += 1
-        states = {}
-        self._zone_sizes = dict(total)
-        for zone, count in total.items():
-            bad = unready[zone]
-            if bad == count and count > 0:
-                states[zone] = "FullDisruption"
-            elif bad > 2 and bad / count >= UNHEALTHY_THRESHOLD:
-                states[zone] = "PartialDisruption"
+    # -- zones ----------------------------------------------------------------------------------
+
+    def _zone(self, key: str) -> _Zone:
+        zone = self._zones.get(key)
+        if zone is None:
+            zone = self._zones[key] = _Zone(
+                limiter=_Bucket(self.eviction_qps, at=self.clock.elapsed())
+            )
+        return zone
+
+    def zone_states(self) -> dict[str, str]:
+        return {k: z.state for k, z in self._zones.items()}
+
+    def _compute_states(self) -> tuple[dict[str, str], dict[str, int]]:
+        ready: dict[str, int] = defaultdict(int)
+        not_ready: dict[str, int] = defaultdict(int)
+        for node in self._nodes.values():
+            if node.excluded:
+                continue
+            if node.ready == "True":
+                ready[node.zone] += 1
             else:
-                states[zone] = "Normal"
-        return states
+                not_ready[node.zone] += 1
+        states: dict[str, str] = {}
+        sizes: dict[str, int] = {}
+        for zone in {*ready, *not_ready}:
+            good, bad = ready[zone], not_ready[zone]
+            sizes[zone] = good + bad
+            if good == 0 and bad > 0:
+                states[zone] = FULL
+            elif bad > 2 and bad / (good + bad) >= UNHEALTHY_THRESHOLD:
+                states[zone] = PARTIAL
+            else:
+                states[zone] = NORMAL_ZONE
+        return states, sizes
+
+    def _handle_disruption(self) -> None:
+        """handleDisruption: swap each zone's eviction rate to match its state."""
+        states, sizes = self._compute_states()
+        for key in states:
+            self._zone(key)
+        all_now = all(s == FULL for s in states.values())
+        all_before = all(z.state == FULL for k, z in self._zones.items() if k in states)
+        for k in [k for k in self._zones if k not in states]:
+            del self._zones[k]
+        if all_now and all_before:
+            return
+        if all_now:
+            log.info("event=master_disruption_mode entered=true")
+            for name, node in self._nodes.items():
+                self._mark_reachable(name, node)
+            for zone in self._zones.values():
+                zone.limiter = _Bucket(0.0)
+                zone.state = FULL
+            return
+        if all_before:
+            log.info("event=master_disruption_mode entered=false")
+            now = self.clock.elapsed()
+            for node in self._nodes.values():
+                node.probe = now
+            for k, zone in self._zones.items():
+                self._set_limiter(zone, states[k], sizes[k])
+            return
+        for k, zone in self._zones.items():
+            if zone.state != states[k]:
+                log.info("event=zone_state zone=%s state=%s", k, states[k])
+                self._set_limiter(zone, states[k], sizes[k])
+
+    def _set_limiter(self, zone: _Zone, state: str, size: int) -> None:
+        if state == PARTIAL:
+            qps = self.secondary_eviction_qps if size > LARGE_CLUSTER else 0.0
+        else:  # Normal, and FullDisruption of one zone among healthy ones (HealthyQPSFunc)
+            qps = self.eviction_qps
+        drained = zone.limiter.qps > 0 and not zone.limiter.try_accept(self.clock.elapsed())
+        zone.limiter = _Bucket(qps, tokens=0.0 if drained else 1.0, at=self.clock.elapsed())
+        zone.state = state
 
     # -- taints ---------------------------------------------------------------------------------
 
-    def _sync_taints(self, node: dict[str, Any], zones: dict[str, str]) -> None:
-        assert NODES is not None
-        spec = node.setdefault("spec", {})
-        current = list(spec.get("taints") or ())
-        wanted: list[tuple[str, str]] = []
-        ready = _ready_status(node)
-        if ready == "False":
-            wanted += [(NOT_READY, "NoSchedule"), (NOT_READY, "NoExecute")]
-        elif ready == "Unknown":
-            wanted += [(UNREACHABLE, "NoSchedule"), (UNREACHABLE, "NoExecute")]
-        for c in (node.get("status") or {}).get("conditions") or ():
-            key = CONDITION_TAINTS.get(c.get("type", ""))
-            if key and c.get("status") == "True":
-                wanted.append((key, "NoSchedule"))
-        if spec.get("unschedulable"):
-            wanted.append((UNSCHEDULABLE, "NoSchedule"))
-        have = {(t["key"], t["effect"]) for t in current if t.get("key") in MANAGED}
-        if have == set(wanted):
+    def _process_taint_based_eviction(self, name: str, node: _Node) -> None:
+        ready = node.ready
+        if ready == "True":
+            self._mark_reachable(name, node)
             return
-        zone = (node["metadata"].get("labels") or {}).get(ZONE_LABEL, "")
-        stamp = self.clock.timestamp()
-        kept = [
-            t for t in current if t.get("key") not in MANAGED or (t["key"], t["effect"]) in wanted
-        ]
-        for key, effect in wanted:
-            if (key, effect) in have:
-                continue
-            if effect == "NoExecute" and not self._may_taint(zone, zones):
-                continue
-            taint: dict[str, Any] = {"key": key, "effect": effect}
-            if effect == "NoExecute":
-                taint["timeAdded"] = stamp
-            kept.append(taint)
-        if kept == current:
+        taint, opposite = (NOT_READY, UNREACHABLE) if ready == "False" else (UNREACHABLE, NOT_READY)
+        if (opposite, "NoExecute") in node.taints:
+            # Swap at once: the node was already tainted (and counted) for the other reason.
+            self._swap(name, [(taint, "NoExecute")], [(opposite, "NoExecute")])
             return
-        spec["taints"] = kept
-        try:
-            self.api.update(NODES, "", node["metadata"]["name"], node)
-        except st.StatusError as exc:
-            log.info("taint update node=%s: %s", node["metadata"]["name"], exc.reason)
+        zone = self._zone(node.zone)
+        if name not in zone.marked:
+            zone.marked.add(name)
+            zone.queue.append(name)
 
-    def _may_taint(self, zone: str, zones: dict[str, str]) -> bool:
-        """The zone's eviction rate limiter (token bucket refilled every monitor period)."""
-        if zones and all(s == "FullDisruption" for s in zones.values()):
+    def _mark_reachable(self, name: str, node: _Node) -> None:
+        """markNodeAsReachable: drop NoExecute not-ready/unreachable taints, leave the queue."""
+        zone = self._zones.get(node.zone)
+        if zone is not None and name in zone.marked:
+            zone.marked.discard(name)
+            with contextlib.suppress(ValueError):
+                zone.queue.remove(name)
+        drop = [
+            (k, "NoExecute") for k in (NOT_READY, UNREACHABLE) if (k, "NoExecute") in node.taints
+        ]
+        if drop:
+            self._swap(name, [], drop)
+
+    def taint_pass(self) -> None:
+        """doNoScheduleTaintingPass for changed nodes, then doNoExecuteTaintingPass."""
+        dirty, self._dirty_nodes = self._dirty_nodes, set()
+        for name in dirty:
+            node = self._nodes.get(name)
+            if node is None:
+                continue
+            wanted = node.wanted_no_schedule()
+            have = {(k, e) for k, e in node.taints if e == "NoSchedule" and k in NO_SCHEDULE_KEYS}
+            if wanted != have:
+                self._swap(name, sorted(wanted - have), sorted(have - wanted))
+        now = self.clock.elapsed()
+        for zone in self._zones.values():
+            while zone.queue:
+                name = zone.queue[0]
+                node = self._nodes.get(name)
+                if node is None or node.ready == "True":
+                    zone.queue.popleft()  # gone or Ready again: nothing to taint
+                    continue
+                if not zone.limiter.try_accept(now):
+                    break
+                zone.queue.popleft()
+                taint, opposite = (
+                    (NOT_READY, UNREACHABLE) if node.ready == "False" else (UNREACHABLE, NOT_READY)
+                )
+                self._swap(name, [(taint, "NoExecute")], [(opposite, "NoExecute")])
+
+    def _swap(self, name: str, add: list[tuple[str, str]], remove: list[tuple[str, str]]) -> bool:
+        """SwapNodeControllerTaint: add (with timeAdded) and remove taints in one update."""
+        assert NODES is not None
+        current = self.api.store.get(NODES.storage_key, name)
+        if current is None:
             return False
-        state = zones.get(zone, "Normal")
-        qps = self.eviction_qps
-        if state == "PartialDisruption":
-            # Small zones stop evicting altogether (large-cluster-size-threshold).
-            if self._zone_sizes.get(zone, 0) <= LARGE_CLUSTER:
-                return False
-            qps = self.secondary_eviction_qps
-        tokens = self._zone_tokens.get(zone, 1.0)
-        if tokens < 1.0:
-            self._zone_tokens[zone] = tokens + qps * self.monitor_period
+        obj = current.decode()
+        spec = obj.setdefault("spec", {})
+        old = spec.get("taints") or []
+        drop = set(remove)
+        taints = [t for t in old if (t.get("key"), t.get("effect")) not in drop]
+        have = {(t.get("key"), t.get("effect")) for t in taints}
+        stamp = self.clock.timestamp()
+        for key, effect in add:
+            if (key, effect) not in have:
+                taints.append({"key": key, "effect": effect, "timeAdded": stamp})
+        if taints == old:
+            return True
+        if taints:
+            spec["taints"] = taints
+        else:
+            spec.pop("taints", None)
+        try:
+            self.api.update(NODES, "", name, obj)
+        except st.StatusError as exc:
+            log.info("event=taint_update_failed node=%s reason=%s", name, exc.reason)
+            self._dirty_nodes.add(name)
             return False
-        self._zone_tokens[zone] = tokens - 1.0 + qps * self.monitor_period
         return True
 
     # -- taint-based eviction -------------------------------------------------------------------
 
-    def _evict_pods(self, node: dict[str, Any], now: datetime) -> None:
-        assert PODS is not None
-        taints = [
-            t
-            for t in (node.get("spec") or {}).get("taints") or ()
-            if t.get("effect") == "NoExecute"
-        ]
-        if not taints:
-            return
-        for key in list(self._pods_on.get(node["metadata"]["name"], ())):
-            if key in self._evicting:
-                continue
-            obj = self.api.store.get(PODS.storage_key, key)
-            if obj is None or obj.deleting:
-                continue
-            pod = obj.decode()
-            tolerations = (pod.get("spec") or {}).get("tolerations") or []
-            deadline = now
-            evict = False
-            for t in taints:
-                taint = (t["key"], t.get("value", "") or "", "NoExecute")
-                matching = [x for x in tolerations if tolerates([x], taint)]
-                if not matching:
-                    evict = True
-                    deadline = now
-                    break
-                seconds = [x["tolerationSeconds"] for x in matching if "tolerationSeconds" in x]
-                if seconds:
-                    added = parse_time(t.get("timeAdded") or format_time(now))
-                    at = added + timedelta(seconds=max(min(seconds), 0))
-                    if not evict or at < deadline:
-                        deadline = at
-                    evict = True
-            if evict and deadline <= now:
-                self._evict(obj.namespace, obj.name, pod)
+    def eviction_pass(self) -> None:
+        changed, self._taint_changed = self._taint_changed, set()
+        for name in changed:
+            for key in list(self._pods_on.get(name, ())):
+                self._process_pod(key, name)
+        new, self._new_pods = self._new_pods, set()
+        for key in new:
+            obj = self.api.store.get(("", "pods"), key)
+            if obj is not None:
+                self._process_pod(key, obj.fields.get("spec.nodeName", ""))
+        now = self.clock.elapsed()
+        while self._heap and self._heap[0][0] <= now:
+            trigger, key = heapq.heappop(self._heap)
+            entry = self._scheduled.get(key)
+            if entry is None or entry[1] != trigger:
+                continue  # cancelled or rescheduled
+            del self._scheduled[key]
+            self._evict(key)
 
-    def _evict(self, namespace: str, name: str, pod: dict[str, Any]) -> None:
+    def _process_pod(self, key: str, node_name: str) -> None:
+        """processPodOnNode: when, if ever, the node's NoExecute taints evict this pod."""
+        node = self._nodes.get(node_name)
+        if node is None or not node.no_execute:
+            self._cancel(key, event=True)
+            return
+        obj = self.api.store.get(("", "pods"), key)
+        if obj is None or obj.deleting:
+            return
+        tolerations = (obj.decode().get("spec") or {}).get("tolerations") or []
+        used: list[dict[str, Any]] = []
+        for taint_key, value in node.no_execute:
+            match = next(
+                (t for t in tolerations if tolerates([t], (taint_key, value, "NoExecute"))), None
+            )
+            if match is None:
+                # Not tolerated at all: delete now.
+                self._cancel(key, event=True)
+                self._schedule(key, 0.0, replace=True)
+                return
+            used.append(match)
+        seconds = _min_toleration(used)
+        if seconds is None:
+            self._cancel(key, event=True)
+            return
+        self._schedule(key, seconds)
+
+    def _schedule(self, key: str, seconds: float, replace: bool = False) -> None:
+        """AddWork on the eviction queue. An eviction already scheduled stays as it is: its
+        clock started when the taint was first seen (as processPodOnNode keeps CreatedAt)."""
+        if key in self._scheduled and not replace:
+            return
+        now = self.clock.elapsed()
+        self._scheduled[key] = (now, now + seconds)
+        heapq.heappush(self._heap, (now + seconds, key))
+
+    def _cancel(self, key: str, event: bool = False) -> None:
+        if self._scheduled.pop(key, None) is None or not event:
+            return
+        namespace, _, name = key.partition("/")
+        self.taint_recorder.event(
+            ObjectRef("Pod", namespace, name, self._pod_uid(key), "v1"),
+            NORMAL,
+            "TaintManagerEviction",
+            f"Cancelling deletion of Pod {key}",
+        )
+
+    def _pod_uid(self, key: str) -> str:
+        obj = self.api.store.get(("", "pods"), key)
+        return obj.uid if obj is not None else ""
+
+    def _evict(self, key: str) -> None:
         assert PODS is not None
-        self._evicting.add(f"{namespace}/{name}")
+        obj = self.api.store.get(PODS.storage_key, key)
+        if obj is None:
+            return
+        pod = obj.decode()
+        self.taint_recorder.event(
+            ObjectRef.of(pod, "Pod"),
+            NORMAL,
+            "TaintManagerEviction",
+            f"Marking for deletion Pod {key}",
+        )
         status = pod.setdefault("status", {})
         conditions = [
             c for c in status.get("conditions") or () if c.get("type") != "DisruptionTarget"
@@ -306,26 +613,27 @@ class NodeLifecycleController:
         )
         status["conditions"] = conditions
         try:
-            self.api.update(PODS, namespace, name, pod, subresource="status")
-            self.taint_recorder.event(
-                ObjectRef.of(pod, "Pod"),
-                NORMAL,
-                "TaintManagerEviction",
-                f"Marking for deletion Pod {namespace}/{name}",
-            )
-            self.api.delete(PODS, namespace, name, DeleteOptions())
+            self.api.update(PODS, obj.namespace, obj.name, pod, subresource="status")
+            self.api.delete(PODS, obj.namespace, obj.name, DeleteOptions())
         except st.StatusError as exc:
-            log.info("taint eviction pod=%s/%s: %s", namespace, name, exc.reason)
-        finally:
-            self._evicting.discard(f"{namespace}/{name}")
+            log.info("event=taint_eviction_failed pod=%s reason=%s", key, exc.reason)
+
+    def _node_event(
+        self, name: str, uid: str, reason: str, message: str, raw: bool = False
+    ) -> None:
+        """RecordNodeEvent ("Node <n> event: ...") or, raw, RecordNodeStatusChange."""
+        text = message if raw else f"Node {name} event: {message}"
+        self.recorder.event(ObjectRef("Node", "", name, uid, "v1"), NORMAL, reason, text)
 
 
-def _ready_status(node: dict[str, Any]) -> str:
-    for c in (node.get("status") or {}).get("conditions") or ():
-        if c.get("type") == "Ready":
-            return str(c.get("status"))
-    return "Unknown"
-
-
-def _ref(node: dict[str, Any]) -> ObjectRef:
-    return ObjectRef("Node", "", node["metadata"]["name"], node["metadata"]["uid"], "v1")
+def _min_toleration(used: list[dict[str, Any]]) -> float | None:
+    """getMinTolerationTime: the smallest tolerationSeconds (<= 0 means now); None: forever."""
+    best = math.inf
+    for t in used:
+        seconds = t.get("tolerationSeconds")
+        if seconds is None:
+            continue
+        if seconds <= 0:
+            return 0.0
+        best = min(best, float(seconds))
+    return None if best == math.inf else best

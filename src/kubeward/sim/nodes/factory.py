@@ -8,14 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 from kubeward.kube.quantity import canonical, parse_quantity
-from kubeward.sim.scenarios.model import NodePool, Scenario
+from kubeward.sim.scenarios.model import REGION, NodePool, Scenario
 
-REGION = "sim-region-1"
-# Where kubeward's cost features read prices (USD per hour).
+# Where kubeward's cost features read prices (USD per hour, as a decimal string). Node pools
+# set the node's price; virtual (serverless) pools also price each pod running on them.
 PRICE_ANNOTATION = "sim.kubeward.io/hourly-price"
 POD_PRICE_ANNOTATION = "sim.kubeward.io/pod-hourly-price"
+# Extra start latency of every pod on a virtual node (the simulated kubelet adds it).
 START_ANNOTATION = "sim.kubeward.io/pod-start-seconds"
-VIRTUAL_TAINT = {"key": "virtual-kubelet.io/provider", "value": "kubeward", "effect": "NoSchedule"}
 # kube-reserved + system-reserved + eviction threshold, roughly what managed providers set.
 _RESERVED_CPU = Decimal("0.1")
 _RESERVED_MEMORY_FRACTION = Decimal("0.05")
@@ -33,7 +33,7 @@ def node_object(
     pool: NodePool, i: int, index: int, kubelet_version: str, now: str
 ) -> dict[str, Any]:
     name = f"{pool.name}-{i}"
-    zone = pool.zones[i % len(pool.zones)]
+    zone = pool.zone_of(i)
     host = index + 1  # 10.0.0.0 is the network address
     ip = f"10.{(host >> 16) & 255}.{(host >> 8) & 255}.{host & 255}"
     cpu = parse_quantity(pool.cpu)
@@ -51,24 +51,10 @@ def node_object(
     allocatable["memory"] = canonical(str(int(memory * (1 - _RESERVED_MEMORY_FRACTION))))
     if pool.gpus:
         capacity["nvidia.com/gpu"] = allocatable["nvidia.com/gpu"] = str(pool.gpus)
-    labels = {
-        "kubernetes.io/hostname": name,
-        "kubernetes.io/os": "linux",
-        "kubernetes.io/arch": "amd64",
-        "beta.kubernetes.io/os": "linux",
-        "beta.kubernetes.io/arch": "amd64",
-        "node.kubernetes.io/instance-type": pool.instance_type,
-        "topology.kubernetes.io/zone": zone,
-        "topology.kubernetes.io/region": REGION,
-        "kubeward.io/node-pool": pool.name,
-        **pool.labels,
-    }
+    labels = {"kubernetes.io/hostname": name, **pool.node_labels(zone)}
     annotations = {"node.alpha.kubernetes.io/ttl": "0", PRICE_ANNOTATION: f"{pool.hourly_price}"}
-    taints = [t.model_dump() for t in pool.taints]
+    taints = pool.node_taints()
     if pool.virtual:
-        labels["type"] = "virtual-kubelet"
-        labels["kubernetes.io/role"] = "agent"
-        taints.append(VIRTUAL_TAINT)
         annotations[START_ANNOTATION] = f"{pool.pod_start_seconds}"
         annotations[POD_PRICE_ANNOTATION] = f"{pool.pod_hourly_price}"
     spec: dict[str, Any] = {

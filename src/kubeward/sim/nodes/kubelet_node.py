@@ -1,20 +1,25 @@
 """The simulated kubelets' node work, for every node at once: leases, node status, events.
 
 Each kubelet renews its Lease in ``kube-node-lease`` every ``lease_renew_seconds`` (10 s) and
-reports node status when a condition changes or every ``status_report_seconds`` (5 min), as
-kubelet 1.31 does with the NodeLease feature. Conditions come from the machine's state, so a
-fault (memory pressure, kernel deadlock, GPU Xid error) shows up as the condition a kubelet or
-node-problem-detector would set. A stopped kubelet (``MachineState.kubelet_stopped``) does
-nothing at all, which the node lifecycle controller notices through the lease.
+checks its node status just as often, writing it only when a condition changed or every
+``status_report_seconds`` (nodeStatusReportFrequency, 5 min), as kubelet 1.31 does with the
+NodeLease feature. Conditions come from the machine's state, so a fault (memory pressure, kernel
+deadlock, GPU Xid error) shows up as the condition a kubelet or node-problem-detector would set.
+A stopped kubelet (``MachineState.kubelet_stopped``) does nothing at all, which the node
+lifecycle controller notices through the lease; when it clears the kubelet "restarts".
 
-Work is spread over one tick per simulated second: node ``i`` renews in the tick where
-``tick % interval == i % interval``, so 15,000 nodes cost 1,500 lease writes per simulated second
-rather than 15,000 at once.
+One fleet object serves every node: nodes are spread over ``lease_renew_seconds`` buckets by a
+hash of their name (the jitter), and one timer tick per simulated second serves one bucket, so
+15,000 nodes cost 1,500 lease writes per simulated second and no task per node. A heartbeat with
+nothing to report does not even decode the Node: the last written condition set is cached and
+only dropped when someone else writes the Node.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import zlib
 from typing import Any
 
@@ -31,6 +36,7 @@ NODES = REGISTRY.get("", "v1", "nodes")
 LEASES = REGISTRY.get("coordination.k8s.io", "v1", "leases")
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_DURATION = 40
+GPU = "nvidia.com/gpu"
 
 HEALTHY = {
     "MemoryPressure": NodeProblem(
@@ -47,7 +53,7 @@ HEALTHY = {
     ),
     "Ready": NodeProblem("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
 }
-# node event reason when a kubelet condition turns to a status
+# Node event reason when a kubelet condition turns to a status (kubelet's nodestatus setters).
 _KUBELET_EVENTS = {
     ("MemoryPressure", "False"): "NodeHasSufficientMemory",
     ("MemoryPressure", "True"): "NodeHasInsufficientMemory",
@@ -58,7 +64,12 @@ _KUBELET_EVENTS = {
     ("Ready", "True"): "NodeReady",
     ("Ready", "False"): "NodeNotReady",
 }
+# node-problem-detector monitors (the event source component) per condition they own
 _MONITORS = {"KernelDeadlock": "kernel-monitor", "GPUXidError": "gpu-monitor"}
+
+_ALLOCATABLE_MESSAGE = "Updated Node Allocatable limit across pods"
+_NPD_HEALTHY = (KERNEL_DEADLOCK_OK, GPU_XID_OK)
+_Signature = tuple[tuple[NodeProblem, ...], str | None]
 
 
 class KubeletNodes:
@@ -78,43 +89,56 @@ class KubeletNodes:
         self.status_report_seconds = status_report_seconds
         self.recorder = EventRecorder(api, "kubelet")
         self.monitors = {c: EventRecorder(api, m) for c, m in _MONITORS.items()}
-        self._nodes: dict[str, int] = {}  # name -> slot
+        # About one bucket per simulated second; a node's bucket is its heartbeat phase.
+        self._buckets: list[set[str]] = [set() for _ in range(max(round(lease_renew_seconds), 1))]
         self._running: dict[str, bool] = {}  # last seen kubelet state (for restarts)
-        self._reported: dict[str, float] = {}  # name -> sim time of last status report
+        self._reported: dict[str, float] = {}  # name -> sim time of the last status write
+        self._last: dict[str, _Signature] = {}  # name -> what the last status write said
+        self._own_rv: dict[str, int] = {}  # name -> resourceVersion of our last node write
         self._gpus: dict[str, str] = {}  # node -> capacity nvidia.com/gpu
         self.lease_writes = 0
+        self.status_writes = 0
         api.store.add_listener(self._on_event)
+
+    def _bucket(self, name: str) -> set[str]:
+        return self._buckets[zlib.crc32(name.encode()) % len(self._buckets)]
 
     def _on_event(self, event: StoreEvent) -> None:
         if event.storage_key != ("", "nodes"):
             return
         name = event.obj.name
         if event.type == "DELETED":
-            self._nodes.pop(name, None)
+            self._bucket(name).discard(name)
+            self._running.pop(name, None)
+            self._reported.pop(name, None)
+            self._last.pop(name, None)
+            self._own_rv.pop(name, None)
+            self._gpus.pop(name, None)
             return
-        if name not in self._nodes:
-            self._nodes[name] = zlib.crc32(name.encode())
-            gpus = ((event.obj.decode().get("status") or {}).get("capacity") or {}).get(
-                "nvidia.com/gpu"
-            )
-            if gpus:
-                self._gpus[name] = gpus
+        if event.type == "ADDED":
+            self._bucket(name).add(name)
+            capacity = (event.obj.decode().get("status") or {}).get("capacity") or {}
+            if capacity.get(GPU):
+                self._gpus[name] = capacity[GPU]
+        elif event.obj.rv != self._own_rv.get(name):
+            # Someone else wrote the Node (node controller, kubectl): compare again next time.
+            self._last.pop(name, None)
 
     async def run(self) -> None:
+        tick_seconds = self.lease_renew_seconds / len(self._buckets)
+        start = self.clock.elapsed()
         tick = 0
-        interval = max(round(self.lease_renew_seconds), 1)
         while True:
-            for name, slot in list(self._nodes.items()):
-                if slot % interval != tick % interval:
-                    continue
+            for name in list(self._buckets[tick % len(self._buckets)]):
                 try:
                     self.sync_node(name)
                 except st.StatusError as exc:
-                    log.info("kubelet node=%s sync failed: %s", name, exc.reason)
+                    log.info("event=kubelet_node_sync_failed node=%s reason=%s", name, exc.reason)
                 except Exception:
                     log.exception("event=kubelet_node_sync_failed node=%s", name)
             tick += 1
-            await self.clock.sleep(1.0)
+            # Against the clock, not after the work: heartbeats keep their period under load.
+            await self.clock.sleep(start + tick * tick_seconds - self.clock.elapsed())
 
     def sync_node(self, name: str) -> None:
         """One kubelet heartbeat: renew the lease, report status if it changed or is due."""
@@ -122,13 +146,13 @@ class KubeletNodes:
         if machine.kubelet_stopped:
             self._running[name] = False
             return
-        restarted = self._running.get(name) is False
-        first = name not in self._running
+        was_running = self._running.get(name)
         self._running[name] = True
         self._renew_lease(name)
-        if first or restarted:
+        if was_running is not True:
             self._node_event(name, NORMAL, "Starting", "Starting kubelet.")
-        self._report_status(name, force=first or restarted, announce=first)
+            self._last.pop(name, None)
+        self._report_status(name, started=was_running is not True, first=was_running is None)
 
     def _renew_lease(self, name: str) -> None:
         assert LEASES is not None
@@ -160,6 +184,7 @@ class KubeletNodes:
         self.api.update(LEASES, LEASE_NAMESPACE, name, lease)
 
     def desired_conditions(self, name: str) -> dict[str, NodeProblem]:
+        """The kubelet's four conditions, then node-problem-detector's, with faults applied."""
         machine = self.state.machine(name)
         wanted = dict(HEALTHY)
         wanted["KernelDeadlock"] = KERNEL_DEADLOCK_OK
@@ -168,10 +193,25 @@ class KubeletNodes:
         wanted.update(machine.problems)
         return wanted
 
-    def _report_status(self, name: str, force: bool, announce: bool = False) -> None:
-        """Write node status if something changed or a report is due. ``announce``: a kubelet
-        that just started records an event for each condition, as kubelet does."""
+    def _gpu_allocatable(self, name: str, wanted: dict[str, NodeProblem]) -> str | None:
+        """The device plugin reports a GPU with an Xid error unhealthy: allocatable drops."""
+        gpus = self._gpus.get(name)
+        if gpus is None:
+            return None
+        return "0" if wanted.get("GPUXidError", GPU_XID_OK).status == "True" else gpus
+
+    def _report_status(self, name: str, started: bool, first: bool) -> None:
+        """Write node status if something changed or a report is due. A kubelet that just
+        started records an event for every condition it sets (``first``: all of them, as on
+        registration), and NodeAllocatableEnforced."""
         assert NODES is not None
+        wanted = self.desired_conditions(name)
+        gpu = self._gpu_allocatable(name, wanted)
+        signature: _Signature = (tuple(wanted.values()), gpu)
+        elapsed = self.clock.elapsed()
+        due = elapsed - self._reported.get(name, -math.inf) >= self.status_report_seconds
+        if not (started or due) and self._last.get(name) == signature:
+            return
         current = self.api.store.get(("", "nodes"), name)
         if current is None:
             return
@@ -179,17 +219,20 @@ class KubeletNodes:
         status = node.setdefault("status", {})
         now = self.clock.timestamp()
         found = {c.get("type"): c for c in status.get("conditions") or ()}
-        wanted = self.desired_conditions(name)
-        changed = []
+        changed: list[NodeProblem] = []
         conditions = []
+        differs = False
         for type_, problem in wanted.items():
-            old = found.get(type_)
-            same = old is not None and (old.get("status"), old.get("reason")) == (
+            old = found.pop(type_, None)
+            old_status = old.get("status") if old else None
+            if old_status != problem.status or first:
+                changed.append(problem)
+            if old is None or (old_status, old.get("reason"), old.get("message")) != (
                 problem.status,
                 problem.reason,
-            )
-            if not same or announce:
-                changed.append(problem)
+                problem.message,
+            ):
+                differs = True
             conditions.append(
                 {
                     "type": type_,
@@ -197,39 +240,63 @@ class KubeletNodes:
                     "lastHeartbeatTime": now,
                     "lastTransitionTime": (
                         old.get("lastTransitionTime", now)
-                        if old is not None and old.get("status") == problem.status
+                        if old is not None and old_status == problem.status
                         else now
                     ),
                     "reason": problem.reason,
                     "message": problem.message,
                 }
             )
-        gpus = self._gpus.get(name)
-        if gpus:
-            healthy = wanted.get("GPUXidError", GPU_XID_OK).status != "True"
+        # Conditions other components own (NetworkUnavailable, custom ones) stay as they are.
+        conditions.extend(found.values())
+        if gpu is not None:
             allocatable = status.setdefault("allocatable", {})
-            want = gpus if healthy else "0"
-            if allocatable.get("nvidia.com/gpu") != want:
-                allocatable["nvidia.com/gpu"] = want
-                force = True
-        elapsed = self.clock.elapsed()
-        due = elapsed - self._reported.get(name, -1e18) >= self.status_report_seconds
-        if not (changed or force or due):
-            return
-        status["conditions"] = conditions
-        self.api.update(NODES, "", name, node, subresource="status")
-        self._reported[name] = elapsed
-        for problem in changed:
-            self._condition_event(name, problem)
+            if allocatable.get(GPU) != gpu:
+                allocatable[GPU] = gpu
+                differs = True
+        if differs or due or started:
+            status["conditions"] = conditions
+            written = self.api.update(NODES, "", name, node, subresource="status")
+            self._own_rv[name] = written.rv
+            self._reported[name] = elapsed
+            self.status_writes += 1
+        self._last[name] = signature
+        self._record_changes(name, changed, started, first)
 
-    def _condition_event(self, name: str, problem: NodeProblem) -> None:
-        reason = _KUBELET_EVENTS.get((problem.type, problem.status))
-        if reason is not None:
+    def _record_changes(
+        self, name: str, changed: list[NodeProblem], started: bool, first: bool
+    ) -> None:
+        """Events in the order a starting kubelet emits them: pressure conditions, allocatable
+        enforcement, NodeReady; then node-problem-detector's condition changes."""
+        later: list[NodeProblem] = []
+        for problem in changed:
+            if problem.type == "Ready":
+                later.insert(0, problem)
+                continue
+            reason = _KUBELET_EVENTS.get((problem.type, problem.status))
+            if reason is None:
+                later.append(problem)
+                continue
             self._node_event(name, NORMAL, reason, f"Node {name} status is now: {reason}")
-            return
-        monitor = self.monitors.get(problem.type)
-        if monitor is not None and problem.status == "True":
-            monitor.event(_node_ref(name), WARNING, problem.reason, problem.message, host=name)
+        if started:
+            self._node_event(name, NORMAL, "NodeAllocatableEnforced", _ALLOCATABLE_MESSAGE)
+        for problem in later:
+            reason = _KUBELET_EVENTS.get((problem.type, problem.status))
+            if reason is not None:
+                self._node_event(name, NORMAL, reason, f"Node {name} status is now: {reason}")
+                continue
+            monitor = self.monitors.get(problem.type)
+            if monitor is None or (first and problem in _NPD_HEALTHY):
+                # node-problem-detector starts healthy and reports only changes from there
+                continue
+            monitor.event(
+                _node_ref(name),
+                WARNING if problem.status == "True" else NORMAL,
+                problem.reason,
+                f"Node condition {problem.type} is now: {problem.status}, reason: "
+                f"{problem.reason}, message: {json.dumps(problem.message)}",
+                host=name,
+            )
 
     def _node_event(self, name: str, type_: str, reason: str, message: str) -> None:
         self.recorder.event(_node_ref(name), type_, reason, message, host=name)

@@ -63,3 +63,14 @@ KERNEL_DEADLOCK = NodeProblem(
 GPU_XID = NodeProblem(
     "GPUXidError", "True", "XidCriticalError", "GPU 0: Xid 79: GPU has fallen off the bus"
 )
+
+# The kubelet's own pressure conditions (pkg/kubelet/nodestatus), as a fault forces them.
+MEMORY_PRESSURE = NodeProblem(
+    "MemoryPressure",
+    "True",
+    "KubeletHasInsufficientMemory",
+    "kubelet has insufficient memory available",
+)
+DISK_PRESSURE = NodeProblem(
+    "DiskPressure", "True", "KubeletHasDiskPressure", "kubelet has disk pressure"
+)

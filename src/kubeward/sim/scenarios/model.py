@@ -34,6 +34,14 @@ class Taint(BaseModel):
     effect: str = Field(pattern="^(NoSchedule|PreferNoSchedule|NoExecute)$")
 
 
+# Labels and taints every node of a pool carries; nodes.factory adds per-node ones (hostname).
+POOL_LABEL = "kubeward.io/node-pool"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+VIRTUAL_TAINT = {"key": "virtual-kubelet.io/provider", "value": "kubeward", "effect": "NoSchedule"}
+
+
 class NodePool(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=40)
@@ -60,6 +68,51 @@ class NodePool(BaseModel):
         except QuantityError as exc:
             raise ValueError(f'{exc} (write e.g. cpu: "4" or memory: "16Gi")') from exc
         return value
+
+    @model_validator(mode="after")
+    def _virtual_fields(self) -> NodePool:
+        if self.virtual:
+            # A virtual node stands for a provider's whole serverless capacity.
+            for attr, big in (("cpu", "1000"), ("memory", "4Ti"), ("max_pods", 1000)):
+                if attr not in self.model_fields_set:
+                    setattr(self, attr, big)
+        if not self.virtual and (self.pod_start_seconds or self.pod_hourly_price):
+            raise ValueError(
+                "podStartSeconds and podHourlyPrice apply to virtual pools only: add virtual: "
+                "true, or use hourlyPrice for a pool of ordinary nodes"
+            )
+        return self
+
+    def zone_of(self, i: int) -> str:
+        """Zones are assigned round robin."""
+        return self.zones[i % len(self.zones)]
+
+    def node_labels(self, zone: str) -> dict[str, str]:
+        """The pool's labels on a node in ``zone`` (without the per-node hostname)."""
+        labels = {
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64",
+            "beta.kubernetes.io/os": "linux",
+            "beta.kubernetes.io/arch": "amd64",
+            INSTANCE_TYPE_LABEL: self.instance_type,
+            ZONE_LABEL: zone,
+            "topology.kubernetes.io/region": REGION,
+            POOL_LABEL: self.name,
+            **self.labels,
+        }
+        if self.virtual:
+            labels["type"] = "virtual-kubelet"
+            labels["kubernetes.io/role"] = "agent"
+        return labels
+
+    def node_taints(self) -> list[dict[str, str]]:
+        taints = [t.model_dump() for t in self.taints]
+        if self.virtual:
+            taints.append(dict(VIRTUAL_TAINT))
+        return taints
+
+
+REGION = "sim-region-1"
 
 
 def parse_duration(value: Any) -> float:
@@ -133,8 +186,14 @@ class PDBSpec(BaseModel):
         return self
 
 
-# Kinds the schema knows but the simulator cannot run yet (no controller).
-NOT_SIMULATED = ("DaemonSet", "StatefulSet", "CronJob")
+WorkloadKind = Literal["Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"]
+_BATCH_FIELDS = {
+    "completions": "completions",
+    "parallelism": "parallelism",
+    "backoff_limit": "backoffLimit",
+    "active_deadline_seconds": "activeDeadlineSeconds",
+    "restart_policy": "restartPolicy",
+}
 
 
 class Workload(BaseModel):
@@ -143,7 +202,7 @@ class Workload(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: Name
     namespace: Name = "default"
-    kind: Literal["Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"] = "Deployment"
+    kind: WorkloadKind = "Deployment"
     replicas: int = Field(1, ge=0, le=100_000)
     # Stamp out this many identical workloads named <name>-0 ... <name>-<copies-1>.
     copies: int = Field(1, ge=1, le=100_000)
@@ -154,30 +213,99 @@ class Workload(BaseModel):
     node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     priority_class_name: str | None = Field(None, alias="priorityClassName")
+    # StatefulSet: a volumeClaimTemplate "data" of this size per pod (PVC data-<name>-<ordinal>)
+    storage: str | None = None
     # Job / CronJob
     completions: int | None = Field(None, ge=1)
     parallelism: int | None = Field(None, ge=0)
     backoff_limit: int | None = Field(None, alias="backoffLimit", ge=0)
+    active_deadline_seconds: int | None = Field(None, alias="activeDeadlineSeconds", ge=1)
+    restart_policy: Literal["OnFailure", "Never"] | None = Field(None, alias="restartPolicy")
     schedule: str | None = None
+    time_zone: str | None = Field(None, alias="timeZone")
     behaviour: PodBehaviour = Field(default_factory=PodBehaviour)
     service: ServiceSpec | None = None
     hpa: HPASpec | None = None
     pdb: PDBSpec | None = None
 
+    @field_validator("storage")
+    @classmethod
+    def _storage(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_quantity(value)
+            except QuantityError as exc:
+                raise ValueError(f'{exc} (write e.g. storage: "10Gi")') from exc
+        return value
+
     @model_validator(mode="after")
     def _kind_fields(self) -> Workload:
-        if self.kind in NOT_SIMULATED:
-            raise ValueError(
-                f"kind {self.kind} is not simulated yet (its controller does not exist, so it "
-                f"would get no pods): use Deployment or Job"
+        kind = self.kind
+        batch = kind in ("Job", "CronJob")
+        if kind == "CronJob" and not self.schedule:
+            raise ValueError('a CronJob needs schedule: (e.g. "*/10 * * * *" or "@hourly")')
+        if kind == "CronJob" and self.schedule:
+            _check_schedule(self.schedule)
+        if kind != "CronJob" and (self.schedule or self.time_zone):
+            raise ValueError("schedule: and timeZone: apply to kind CronJob only")
+        if not batch:
+            for attr, alias in _BATCH_FIELDS.items():
+                if getattr(self, attr) is not None:
+                    raise ValueError(f"{alias}: applies to kinds Job and CronJob only")
+        if "replicas" in self.model_fields_set and kind not in ("Deployment", "StatefulSet"):
+            fix = (
+                "it runs one pod per eligible node: choose them with nodeSelector/tolerations"
+                if kind == "DaemonSet"
+                else "use completions and parallelism"
             )
-        if self.kind == "CronJob" and not self.schedule:
-            raise ValueError('a CronJob needs schedule: (e.g. "*/10 * * * *")')
-        if self.kind != "CronJob" and self.schedule:
-            raise ValueError("schedule: applies to kind CronJob only")
-        if self.hpa is not None and self.kind not in ("Deployment", "StatefulSet"):
+            raise ValueError(f"replicas: does not apply to a {kind} ({fix})")
+        if self.storage is not None and kind != "StatefulSet":
+            raise ValueError("storage: applies to kind StatefulSet only (its volumeClaimTemplate)")
+        if self.hpa is not None and kind not in ("Deployment", "StatefulSet"):
             raise ValueError("hpa: applies to Deployments and StatefulSets")
+        if self.hpa is not None and self.requests.cpu is None:
+            raise ValueError(
+                "hpa: scales on CPU utilization, which needs a CPU request: add requests: "
+                '{cpu: "250m"}'
+            )
+        if batch and self.service is not None:
+            raise ValueError("service: applies to long-running kinds, not to Jobs and CronJobs")
         return self
+
+    def running_pods(self, pools: list[NodePool]) -> int:
+        """Long-running pods of this workload (all copies) on a healthy cluster; batch pods
+        come and go, so they count 0."""
+        if self.kind in ("Deployment", "StatefulSet"):
+            return self.replicas * self.copies
+        if self.kind != "DaemonSet":
+            return 0
+        return sum(p.count for p in pools if self.daemon_fits(p)) * self.copies
+
+    def daemon_fits(self, pool: NodePool) -> bool:
+        """Whether a DaemonSet pod belongs on the pool's nodes (nodeSelector, taints)."""
+        from kubeward.sim.control.scheduling.filters import first_untolerated
+
+        labels = pool.node_labels(pool.zones[0])
+        if any(labels.get(k) != v for k, v in self.node_selector.items()):
+            return False
+        taints = tuple((t["key"], t.get("value", ""), t["effect"]) for t in pool.node_taints())
+        return first_untolerated(self.tolerations, taints) is None
+
+
+def _check_schedule(schedule: str) -> None:
+    """Five cron fields or a macro, as the CronJob API accepts (the controller parses them)."""
+    macros = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+    text = schedule.strip()
+    if text.startswith("TZ=") or text.startswith("CRON_TZ="):
+        raise ValueError("set the time zone with timeZone:, not inside schedule:")
+    if text in macros:
+        return
+    fields = text.split()
+    if len(fields) != 5 or not all(re.fullmatch(r"[0-9*/,\-A-Za-z?]+", f) for f in fields):
+        raise ValueError(
+            f'schedule {schedule!r} is not a cron schedule: write five fields, e.g. "30 2 * * *" '
+            "(02:30 every day), or a macro such as @hourly"
+        )
 
 
 FaultType = Literal[
@@ -190,6 +318,17 @@ FaultType = Literal[
     "imageRegistryOutage",
     "badRollout",
 ]
+
+
+NODE_FAULTS = ("nodeNotReady", "kernelDeadlock", "diskPressure", "memoryPressure", "gpuXidError")
+# Which optional fields each fault type uses (anything else set is a mistake worth naming).
+_FAULT_FIELDS = {
+    **{t: {"nodes", "zone", "duration"} for t in NODE_FAULTS},
+    "zoneOutage": {"zone", "duration"},
+    "imageRegistryOutage": {"registry", "duration"},
+    "badRollout": {"deployment", "image", "crash_after_seconds", "duration"},
+}
+_FAULT_ALIASES = {"crash_after_seconds": "crashAfterSeconds"}
 
 
 class NodeTarget(BaseModel):
@@ -214,15 +353,11 @@ class Fault(BaseModel):
 
     @model_validator(mode="after")
     def _targets(self) -> Fault:
-        node_faults = (
-            "nodeNotReady",
-            "kernelDeadlock",
-            "diskPressure",
-            "memoryPressure",
-            "gpuXidError",
-        )
-        if self.type in node_faults and self.nodes is None:
-            raise ValueError(f"{self.type} needs nodes: {{selector: {{...}}, count: N}}")
+        if self.type in NODE_FAULTS and self.nodes is None and not self.zone:
+            raise ValueError(
+                f"{self.type} needs a target: nodes: {{selector: {{label: value}}, count: N}} "
+                "or zone: <zone>"
+            )
         if self.type == "zoneOutage" and not self.zone:
             raise ValueError("zoneOutage needs zone: (e.g. zone-b)")
         if self.type == "imageRegistryOutage" and not self.registry:
@@ -231,7 +366,21 @@ class Fault(BaseModel):
             )
         if self.type == "badRollout" and (not self.deployment or "/" not in self.deployment):
             raise ValueError("badRollout needs deployment: namespace/name")
+        if self.duration is not None and self.duration <= 0:
+            raise ValueError("duration must be positive: omit it to leave the fault in place")
+        allowed = _FAULT_FIELDS[self.type]
+        for attr in sorted(self.model_fields_set - {"at", "type"} - allowed):
+            field = _FAULT_ALIASES.get(attr, attr)
+            raise ValueError(f"{field}: does not apply to {self.type} (remove it)")
         return self
+
+    @property
+    def node_selector(self) -> dict[str, str]:
+        """Labels a target node must have: the selector, and the zone when one is given."""
+        selector = dict(self.nodes.selector) if self.nodes else {}
+        if self.zone:
+            selector[ZONE_LABEL] = self.zone
+        return selector
 
 
 class SchedulerOptions(BaseModel):
@@ -242,6 +391,7 @@ class SchedulerOptions(BaseModel):
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str
+    # shown by --list-scenarios, one line
     description: str = ""
     kubelet_version: str = Field("v1.31.0", alias="kubeletVersion")
     node_pools: list[NodePool] = Field(default_factory=list, alias="nodePools")
@@ -250,27 +400,65 @@ class Scenario(BaseModel):
     workloads: list[Workload] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
 
+    @field_validator("description")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if "\n" in value.strip() or len(value) > 120:
+            raise ValueError("keep the description to one line of at most 120 characters")
+        return value.strip()
+
     @model_validator(mode="after")
-    def _unique_workloads(self) -> Scenario:
+    def _cross_references(self) -> Scenario:
+        """Checks across sections; the message starts with the path of the offending field."""
         seen = set()
-        for w in self.workloads:
+        for i, w in enumerate(self.workloads):
             key = (w.namespace, w.kind, w.name)
             if key in seen:
-                raise ValueError(f"workload {w.namespace}/{w.name} ({w.kind}) is declared twice")
+                raise ValueError(
+                    f"workloads.{i}.name: {w.kind} {w.namespace}/{w.name} is declared twice "
+                    "(rename one of them)"
+                )
             seen.add(key)
         names = {(w.namespace, w.name) for w in self.workloads if w.kind == "Deployment"}
-        for f in self.faults:
-            if f.type == "badRollout" and tuple(f.deployment.split("/", 1)) not in names:  # type: ignore[union-attr]
+        for i, f in enumerate(self.faults):
+            if f.type == "badRollout":
+                assert f.deployment is not None
+                if tuple(f.deployment.split("/", 1)) not in names:
+                    raise ValueError(
+                        f"faults.{i}.deployment: {f.deployment} is not a Deployment of this "
+                        "scenario (write namespace/name of one of its workloads)"
+                    )
+            elif f.type != "imageRegistryOutage" and not self._any_node_matches(f.node_selector):
+                zones = sorted({z for p in self.node_pools for z in p.zones})
+                where = "zone" if f.nodes is None else "nodes.selector"
                 raise ValueError(
-                    f"badRollout deployment {f.deployment} is not a Deployment of this scenario"
+                    f"faults.{i}.{where}: no node of this scenario matches "
+                    f"{f.node_selector} (pools: {', '.join(p.name for p in self.node_pools)}; "
+                    f"zones: {', '.join(zones)}; nodes carry the label {POOL_LABEL}: <pool>)"
                 )
         return self
 
+    def _any_node_matches(self, selector: dict[str, str]) -> bool:
+        host = selector.get(HOSTNAME_LABEL)
+        for pool in self.node_pools:
+            if host is None:
+                # nodes differ only by zone (and hostname): one per zone is enough
+                candidates: range | list[int] = range(min(pool.count, len(pool.zones)))
+            else:
+                suffix = host.removeprefix(f"{pool.name}-")
+                if suffix == host or not suffix.isdigit() or int(suffix) >= pool.count:
+                    continue
+                candidates = [int(suffix)]
+            for n in candidates:
+                labels = pool.node_labels(pool.zone_of(n)) | {HOSTNAME_LABEL: f"{pool.name}-{n}"}
+                if all(labels.get(k) == v for k, v in selector.items()):
+                    return True
+        return False
+
     @property
     def pod_count(self) -> int:
-        return sum(
-            w.replicas * w.copies for w in self.workloads if w.kind in ("Deployment", "StatefulSet")
-        )
+        """Long-running pods on a healthy cluster (Deployments, StatefulSets, DaemonSets)."""
+        return sum(w.running_pods(self.node_pools) for w in self.workloads)
 
     @property
     def node_count(self) -> int:
@@ -319,7 +507,11 @@ def _parse(text: str, origin: str) -> Scenario:
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
             fix = _FIXES.get(err["type"], "")
-            lines.append(f"{origin}: {where}: {err['msg']}{fix}")
+            msg = err["msg"]
+            if not err["loc"] and err["type"] == "value_error":
+                # cross-section checks start their message with the field's path
+                where, _, msg = msg.removeprefix("Value error, ").partition(": ")
+            lines.append(f"{origin}: {where}: {msg}{fix}")
         raise ScenarioError("\n".join(lines)) from None
 
 

@@ -48,7 +48,7 @@ def pod_template(w: Workload) -> dict[str, Any]:
     if w.priority_class_name:
         spec["priorityClassName"] = w.priority_class_name
     if w.kind in ("Job", "CronJob"):
-        spec["restartPolicy"] = "OnFailure"
+        spec["restartPolicy"] = w.restart_policy or "OnFailure"
     annotations = {ANNOTATION: w.behaviour.annotation()} if w.behaviour.annotation() != "{}" else {}
     meta: dict[str, Any] = {"labels": _labels(w)}
     if annotations:
@@ -77,12 +77,7 @@ def workload_objects(w: Workload) -> Iterator[Manifest]:
             ("apps", "v1", "statefulsets"),
             {
                 "metadata": meta,
-                "spec": {
-                    "replicas": w.replicas,
-                    "serviceName": w.name,
-                    "selector": selector,
-                    "template": template,
-                },
+                "spec": _statefulset_spec(w, selector, template),
             },
         )
     elif w.kind == "DaemonSet":
@@ -100,20 +95,18 @@ def workload_objects(w: Workload) -> Iterator[Manifest]:
             ("batch", "v1", "cronjobs"),
             {
                 "metadata": meta,
-                "spec": {"schedule": w.schedule, "jobTemplate": {"spec": _job_spec(w, template)}},
+                "spec": _cronjob_spec(w, template),
             },
         )
     if w.service is not None:
-        yield (
-            ("", "v1", "services"),
-            {
-                "metadata": meta,
-                "spec": {
-                    "selector": {"app": w.name},
-                    "ports": [{"port": w.service.port, "targetPort": w.service.target_port}],
-                },
-            },
-        )
+        service: dict[str, Any] = {
+            "selector": {"app": w.name},
+            "ports": [{"port": w.service.port, "targetPort": w.service.target_port}],
+        }
+        if w.kind == "StatefulSet":
+            # the governing Service of a StatefulSet is headless: one DNS name per pod
+            service["clusterIP"] = "None"
+        yield ("", "v1", "services"), {"metadata": meta, "spec": service}
     if w.hpa is not None:
         yield (
             ("autoscaling", "v2", "horizontalpodautoscalers"),
@@ -147,8 +140,42 @@ def workload_objects(w: Workload) -> Iterator[Manifest]:
         yield ("policy", "v1", "poddisruptionbudgets"), {"metadata": meta, "spec": budget}
 
 
+def _statefulset_spec(
+    w: Workload, selector: dict[str, Any], template: dict[str, Any]
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "replicas": w.replicas,
+        "serviceName": w.name,
+        "selector": selector,
+        "template": template,
+    }
+    if w.storage is not None:
+        # No volumeMount: kubeward's API validates StatefulSet pod templates like Pods (real
+        # Kubernetes skips that), so a mount of a claim template would be refused.
+        spec["volumeClaimTemplates"] = [
+            {
+                "metadata": {"name": "data"},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": w.storage}},
+                },
+            }
+        ]
+    return spec
+
+
+def _cronjob_spec(w: Workload, template: dict[str, Any]) -> dict[str, Any]:
+    # The Job's pods are labelled by the Job controller; the workload's own labels stay.
+    spec: dict[str, Any] = {"schedule": w.schedule, "jobTemplate": {"spec": _job_spec(w, template)}}
+    if w.time_zone:
+        spec["timeZone"] = w.time_zone
+    return spec
+
+
 def _job_spec(w: Workload, template: dict[str, Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {"template": template}
+    if w.active_deadline_seconds is not None:
+        spec["activeDeadlineSeconds"] = w.active_deadline_seconds
     if w.completions is not None:
         spec["completions"] = w.completions
     if w.parallelism is not None:
