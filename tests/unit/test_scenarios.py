@@ -451,3 +451,15 @@ def test_memory_pressure_is_the_kubelets_condition() -> None:
         "KubeletHasInsufficientMemory",
         "kubelet has insufficient memory available",
     )
+
+
+def test_list_scenarios_is_one_line_each() -> None:
+    from typer.testing import CliRunner
+
+    from kubeward.cli import app
+
+    result = CliRunner().invoke(app, ["sim", "--list-scenarios"], terminal_width=80)
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert [line.split()[0] for line in lines] == ["demo", "large", "tiny"]
+    assert "150,000 pods" in lines[1]

@@ -9,6 +9,7 @@ from typing import Protocol
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock
+from kubeward.sim.control.daemonset import DaemonSetController
 from kubeward.sim.control.deployment import DeploymentController
 from kubeward.sim.control.disruption import DisruptionController
 from kubeward.sim.control.endpoints import EndpointsController
@@ -87,6 +88,7 @@ class SimCluster:
             ReplicaSetController(self.api, pods_by_owner),
             DeploymentController(self.api, pods_by_owner),
             JobController(self.api, pods_by_owner),
+            DaemonSetController(self.api, pods_by_owner),
             HPAController(self.api, self.usage),
             EndpointsController(self.api),
             DisruptionController(self.api),
