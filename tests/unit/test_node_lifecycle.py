@@ -61,9 +61,13 @@ def events(c: SimCluster, reason: str, name: str | None = None) -> list[dict[str
     ]
 
 
-def reasons(c: SimCluster, name: str) -> list[str]:
+def reasons(c: SimCluster, name: str, component: str) -> list[str]:
     found = [e.decode() for e in c.store.resource(("", "events")).objects.values()]
-    mine = [e for e in found if e["involvedObject"]["name"] == name]
+    mine = [
+        e
+        for e in found
+        if e["involvedObject"]["name"] == name and e["source"]["component"] == component
+    ]
     return [e["reason"] for e in sorted(mine, key=lambda e: e["metadata"]["name"])]
 
 
@@ -119,7 +123,7 @@ async def test_leases_conditions_and_startup_events() -> None:
         assert cond["GPUXidError"]["reason"] == "NoXidErrors"
         # kubelet's startup events, in its order, then the node controller's registration
         await until(lambda: events(c, "RegisteredNode", "n-1"))
-        assert reasons(c, "n-0")[:6] == [
+        assert reasons(c, "n-0", "kubelet") == [
             "Starting",
             "NodeHasSufficientMemory",
             "NodeHasNoDiskPressure",
@@ -166,7 +170,9 @@ async def test_lease_interval_and_grace_period_are_configurable() -> None:
     controller = NodeLifecycleController(c.api, grace_seconds=6, monitor_period=1)
     c.controllers += [kubelet, controller]
     # both subscribed after bootstrap: they learn the node from its next write
-    c.api.update(NODES, "", "n-0", node(c, "n-0"))
+    n = node(c, "n-0")
+    n["metadata"]["labels"]["touched"] = "yes"
+    c.api.update(NODES, "", "n-0", n)
     c.start()
     try:
         await until(lambda: c.store.get(LEASES.storage_key, "kube-node-lease/n-0"))
@@ -371,8 +377,8 @@ async def test_small_zone_in_partial_disruption_stops_evictions() -> None:
         for n in down:
             c.state.machine(n).kubelet_stopped = True
         await until(lambda: all(conditions(c, n)["Ready"]["status"] == "Unknown" for n in down))
-        await until(lambda: lifecycle(c).zone_states().get(":a") == "PartialDisruption")
-        assert lifecycle(c).zone_states()[":b"] == "Normal"
+        await until(lambda: lifecycle(c).zone_states().get("sim-region-1:a") == "PartialDisruption")
+        assert lifecycle(c).zone_states()["sim-region-1:b"] == "Normal"
         await asyncio.sleep(100 / 200)
         # At most the first node went down before the zone turned partial.
         assert sum(NO_EXECUTE in taints(c, n) for n in down) <= 2
@@ -391,7 +397,7 @@ async def test_one_zone_down_among_healthy_ones_is_tainted_at_the_eviction_rate(
         down = ("a-0", "a-1", "a-2")
         for n in down:
             c.state.machine(n).kubelet_stopped = True
-        await until(lambda: lifecycle(c).zone_states().get(":a") == "FullDisruption")
+        await until(lambda: lifecycle(c).zone_states().get("sim-region-1:a") == "FullDisruption")
         await until(lambda: all(NO_EXECUTE in taints(c, n) for n in down))
         added = sorted(
             t["timeAdded"]

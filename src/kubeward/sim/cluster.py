@@ -9,6 +9,7 @@ from typing import Protocol
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock
+from kubeward.sim.control.cronjob import CronJobController
 from kubeward.sim.control.daemonset import DaemonSetController
 from kubeward.sim.control.deployment import DeploymentController
 from kubeward.sim.control.disruption import DisruptionController
@@ -89,6 +90,7 @@ class SimCluster:
             DeploymentController(self.api, pods_by_owner),
             JobController(self.api, pods_by_owner),
             DaemonSetController(self.api, pods_by_owner),
+            CronJobController(self.api),
             HPAController(self.api, self.usage),
             EndpointsController(self.api),
             DisruptionController(self.api),

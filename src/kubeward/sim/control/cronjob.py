@@ -1,0 +1,295 @@
+"""The CronJob controller (batch/v1, kube-controller-manager's cronjob v2), on simulated time.
+
+At each scheduled time a Job ``<cronjob>-<scheduled unix minutes>`` is created from the job
+template. Only the most recent missed time is run; more than 100 missed times raise
+TooManyMissedTimes. ``startingDeadlineSeconds``, ``suspend``, ``concurrencyPolicy``
+(Allow / Forbid / Replace), ``timeZone`` and the history limits work as in Kubernetes. Schedules
+are parsed by ``cronsim`` (standard five fields); the ``@hourly``-style macros Kubernetes accepts
+are expanded here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+
+from kubeward.kube import status as st
+from kubeward.kube.registry import REGISTRY
+from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
+from kubeward.sim.clock import format_time, parse_time
+from kubeward.sim.control.base import Controller
+from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from kubeward.sim.control.podcontrol import owner_reference
+from kubeward.sim.store.objects import StoreEvent
+
+log = logging.getLogger("kubeward.sim.cronjob")
+
+CRONJOBS = REGISTRY.get("batch", "v1", "cronjobs")
+JOBS = REGISTRY.get("batch", "v1", "jobs")
+SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+MAX_MISSED = 100
+
+
+class CronJobController(Controller):
+    name = "cronjob-controller"
+
+    def __init__(self, api: ObjectAPI) -> None:
+        super().__init__(api.store)
+        self.api = api
+        self.recorder = EventRecorder(api, "cronjob-controller")
+        self._by_uid: dict[str, str] = {}
+        self._jobs: dict[str, set[str]] = {}  # cronjob uid -> job keys
+        self._timers: dict[str, Any] = {}
+
+    def keys_for(self, event: StoreEvent) -> list[Hashable]:
+        obj = event.obj
+        if event.storage_key == ("batch", "cronjobs"):
+            if event.type == "DELETED":
+                self._by_uid.pop(obj.uid, None)
+                return []
+            self._by_uid[obj.uid] = obj.key
+            return [obj.key]
+        if event.storage_key == ("batch", "jobs"):
+            for uid in obj.owner_uids:
+                jobs = self._jobs.setdefault(uid, set())
+                if event.type == "DELETED":
+                    jobs.discard(obj.key)
+                else:
+                    jobs.add(obj.key)
+            return [self._by_uid[u] for u in obj.owner_uids if u in self._by_uid]
+        return []
+
+    def reconcile(self, key: Hashable) -> None:
+        assert CRONJOBS is not None
+        obj = self.store.get(("batch", "cronjobs"), str(key))
+        if obj is None or obj.deleting:
+            return
+        cj = obj.decode()
+        spec, status = cj.get("spec") or {}, dict(cj.get("status") or {})
+        ref = ObjectRef.of(cj, "CronJob")
+        jobs = [
+            j.decode()
+            for k in sorted(self._jobs.get(obj.uid, ()))
+            if (j := self.store.get(("batch", "jobs"), k)) is not None
+        ]
+        active, finished = self._split(cj, jobs, status, ref)
+        try:
+            schedule = self._schedule(spec)
+        except (CronSimError, ValueError, ZoneInfoNotFoundError) as exc:
+            self.recorder.event(
+                ref,
+                WARNING,
+                "UnparseableSchedule",
+                f"unparseable schedule: {spec.get('schedule')!r} : {exc}",
+            )
+            return
+        now = self.api.clock.now()
+        since = parse_time(status.get("lastScheduleTime") or cj["metadata"]["creationTimestamp"])
+        missed = self._missed(schedule, since, now)
+        if missed and not spec.get("suspend"):
+            when = missed[-1]
+            deadline = spec.get("startingDeadlineSeconds")
+            if len(missed) > MAX_MISSED:
+                self.recorder.event(
+                    ref,
+                    WARNING,
+                    "TooManyMissedTimes",
+                    "too many missed start times. Set or decrease "
+                    ".spec.startingDeadlineSeconds or check clock skew",
+                )
+            if deadline is not None and (now - when).total_seconds() > int(deadline):
+                self.recorder.event(
+                    ref,
+                    WARNING,
+                    "MissSchedule",
+                    f"Missed scheduled time to start a job: {format_time(when)}",
+                )
+            elif self._may_start(cj, active, ref):
+                job = self._create_job(cj, when, ref)
+                if job is not None:
+                    active.append(job)
+                status["lastScheduleTime"] = format_time(when)
+        self._prune(cj, finished, ref)
+        status["active"] = [
+            {
+                "kind": "Job",
+                "namespace": j["metadata"]["namespace"],
+                "name": j["metadata"]["name"],
+                "uid": j["metadata"]["uid"],
+                "apiVersion": "batch/v1",
+                "resourceVersion": j["metadata"].get("resourceVersion", ""),
+            }
+            for j in active
+        ]
+        status = {k: v for k, v in status.items() if v}
+        if status != (cj.get("status") or {}):
+            cj["status"] = status
+            self.api.update(CRONJOBS, obj.namespace, obj.name, cj, subresource="status")
+        self._arm(str(key), schedule, now)
+
+    # -- schedule -------------------------------------------------------------------------------
+
+    def _schedule(self, spec: dict[str, Any]) -> tuple[str, ZoneInfo | None]:
+        text = str(spec.get("schedule", "")).strip()
+        tz = spec.get("timeZone")
+        if text.startswith("CRON_TZ=") or text.startswith("TZ="):
+            raise ValueError("CRON_TZ or TZ used in schedule; use spec.timeZone instead")
+        expr = MACROS.get(text, text)
+        CronSim(expr, datetime.now(UTC))  # validate
+        return expr, ZoneInfo(tz) if tz else None
+
+    @staticmethod
+    def _missed(
+        schedule: tuple[str, ZoneInfo | None], since: datetime, now: datetime
+    ) -> list[datetime]:
+        expr, tz = schedule
+        start = since.astimezone(tz) if tz else since.astimezone(UTC)
+        out = []
+        for t in CronSim(expr, start):
+            t = t.astimezone(UTC)
+            if t > now:
+                break
+            out.append(t)
+            if len(out) > MAX_MISSED:
+                break
+        return out
+
+    def _arm(self, key: str, schedule: tuple[str, ZoneInfo | None], now: datetime) -> None:
+        """Wake up at the next scheduled time."""
+        expr, tz = schedule
+        nxt = next(iter(CronSim(expr, now.astimezone(tz) if tz else now))).astimezone(UTC)
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        self._timers[key] = self.api.clock.call_later(
+            (nxt - now).total_seconds() + 0.5, self.enqueue, key
+        )
+
+    # -- jobs -----------------------------------------------------------------------------------
+
+    def _split(
+        self,
+        cj: dict[str, Any],
+        jobs: list[dict[str, Any]],
+        status: dict[str, Any],
+        ref: ObjectRef,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        active, finished = [], []
+        was_active = {a.get("uid") for a in status.get("active") or ()}
+        for job in jobs:
+            done = _finished(job)
+            if done is None:
+                active.append(job)
+                continue
+            finished.append(job)
+            if job["metadata"]["uid"] in was_active:
+                self.recorder.event(
+                    ref,
+                    NORMAL,
+                    "SawCompletedJob",
+                    f"Saw completed job: {job['metadata']['name']}, status: {done}",
+                )
+                if done == "Complete":
+                    status["lastSuccessfulTime"] = (job.get("status") or {}).get(
+                        "completionTime", self.api.clock.timestamp()
+                    )
+        return active, finished
+
+    def _may_start(self, cj: dict[str, Any], active: list[dict[str, Any]], ref: ObjectRef) -> bool:
+        policy = (cj.get("spec") or {}).get("concurrencyPolicy", "Allow")
+        if not active or policy == "Allow":
+            return True
+        if policy == "Forbid":
+            self.recorder.event(
+                ref,
+                NORMAL,
+                "JobAlreadyActive",
+                "Not starting job because prior execution is running and "
+                "concurrency policy is Forbid",
+            )
+            return False
+        for job in list(active):  # Replace
+            self._delete_job(job, ref)
+            active.remove(job)
+        return True
+
+    def _create_job(
+        self, cj: dict[str, Any], when: datetime, ref: ObjectRef
+    ) -> dict[str, Any] | None:
+        assert JOBS is not None
+        template = (cj.get("spec") or {}).get("jobTemplate") or {}
+        tmeta = template.get("metadata") or {}
+        name = f"{cj['metadata']['name']}-{int(when.timestamp()) // 60}"
+        body = {
+            "metadata": {
+                "name": name,
+                "labels": dict(tmeta.get("labels") or {}),
+                "annotations": {
+                    **(tmeta.get("annotations") or {}),
+                    SCHEDULED_ANNOTATION: format_time(when),
+                },
+                "ownerReferences": [owner_reference(cj, "CronJob", "batch/v1")],
+            },
+            "spec": template.get("spec") or {},
+        }
+        try:
+            job = self.api.create(JOBS, cj["metadata"]["namespace"], body).decode()
+        except st.StatusError as exc:
+            if exc.code == 409:
+                return None  # already created for this time
+            self.recorder.event(ref, WARNING, "FailedCreate", f"Error creating job: {exc.message}")
+            return None
+        self.recorder.event(ref, NORMAL, "SuccessfulCreate", f"Created job {name}")
+        return job
+
+    def _prune(self, cj: dict[str, Any], finished: list[dict[str, Any]], ref: ObjectRef) -> None:
+        spec = cj.get("spec") or {}
+        limits = {
+            "Complete": int(spec.get("successfulJobsHistoryLimit", 3)),
+            "Failed": int(spec.get("failedJobsHistoryLimit", 1)),
+        }
+        for kind, limit in limits.items():
+            jobs = sorted(
+                (j for j in finished if _finished(j) == kind),
+                key=lambda j: j["metadata"]["creationTimestamp"],
+            )
+            for job in jobs[: max(len(jobs) - limit, 0)]:
+                self._delete_job(job, ref)
+
+    def _delete_job(self, job: dict[str, Any], ref: ObjectRef) -> None:
+        assert JOBS is not None
+        try:
+            self.api.delete(
+                JOBS,
+                job["metadata"]["namespace"],
+                job["metadata"]["name"],
+                DeleteOptions(propagation="Background"),
+            )
+        except st.StatusError as exc:
+            if exc.code != 404:
+                raise
+            return
+        self.recorder.event(
+            ref, NORMAL, "SuccessfulDelete", f"Deleted job {job['metadata']['name']}"
+        )
+
+
+def _finished(job: dict[str, Any]) -> str | None:
+    for c in (job.get("status") or {}).get("conditions") or ():
+        if c.get("type") in ("Complete", "Failed") and c.get("status") == "True":
+            return str(c["type"])
+    return None
