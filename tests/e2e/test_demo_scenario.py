@@ -63,10 +63,13 @@ def observe_workloads(http: httpx.Client, seen: dict[str, Any]) -> None:
     for job in items(http, "/apis/batch/v1/jobs"):
         status = job.get("status") or {}
         name = job["metadata"]["name"]
-        if any(
-            c["type"] == "Complete" and c["status"] == "True"
-            for c in status.get("conditions") or ()
-        ):
+        if (
+            any(
+                c["type"] == "Complete" and c["status"] == "True"
+                for c in status.get("conditions") or ()
+            )
+            and name == "index-rebuild"
+        ):  # the CronJob's jobs complete too; this is the Job
             seen.setdefault("job_complete", name)
         owners = job["metadata"].get("ownerReferences") or ()
         if any(o["kind"] == "CronJob" and o["name"] == "cache-warmer" for o in owners):

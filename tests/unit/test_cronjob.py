@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import calendar
 import json
-import time
 
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.behaviour import ANNOTATION

@@ -227,3 +227,21 @@ async def test_graceful_deletion_and_frozen_kubelet() -> None:
         await until(lambda: container(c, "frozen").get("ready"))
     finally:
         await c.stop()
+
+
+async def test_restarted_kubelet_reports_its_pods_ready_again() -> None:
+    c = make(speed=200)
+    try:
+        c.api.create(PODS, "default", pod("r"))
+        await until(lambda: container(c, "r").get("ready"))
+
+        def pod_ready() -> str:
+            conds = {x["type"]: x["status"] for x in status(c, "r").get("conditions", [])}
+            return conds.get("Ready", "")
+
+        c.state.machine("n-0").kubelet_stopped = True
+        await until(lambda: pod_ready() == "False")  # MarkPodsNotReady by the node controller
+        c.state.machine("n-0").kubelet_stopped = False
+        await until(lambda: pod_ready() == "True")
+    finally:
+        await c.stop()

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as hs
 
 from kubeward.kube.registry import REGISTRY
+from kubeward.sim.api.rest import DeleteOptions
 from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.control.nodelifecycle import NodeLifecycleController, _Bucket
@@ -145,8 +146,21 @@ async def test_leases_conditions_and_startup_events() -> None:
         await c.stop()
 
 
+async def test_virtual_nodes_have_no_problem_detector() -> None:
+    c = make([{"name": "v", "count": 1, "virtual": True}, {"name": "n", "count": 1}])
+    c.start()
+    try:
+        await until(lambda: events(c, "NodeReady", "v-0") and events(c, "NodeReady", "n-0"))
+        assert "KernelDeadlock" not in conditions(c, "v-0")
+        assert conditions(c, "v-0")["Ready"]["status"] == "True"
+        assert "KernelDeadlock" in conditions(c, "n-0")
+        assert c.store.get(LEASES.storage_key, "kube-node-lease/v-0") is not None
+    finally:
+        await c.stop()
+
+
 async def test_status_written_on_change_or_report_frequency_only() -> None:
-    c = make([{"name": "n", "count": 1}], speed=400)
+    c = make([{"name": "n", "count": 1}], speed=100)
     kubelet = next(x for x in c.controllers if isinstance(x, KubeletNodes))
     c.start()
     try:
@@ -198,6 +212,10 @@ async def test_lease_interval_and_grace_period_are_configurable() -> None:
 
 async def test_stopped_kubelet_goes_unknown_is_tainted_and_its_pods_evicted() -> None:
     c = make([{"name": "n", "count": 2}])
+    restarted: list[str] = []
+    next(x for x in c.controllers if isinstance(x, KubeletNodes)).restart_hooks.append(
+        restarted.append
+    )
     c.start()
     try:
         # p tolerates unreachable for 60 s; q gets the default 300 s (DefaultTolerationSeconds)
@@ -253,6 +271,7 @@ async def test_stopped_kubelet_goes_unknown_is_tainted_and_its_pods_evicted() ->
         assert [e["message"] for e in events(c, "TaintManagerEviction", "q")] == [
             "Cancelling deletion of Pod default/q"
         ]
+        assert restarted == ["n-0"]
         assert len(events(c, "Starting", "n-0")) == 1
         assert events(c, "Starting", "n-0")[0]["count"] == 2  # restarted: the event repeats
         assert events(c, "NodeReady", "n-0")[0]["count"] == 2
@@ -340,6 +359,25 @@ async def test_cordon_adds_and_uncordon_removes_the_unschedulable_taint() -> Non
         n["spec"].pop("unschedulable")
         c.api.update(NODES, "", "n-0", n)
         await until(lambda: not taints(c, "n-0"))
+    finally:
+        await c.stop()
+
+
+async def test_deleted_node_is_removed_from_controller_and_its_lease_collected() -> None:
+    c = make([{"name": "n", "count": 2}])
+    c.start()
+    try:
+        await until(lambda: c.store.get(LEASES.storage_key, "kube-node-lease/n-1"))
+        await until(lambda: events(c, "RegisteredNode", "n-1"))
+        c.api.delete(NODES, "", "n-1", DeleteOptions())
+        await until(lambda: events(c, "RemovingNode", "n-1"))
+        (removing,) = events(c, "RemovingNode", "n-1")
+        assert removing["message"] == "Node n-1 event: Removing Node n-1 from Controller"
+        # the lease's ownerReference lets the garbage collector delete it
+        await until(lambda: c.store.get(LEASES.storage_key, "kube-node-lease/n-1") is None)
+        await asyncio.sleep(0.2)  # 40 s: the kubelet fleet does not recreate it
+        assert c.store.get(LEASES.storage_key, "kube-node-lease/n-1") is None
+        assert c.store.get(LEASES.storage_key, "kube-node-lease/n-0") is not None
     finally:
         await c.stop()
 

@@ -22,6 +22,7 @@ from kubeward.sim.control.nodelifecycle import NodeLifecycleController
 from kubeward.sim.control.podcontrol import PodsByOwner
 from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.scheduler import Scheduler
+from kubeward.sim.control.statefulset import StatefulSetController
 from kubeward.sim.faults import FaultTimeline
 from kubeward.sim.nodes.factory import node_objects
 from kubeward.sim.nodes.kubelet_node import KubeletNodes
@@ -78,18 +79,21 @@ class SimCluster:
     def _add_simulation(self, scenario: Scenario) -> None:
         """The control plane and kubelets that make the cluster behave like one."""
         self.kubelet_pods = KubeletPods(self.api, self.state)
+        kubelet_nodes = KubeletNodes(self.api, self.state)
+        kubelet_nodes.restart_hooks.append(self.kubelet_pods.resync_node)
         self.usage = UsageModel(self.store, self.clock)
         self.scheduler = Scheduler(self.api, scoring=scenario.scheduler.scoring)
         pods_by_owner = PodsByOwner(self.store)
         self.controllers += [
             self.kubelet_pods,
-            KubeletNodes(self.api, self.state),
+            kubelet_nodes,
             NodeLifecycleController(self.api),
             self.scheduler,
             ReplicaSetController(self.api, pods_by_owner),
             DeploymentController(self.api, pods_by_owner),
             JobController(self.api, pods_by_owner),
             DaemonSetController(self.api, pods_by_owner),
+            StatefulSetController(self.api, pods_by_owner),
             CronJobController(self.api),
             HPAController(self.api, self.usage),
             EndpointsController(self.api),

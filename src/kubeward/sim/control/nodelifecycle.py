@@ -268,6 +268,7 @@ class NodeLifecycleController:
                 )
                 self._zone(node.zone)
                 self._mark_reachable(name, node)
+                node.probe = max(node.probe, now)  # "missing timestamp: assuming now"
             if now - node.probe > self.grace_seconds and any(
                 node.conditions.get(t, "Unknown") != "Unknown" for t in KUBELET_CONDITIONS
             ):
@@ -318,13 +319,13 @@ class NodeLifecycleController:
             self._node_event(
                 name, node.uid, "NodeNotReady", f"Node {name} status is now: NodeNotReady", raw=True
             )
-            self._mark_pods_not_ready(name)
+            self._mark_pods_not_ready(name, list(self._pods_on.get(name, ())))
 
-    def _mark_pods_not_ready(self, node_name: str) -> None:
-        """MarkPodsNotReady: the Ready condition of every pod on the node goes False."""
+    def _mark_pods_not_ready(self, node_name: str, keys: list[str]) -> None:
+        """MarkPodsNotReady: the Ready condition of each pod on the node goes False."""
         assert PODS is not None
         stamp = self.clock.timestamp()
-        for key in list(self._pods_on.get(node_name, ())):
+        for key in keys:
             obj = self.api.store.get(PODS.storage_key, key)
             if obj is None or obj.fields.get("spec.nodeName") != node_name:
                 continue
@@ -360,7 +361,8 @@ class NodeLifecycleController:
         return zone
 
     def zone_states(self) -> dict[str, str]:
-        return {k: z.state for k, z in self._zones.items()}
+        """Zone key ("<region>:<zone>") -> Normal, PartialDisruption or FullDisruption."""
+        return {k: z.state for k, z in self._zones.items() if z.state != INITIAL}
 
     def _compute_states(self) -> tuple[dict[str, str], dict[str, int]]:
         ready: dict[str, int] = defaultdict(int)
@@ -390,17 +392,18 @@ class NodeLifecycleController:
         states, sizes = self._compute_states()
         for key in states:
             self._zone(key)
+        # Zones keep their queue and limiter when they empty (as the tainters do); only zones
+        # with nodes take part in the state logic.
+        current = {k: z for k, z in self._zones.items() if k in states}
         all_now = all(s == FULL for s in states.values())
-        all_before = all(z.state == FULL for k, z in self._zones.items() if k in states)
-        for k in [k for k in self._zones if k not in states]:
-            del self._zones[k]
+        all_before = all(z.state == FULL for z in current.values())
         if all_now and all_before:
             return
         if all_now:
             log.info("event=master_disruption_mode entered=true")
-            for name, node in self._nodes.items():
+            for name, node in list(self._nodes.items()):
                 self._mark_reachable(name, node)
-            for zone in self._zones.values():
+            for zone in current.values():
                 zone.limiter = _Bucket(0.0)
                 zone.state = FULL
             return
@@ -409,10 +412,10 @@ class NodeLifecycleController:
             now = self.clock.elapsed()
             for node in self._nodes.values():
                 node.probe = now
-            for k, zone in self._zones.items():
+            for k, zone in current.items():
                 self._set_limiter(zone, states[k], sizes[k])
             return
-        for k, zone in self._zones.items():
+        for k, zone in current.items():
             if zone.state != states[k]:
                 log.info("event=zone_state zone=%s state=%s", k, states[k])
                 self._set_limiter(zone, states[k], sizes[k])
@@ -523,8 +526,14 @@ class NodeLifecycleController:
         new, self._new_pods = self._new_pods, set()
         for key in new:
             obj = self.api.store.get(("", "pods"), key)
-            if obj is not None:
-                self._process_pod(key, obj.fields.get("spec.nodeName", ""))
+            if obj is None:
+                continue
+            node_name = obj.fields.get("spec.nodeName", "")
+            node = self._nodes.get(node_name)
+            if node is not None and node.ready != "True" and "Ready" in node.conditions:
+                # processPod: a pod that lands on a node already not Ready is not Ready either
+                self._mark_pods_not_ready(node_name, [key])
+            self._process_pod(key, node_name)
         now = self.clock.elapsed()
         while self._heap and self._heap[0][0] <= now:
             trigger, key = heapq.heappop(self._heap)

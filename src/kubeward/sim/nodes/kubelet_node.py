@@ -17,10 +17,12 @@ only dropped when someone else writes the Node.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from kubeward.kube import status as st
@@ -67,6 +69,7 @@ _KUBELET_EVENTS = {
 # node-problem-detector monitors (the event source component) per condition they own
 _MONITORS = {"KernelDeadlock": "kernel-monitor", "GPUXidError": "gpu-monitor"}
 
+_CHUNK = 256  # heartbeats between yields to the event loop
 _ALLOCATABLE_MESSAGE = "Updated Node Allocatable limit across pods"
 _NPD_HEALTHY = (KERNEL_DEADLOCK_OK, GPU_XID_OK)
 _Signature = tuple[tuple[NodeProblem, ...], str | None]
@@ -96,8 +99,13 @@ class KubeletNodes:
         self._last: dict[str, _Signature] = {}  # name -> what the last status write said
         self._own_rv: dict[str, int] = {}  # name -> resourceVersion of our last node write
         self._gpus: dict[str, str] = {}  # node -> capacity nvidia.com/gpu
+        # virtual-kubelet nodes: no kernel of their own, so no node-problem-detector
+        self._virtual: set[str] = set()
         self.lease_writes = 0
         self.status_writes = 0
+        # Called with the node name when a stopped kubelet comes back, after its node is Ready
+        # again: the pod side re-syncs pod status then (the node controller set Ready=False).
+        self.restart_hooks: list[Callable[[str], None]] = []
         api.store.add_listener(self._on_event)
 
     def _bucket(self, name: str) -> set[str]:
@@ -114,9 +122,13 @@ class KubeletNodes:
             self._last.pop(name, None)
             self._own_rv.pop(name, None)
             self._gpus.pop(name, None)
+            self._virtual.discard(name)
             return
-        if event.type == "ADDED":
-            self._bucket(name).add(name)
+        bucket = self._bucket(name)
+        if name not in bucket:
+            bucket.add(name)
+            if event.obj.labels.get("type") == "virtual-kubelet":
+                self._virtual.add(name)
             capacity = (event.obj.decode().get("status") or {}).get("capacity") or {}
             if capacity.get(GPU):
                 self._gpus[name] = capacity[GPU]
@@ -129,7 +141,12 @@ class KubeletNodes:
         start = self.clock.elapsed()
         tick = 0
         while True:
-            for name in list(self._buckets[tick % len(self._buckets)]):
+            bucket = self._buckets[tick % len(self._buckets)]
+            for i, name in enumerate(list(bucket)):
+                if i and i % _CHUNK == 0:
+                    await asyncio.sleep(0)  # let the scheduler and controllers run in between
+                if name not in bucket:
+                    continue  # deleted meanwhile
                 try:
                     self.sync_node(name)
                 except st.StatusError as exc:
@@ -153,6 +170,9 @@ class KubeletNodes:
             self._node_event(name, NORMAL, "Starting", "Starting kubelet.")
             self._last.pop(name, None)
         self._report_status(name, started=was_running is not True, first=was_running is None)
+        if was_running is False:
+            for hook in self.restart_hooks:
+                hook(name)
 
     def _renew_lease(self, name: str) -> None:
         assert LEASES is not None
@@ -187,7 +207,8 @@ class KubeletNodes:
         """The kubelet's four conditions, then node-problem-detector's, with faults applied."""
         machine = self.state.machine(name)
         wanted = dict(HEALTHY)
-        wanted["KernelDeadlock"] = KERNEL_DEADLOCK_OK
+        if name not in self._virtual:
+            wanted["KernelDeadlock"] = KERNEL_DEADLOCK_OK
         if name in self._gpus:
             wanted["GPUXidError"] = GPU_XID_OK
         wanted.update(machine.problems)
@@ -278,7 +299,7 @@ class KubeletNodes:
                 later.append(problem)
                 continue
             self._node_event(name, NORMAL, reason, f"Node {name} status is now: {reason}")
-        if started:
+        if started and name not in self._virtual:
             self._node_event(name, NORMAL, "NodeAllocatableEnforced", _ALLOCATABLE_MESSAGE)
         for problem in later:
             reason = _KUBELET_EVENTS.get((problem.type, problem.status))

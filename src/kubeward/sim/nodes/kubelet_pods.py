@@ -414,6 +414,13 @@ class KubeletPods:
         c.restart_count += 1
         self._start(run, c)
 
+    def resync_node(self, node: str) -> None:
+        """A kubelet that restarts reports every pod it runs afresh (its status manager syncs
+        all pods), which undoes the node controller's Ready=False marks."""
+        for run in list(self.runs.values()):
+            if run.node == node and run.containers and not run.terminating:
+                self._guard(run, self._write)
+
     # -- eviction and termination ---------------------------------------------------------------
 
     def evict_under_pressure(self) -> None:
