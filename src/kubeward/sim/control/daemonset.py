@@ -14,7 +14,7 @@ from typing import Any
 
 from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
-from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
+from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.control.deployment import template_hash
 from kubeward.sim.control.events import NORMAL, ObjectRef
 from kubeward.sim.control.podcontrol import (
@@ -138,20 +138,8 @@ class DaemonSetController(PodOwnerController):
         self.recorder.event(ref, NORMAL, "SuccessfulCreate", f"Created pod: {pod.name}")
 
     def _delete(self, ds: dict[str, Any], pod: dict[str, Any]) -> None:
-        assert PODS is not None
-        try:
-            self.api.delete(
-                PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], DeleteOptions()
-            )
-        except st.StatusError as exc:
-            if exc.code != 404:
-                raise
-            return
-        self.recorder.event(
-            ObjectRef.of(ds, "DaemonSet"),
-            NORMAL,
-            "SuccessfulDelete",
-            f"Deleted pod: {pod['metadata']['name']}",
+        self.delete_pod(
+            pod, ObjectRef.of(ds, "DaemonSet"), f"Deleted pod: {pod['metadata']['name']}"
         )
 
     def _roll(

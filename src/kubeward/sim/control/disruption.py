@@ -19,6 +19,7 @@ from kubeward.kube.selectors import LabelSelector, SelectorError, label_selector
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import parse_time
 from kubeward.sim.control.base import Controller
+from kubeward.sim.control.podcontrol import pods_matching_selectors
 from kubeward.sim.store.objects import StoreEvent
 
 PDBS = REGISTRY.get("policy", "v1", "poddisruptionbudgets")
@@ -46,12 +47,7 @@ class DisruptionController(Controller):
             self._selectors[obj.namespace][obj.name] = sel
             return [obj.key]
         if event.storage_key == ("", "pods"):
-            labels = [obj.labels] + ([event.prev.labels] if event.prev is not None else [])
-            return [
-                f"{obj.namespace}/{name}"
-                for name, sel in self._selectors.get(obj.namespace, {}).items()
-                if any(sel.matches(lbl) for lbl in labels)
-            ]
+            return pods_matching_selectors(self._selectors, event)
         return []
 
     def reconcile(self, key: Hashable) -> None:

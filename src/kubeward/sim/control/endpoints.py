@@ -18,6 +18,7 @@ from kubeward.kube.registry import REGISTRY
 from kubeward.kube.selectors import LabelSelector
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.control.base import Controller
+from kubeward.sim.control.podcontrol import pods_matching_selectors
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 
 ENDPOINTS = REGISTRY.get("", "v1", "endpoints")
@@ -66,12 +67,7 @@ class EndpointsController(Controller):
                     self._slices[f"{obj.namespace}/{svc}"].add(obj.key)
             return []
         if event.storage_key == ("", "pods"):
-            labels = [obj.labels] + ([event.prev.labels] if event.prev is not None else [])
-            return [
-                f"{obj.namespace}/{name}"
-                for name, sel in self._selectors.get(obj.namespace, {}).items()
-                if any(sel.matches(lbl) for lbl in labels)
-            ]
+            return pods_matching_selectors(self._selectors, event)
         return []
 
     def reconcile(self, key: Hashable) -> None:

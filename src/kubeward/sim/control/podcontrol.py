@@ -9,11 +9,12 @@ from collections.abc import Hashable, Iterable
 from datetime import datetime
 from typing import Any
 
+from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
-from kubeward.sim.api.rest import ObjectAPI
+from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.clock import parse_time
 from kubeward.sim.control.base import Controller
-from kubeward.sim.control.events import EventRecorder
+from kubeward.sim.control.events import NORMAL, EventRecorder, ObjectRef
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 from kubeward.sim.store.store import Store
 
@@ -160,3 +161,31 @@ class PodOwnerController(Controller):
                 uids.update(event.prev.owner_uids)
             return [self._by_uid[u] for u in uids if u in self._by_uid]
         return []
+
+    def delete_pod(self, pod: dict[str, Any], ref: ObjectRef, message: str) -> bool:
+        """Delete one of the owner's pods and record ``message`` as SuccessfulDelete; False
+        when it was already gone."""
+        assert PODS is not None
+        meta = pod["metadata"]
+        try:
+            self.api.delete(PODS, meta["namespace"], meta["name"], DeleteOptions())
+        except st.StatusError as exc:
+            if exc.code != 404:
+                raise
+            return False
+        self.recorder.event(ref, NORMAL, "SuccessfulDelete", message)
+        return True
+
+
+def pods_matching_selectors(
+    selectors: dict[str, dict[str, Any]], event: StoreEvent
+) -> list[Hashable]:
+    """Keys ``namespace/name`` of the selector owners (Services, budgets) in the pod's namespace
+    whose selector matches the pod before or after this change."""
+    obj = event.obj
+    labels = [obj.labels] + ([event.prev.labels] if event.prev is not None else [])
+    return [
+        f"{obj.namespace}/{name}"
+        for name, sel in selectors.get(obj.namespace, {}).items()
+        if any(sel.matches(lbl) for lbl in labels)
+    ]

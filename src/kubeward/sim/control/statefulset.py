@@ -15,7 +15,7 @@ from typing import Any
 
 from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
-from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
+from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.control.deployment import template_hash
 from kubeward.sim.control.events import NORMAL, WARNING, ObjectRef
 from kubeward.sim.control.podcontrol import (
@@ -212,21 +212,11 @@ class StatefulSetController(PodOwnerController):
                 return
 
     def _delete(self, sts: dict[str, Any], pod: dict[str, Any], ref: ObjectRef) -> None:
-        assert PODS is not None
-        try:
-            self.api.delete(
-                PODS, pod["metadata"]["namespace"], pod["metadata"]["name"], DeleteOptions()
-            )
-        except st.StatusError as exc:
-            if exc.code != 404:
-                raise
-            return
-        self.recorder.event(
+        self.delete_pod(
+            pod,
             ref,
-            NORMAL,
-            "SuccessfulDelete",
-            f"delete Pod {pod['metadata']['name']} in StatefulSet "
-            f"{sts['metadata']['name']} successful",
+            f"delete Pod {pod['metadata']['name']} in StatefulSet {sts['metadata']['name']} "
+            "successful",
         )
 
     def _update_status(
