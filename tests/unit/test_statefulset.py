@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from kubeward.kube.defaults import apply_defaults
 from kubeward.kube.registry import REGISTRY
+from kubeward.kube.validation import validate_object
 from kubeward.sim.behaviour import ANNOTATION
 from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
@@ -91,3 +93,18 @@ async def test_ordered_start_claims_scale_down_and_update() -> None:
         assert status()["currentRevision"] == status()["updateRevision"]
     finally:
         await c.stop()
+
+
+def test_statefulset_templates_may_mount_claim_template_volumes() -> None:
+    """Kubernetes validates a StatefulSet template's labels and annotations only: containers
+    mount volumes that the volumeClaimTemplates provide."""
+    sts = statefulset(1)
+    sts["apiVersion"], sts["kind"] = "apps/v1", "StatefulSet"
+    sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "data", "mountPath": "/data"}
+    ]
+    apply_defaults("apps", "StatefulSet", sts)
+    assert validate_object("apps", "StatefulSet", sts, namespaced=True) == []
+    sts["spec"]["template"]["metadata"]["labels"]["bad key!"] = "x"
+    errors = validate_object("apps", "StatefulSet", sts, namespaced=True)
+    assert [e.field for e in errors] == ["spec.template.labels"]

@@ -1070,6 +1070,17 @@ def _validate_pod_template(v: _V, tmpl: dict[str, Any] | None, path: str) -> dic
     return spec
 
 
+def _validate_statefulset_template(
+    v: _V, tmpl: dict[str, Any] | None, path: str
+) -> dict[str, Any]:
+    tmpl = tmpl or {}
+    meta = v.obj(tmpl, "metadata", path) or {}
+    meta_path = _join(path, "metadata")
+    _validate_labels(v, v.str_map(meta, "labels", meta_path), _join(path, "labels"))
+    _validate_annotations(v, v.str_map(meta, "annotations", meta_path), _join(path, "annotations"))
+    return v.obj(tmpl, "spec", path) or {}
+
+
 def _template_labels(tmpl: dict[str, Any] | None) -> dict[str, str] | None:
     labels = _d(_d(tmpl).get("metadata")).get("labels")
     return labels if isinstance(labels, dict) else None
@@ -1170,7 +1181,12 @@ def _validate_replicated(v: _V, obj: dict[str, Any], kind: str) -> None:
         _check_template_matches(v, sel, tmpl, "spec.template", skip_empty=True)
     if sel is None and kind == "Deployment":
         return
-    tspec = _validate_pod_template(v, tmpl, "spec.template")
+    if kind == "StatefulSet":
+        # ValidatePodTemplateSpecForStatefulSet checks labels and annotations only: the pod
+        # spec may mount volumes that only the volumeClaimTemplates will provide.
+        tspec = _validate_statefulset_template(v, tmpl, "spec.template")
+    else:
+        tspec = _validate_pod_template(v, tmpl, "spec.template")
     _restart_always(v, tspec, "spec.template.spec")
     if tspec.get("activeDeadlineSeconds") is not None:
         p = "spec.template.spec.activeDeadlineSeconds"
