@@ -1070,9 +1070,7 @@ def _validate_pod_template(v: _V, tmpl: dict[str, Any] | None, path: str) -> dic
     return spec
 
 
-def _validate_statefulset_template(
-    v: _V, tmpl: dict[str, Any] | None, path: str
-) -> dict[str, Any]:
+def _validate_statefulset_template(v: _V, tmpl: dict[str, Any] | None, path: str) -> dict[str, Any]:
     tmpl = tmpl or {}
     meta = v.obj(tmpl, "metadata", path) or {}
     meta_path = _join(path, "metadata")
