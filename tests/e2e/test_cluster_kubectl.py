@@ -63,7 +63,9 @@ def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
     kubectl("apply", "-n", name, "-f", "-", input=APP)
     kubectl("rollout", "status", "-n", name, "deployment/web", "--timeout=60s")
     yield name
-    kubectl("delete", "namespace", name, "--wait=false")
+    # Wait: a drain selects app=web pods of every namespace on the node, and a namespace still
+    # terminating would refuse their evictions.
+    kubectl("delete", "namespace", name, "--timeout=60s")
 
 
 def test_rollout_status_history_and_undo(kubectl: Kubectl, ns: str) -> None:

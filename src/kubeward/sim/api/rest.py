@@ -24,7 +24,7 @@ import yaml
 
 from kubeward.kube import status as st
 from kubeward.kube.apply import ApplyConflict, server_side_apply, track_update
-from kubeward.kube.defaults import apply_defaults
+from kubeward.kube.defaults import apply_defaults, generate_job_selector
 from kubeward.kube.fields import field_getters
 from kubeward.kube.patch import (
     PatchError,
@@ -343,6 +343,8 @@ class ObjectAPI:
         if self.store.get(srt.storage_key, _key(srt, meta.get("namespace", ""), name)):
             raise st.already_exists(rt.plural, rt.group, name)
         meta["uid"] = str(uuid.uuid4())
+        if srt.storage_key == ("batch", "jobs"):
+            generate_job_selector(obj)  # as the Job strategy, once the UID exists
         meta["creationTimestamp"] = self.clock.timestamp()
         if srt.storage_key in _GENERATION:
             meta["generation"] = 1

@@ -10,9 +10,10 @@ are expanded here.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 from collections.abc import Hashable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,24 +100,27 @@ class CronJobController(Controller):
             return
         now = self.api.clock.now()
         since = parse_time(status.get("lastScheduleTime") or cj["metadata"]["creationTimestamp"])
-        missed = self._missed(schedule, since, now)
-        if missed and not spec.get("suspend"):
-            when = missed[-1]
-            deadline = spec.get("startingDeadlineSeconds")
-            if len(missed) > MAX_MISSED:
-                self.recorder.event(
-                    ref,
-                    WARNING,
-                    "TooManyMissedTimes",
-                    "too many missed start times. Set or decrease "
-                    ".spec.startingDeadlineSeconds or check clock skew",
-                )
+        deadline = spec.get("startingDeadlineSeconds")
+        if deadline is not None:
+            # times older than the deadline are not worth starting: do not even count them
+            since = max(since, now - timedelta(seconds=int(deadline)))
+        when, missed = self._missed(schedule, since, now)
+        if missed > MAX_MISSED:
+            self.recorder.event(
+                ref,
+                WARNING,
+                "TooManyMissedTimes",
+                f"too many missed start times: {missed}. Set or decrease "
+                ".spec.startingDeadlineSeconds or check clock skew",
+            )
+        if when is not None and not spec.get("suspend"):
             if deadline is not None and (now - when).total_seconds() > int(deadline):
                 self.recorder.event(
                     ref,
                     WARNING,
                     "MissSchedule",
-                    f"Missed scheduled time to start a job: {format_time(when)}",
+                    "Missed scheduled time to start a job: "
+                    + email.utils.format_datetime(when.astimezone(UTC)),
                 )
             elif self._may_start(cj, active, ref):
                 job = self._create_job(cj, when, ref)
@@ -155,18 +159,28 @@ class CronJobController(Controller):
     @staticmethod
     def _missed(
         schedule: tuple[str, ZoneInfo | None], since: datetime, now: datetime
-    ) -> list[datetime]:
+    ) -> tuple[datetime | None, int]:
+        """The most recent unmet schedule time after ``since`` and how many were missed
+        (getMostRecentScheduleTime: the count is estimated from the gap between two times)."""
         expr, tz = schedule
         start = since.astimezone(tz) if tz else since.astimezone(UTC)
-        out = []
-        for t in CronSim(expr, start):
+        times = iter(CronSim(expr, start))
+        t1 = next(times).astimezone(UTC)
+        if t1 > now:
+            return None, 0
+        t2 = next(times).astimezone(UTC)
+        if t2 > now:
+            return t1, 1
+        gap = (t2 - t1).total_seconds()
+        count = int((now - t1).total_seconds() // gap) + 1
+        local_now = now.astimezone(tz) if tz else now
+        recent = t1
+        for t in CronSim(expr, local_now + timedelta(seconds=1), reverse=True):
             t = t.astimezone(UTC)
-            if t > now:
+            if t <= now:
+                recent = max(t, t1)
                 break
-            out.append(t)
-            if len(out) > MAX_MISSED:
-                break
-        return out
+        return recent, count
 
     def _arm(self, key: str, schedule: tuple[str, ZoneInfo | None], now: datetime) -> None:
         """Wake up at the next scheduled time."""

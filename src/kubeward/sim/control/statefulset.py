@@ -30,6 +30,8 @@ from kubeward.sim.control.podcontrol import (
 
 STATEFULSETS = REGISTRY.get("apps", "v1", "statefulsets")
 PVCS = REGISTRY.get("", "v1", "persistentvolumeclaims")
+PVS = REGISTRY.get("", "v1", "persistentvolumes")
+PROVISIONER = "sim.kubeward.io"
 HASH_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
@@ -52,7 +54,9 @@ class StatefulSetController(PodOwnerController):
         name = sts["metadata"]["name"]
         replicas = int(spec.get("replicas", 1))
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
-        revision = template_hash(spec.get("template") or {})
+        # Pods carry the ControllerRevision's name, "<set>-<hash>", not the bare hash.
+        revision = f"{name}-{template_hash(spec.get('template') or {})}"
+        min_ready = int(spec.get("minReadySeconds") or 0)
         ref = ObjectRef.of(sts, "StatefulSet")
         pods: dict[int, dict[str, Any]] = {}
         for p in self.pods.pods(obj.uid):
@@ -75,10 +79,22 @@ class StatefulSetController(PodOwnerController):
                 continue
             if ordered and not _running_ready(existing):
                 break
+            if ordered and not self._available(existing, min_ready, str(key)):
+                break  # OrderedReady waits minReadySeconds too (isRunningAndAvailable)
         else:
             self._scale_down(sts, pods, replicas, ordered, ref)
             self._roll(sts, pods, replicas, revision, ref)
         self._update_status(sts, pods, revision)
+
+    def _available(self, pod: dict[str, Any], min_ready: int, key: str) -> bool:
+        now = self.api.clock.now()
+        if is_available(pod, min_ready, now):
+            return True
+        since = ready_since(pod)
+        if since is not None:
+            left = min_ready - (now - since).total_seconds()
+            self.api.clock.call_later(left + 0.1, self.enqueue, key)
+        return False
 
     def _create(self, sts: dict[str, Any], ordinal: int, revision: str, ref: ObjectRef) -> None:
         assert PODS is not None
@@ -161,15 +177,61 @@ class StatefulSetController(PodOwnerController):
             "SuccessfulCreate",
             f"create Claim {claim} Pod {pod_name} in StatefulSet {sts['metadata']['name']} success",
         )
-        # No storage provisioner is simulated: the claim binds at once, as with a default
-        # StorageClass in Immediate mode.
-        requested = ((created.get("spec") or {}).get("resources") or {}).get("requests") or {}
-        created["status"] = {
-            "phase": "Bound",
-            "accessModes": (created.get("spec") or {}).get("accessModes", ["ReadWriteOnce"]),
-            "capacity": {"storage": requested.get("storage", "1Gi")},
+        self._bind(created)
+
+    def _bind(self, claim: dict[str, Any]) -> None:
+        """No storage provisioner is simulated: provision a PersistentVolume and bind the claim
+        at once, as a dynamic provisioner with an Immediate-mode default StorageClass would."""
+        assert PVCS is not None and PVS is not None
+        meta, spec = claim["metadata"], claim.get("spec") or {}
+        ns, volume = meta["namespace"], f"pvc-{meta['uid']}"
+        size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+        modes = spec.get("accessModes") or ["ReadWriteOnce"]
+        pv = {
+            "metadata": {
+                "name": volume,
+                "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
+                "finalizers": ["kubernetes.io/pv-protection"],
+            },
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": modes,
+                "persistentVolumeReclaimPolicy": "Delete",
+                "volumeMode": spec.get("volumeMode") or "Filesystem",
+                "csi": {"driver": PROVISIONER, "volumeHandle": meta["uid"]},
+                "claimRef": {
+                    "kind": "PersistentVolumeClaim",
+                    "apiVersion": "v1",
+                    "namespace": ns,
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "resourceVersion": meta.get("resourceVersion", ""),
+                },
+            },
         }
-        self.api.update(PVCS, ns, claim, created, subresource="status")
+        if spec.get("storageClassName"):
+            pv["spec"]["storageClassName"] = spec["storageClassName"]
+        try:
+            created = self.api.create(PVS, "", pv).decode()
+        except st.StatusError as exc:
+            if exc.code != 409:
+                raise
+            created = self.api.get(PVS, "", volume).decode()
+        created["status"] = {"phase": "Bound"}
+        self.api.update(PVS, "", volume, created, subresource="status")
+        annotations = meta.setdefault("annotations", {})
+        annotations.update(
+            {
+                "pv.kubernetes.io/bind-completed": "yes",
+                "pv.kubernetes.io/bound-by-controller": "yes",
+                "volume.kubernetes.io/storage-provisioner": PROVISIONER,
+            }
+        )
+        spec["volumeName"] = volume
+        claim["spec"] = spec
+        bound = self.api.update(PVCS, ns, meta["name"], claim).decode()
+        bound["status"] = {"phase": "Bound", "accessModes": modes, "capacity": {"storage": size}}
+        self.api.update(PVCS, ns, meta["name"], bound, subresource="status")
 
     def _scale_down(
         self,
@@ -229,8 +291,7 @@ class StatefulSetController(PodOwnerController):
         min_ready = int(sts["spec"].get("minReadySeconds") or 0)
         updated = sum(1 for p in live if p["metadata"]["labels"].get(HASH_LABEL) == revision)
         replicas = int(sts["spec"].get("replicas", 1))
-        prefix = f"{sts['metadata']['name']}-"
-        current_revision = str(old.get("currentRevision") or prefix + revision)[len(prefix) :]
+        current_revision = str(old.get("currentRevision") or revision)
         if updated == len(live) == replicas:
             current_revision = revision
         status = {
@@ -242,8 +303,8 @@ class StatefulSetController(PodOwnerController):
             ),
             "updatedReplicas": updated,
             "availableReplicas": sum(1 for p in live if is_available(p, min_ready, now)),
-            "currentRevision": prefix + current_revision,
-            "updateRevision": prefix + revision,
+            "currentRevision": current_revision,
+            "updateRevision": revision,
             "collisionCount": 0,
         }
         if status == old:
