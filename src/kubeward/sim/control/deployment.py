@@ -21,9 +21,10 @@ from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.clock import parse_time
+from kubeward.sim.control.adoption import Orphans, SelectorIndex, adopt, release
 from kubeward.sim.control.base import Controller
 from kubeward.sim.control.events import NORMAL, EventRecorder, ObjectRef
-from kubeward.sim.control.podcontrol import PodsByOwner, is_active, owner_reference
+from kubeward.sim.control.podcontrol import TERMINAL, PodsByOwner, owner_reference
 from kubeward.sim.store.objects import StoreEvent
 
 DEPLOYMENTS = REGISTRY.get("apps", "v1", "deployments")
@@ -85,6 +86,9 @@ class DeploymentController(Controller):
         self.recorder = EventRecorder(api, "deployment-controller")
         self._by_uid: dict[str, str] = {}
         self._rs_by_owner: dict[str, set[str]] = {}
+        self._owners_of_rs: dict[str, tuple[str, ...]] = {}  # ReplicaSet uid -> owner uids
+        self._selectors = SelectorIndex()
+        self._orphans = Orphans(("apps", "replicasets"))
 
     # -- informer -------------------------------------------------------------------------------
 
@@ -93,17 +97,36 @@ class DeploymentController(Controller):
         if event.storage_key == ("apps", "deployments"):
             if event.type == "DELETED":
                 self._by_uid.pop(obj.uid, None)
+                self._selectors.remove(obj.namespace, obj.name)
                 return []
             self._by_uid[obj.uid] = obj.key
+            selector = (obj.decode().get("spec") or {}).get("selector")
+            self._selectors.set(obj.namespace, obj.name, selector)
             return [obj.key]
         if event.storage_key == ("apps", "replicasets"):
             if event.prev is not None:
                 for uid in event.prev.owner_uids:
                     self._rs_by_owner.get(uid, set()).discard(obj.key)
             if event.type != "DELETED":
+                self._owners_of_rs[obj.uid] = obj.owner_uids
                 for uid in obj.owner_uids:
                     self._rs_by_owner.setdefault(uid, set()).add(obj.key)
-            return [self._by_uid[u] for u in obj.owner_uids if u in self._by_uid]
+            else:
+                self._owners_of_rs.pop(obj.uid, None)
+            keys: list[Hashable] = [self._by_uid[u] for u in obj.owner_uids if u in self._by_uid]
+            if event.prev is not None:
+                keys += [self._by_uid[u] for u in event.prev.owner_uids if u in self._by_uid]
+            if self._orphans.observe(event):
+                keys += self._selectors.owners_for(obj.namespace, obj.labels)
+            return keys
+        if event.storage_key == ("", "pods") and _pod_gone(event):
+            # Recreate waits for the last old pod to be gone (the deployment's pod handler).
+            return [
+                self._by_uid[d]
+                for rs in obj.owner_uids
+                for d in self._owners_of_rs.get(rs, ())
+                if d in self._by_uid
+            ]
         return []
 
     # -- reconcile ------------------------------------------------------------------------------
@@ -115,6 +138,7 @@ class DeploymentController(Controller):
             return
         d = obj.decode()
         spec = d.get("spec") or {}
+        self._claim(d)
         rses = self._replicasets(obj.uid)
         new_rs = self._find_new(d, rses)
         old_rses = [
@@ -136,6 +160,24 @@ class DeploymentController(Controller):
             self._rolling(d, new_rs, old_rses)
         self._cleanup(d, old_rses)
         self._update_status(d, new_rs, old_rses)
+
+    def _claim(self, d: dict[str, Any]) -> None:
+        """Adopt orphan ReplicaSets the selector matches, release owned ones it no longer
+        matches (ReplicaSetControllerRefManager.ClaimReplicaSets)."""
+        assert REPLICASETS is not None
+        meta = d["metadata"]
+        selector = self._selectors.get(meta["namespace"], meta["name"])
+        if selector is None:
+            return
+        for key in list(self._rs_by_owner.get(meta["uid"], ())):
+            rs = self.store.get(("apps", "replicasets"), key)
+            if rs is not None and not rs.deleting and not selector.matches(rs.labels):
+                release(self.api, REPLICASETS, rs, meta["uid"])
+        owner = owner_reference(d, "Deployment", "apps/v1")
+        for key in self._orphans.keys(meta["namespace"]):
+            rs = self.store.get(("apps", "replicasets"), key)
+            if rs is not None and selector.matches(rs.labels):
+                adopt(self.api, REPLICASETS, rs, owner)
 
     def _replicasets(self, uid: str) -> list[dict[str, Any]]:
         out = []
@@ -201,7 +243,12 @@ class DeploymentController(Controller):
             self.api.update(DEPLOYMENTS, ns, d["metadata"]["name"], d, subresource="status")
             return None
         if start:
-            self._scaled_event(d, name, start, 0)
+            self.recorder.event(
+                ObjectRef.of(d, "Deployment"),
+                NORMAL,
+                "ScalingReplicaSet",
+                f"Scaled up replica set {name} to {start}",
+            )
         self._set_revision(d, str(revision))  # reloads d: set the condition after it
         self._set_progressing(
             d, "True", "NewReplicaSetCreated", f'Created new replica set "{name}"'
@@ -302,8 +349,12 @@ class DeploymentController(Controller):
         for rs in old:
             if _replicas(rs):
                 self._scale(d, rs, 0)
-        still_running = any(
-            is_active(p) for rs in old for p in self.pods.pods(rs["metadata"]["uid"])
+        # Terminating pods still run: only terminal or removed pods count as stopped
+        # (oldPodsRunning).
+        still_running = any((r.get("status") or {}).get("replicas") for r in old) or any(
+            p.fields.get("status.phase", "") not in TERMINAL
+            for rs in old
+            for p in self.pods.pods(rs["metadata"]["uid"])
         )
         if not still_running and _replicas(new_rs) != int(d["spec"].get("replicas", 1)):
             self._scale(d, new_rs, int(d["spec"].get("replicas", 1)))
@@ -311,13 +362,12 @@ class DeploymentController(Controller):
     def _sync_paused(
         self, d: dict[str, Any], new_rs: dict[str, Any] | None, old: list[dict[str, Any]]
     ) -> None:
-        """A paused Deployment only follows scaling of its current ReplicaSet."""
-        if (
-            new_rs is not None
-            and _replicas(new_rs) != int(d["spec"].get("replicas", 1))
-            and not any(_replicas(r) for r in old)
-        ):
-            self._scale(d, new_rs, int(d["spec"].get("replicas", 1)))
+        """A paused Deployment only follows scaling, of its one active (or latest) ReplicaSet
+        (FindActiveOrLatest); it creates no new ReplicaSet for a changed template."""
+        target = _active_or_latest(new_rs, old)
+        replicas = int(d["spec"].get("replicas", 1))
+        if target is not None and _replicas(target) != replicas:
+            self._scale(d, target, replicas)
         self._update_status(d, new_rs, old)
 
     def _scale(self, d: dict[str, Any], rs: dict[str, Any], to: int) -> None:
@@ -353,6 +403,8 @@ class DeploymentController(Controller):
         assert REPLICASETS is not None
         limit = int(d["spec"].get("revisionHistoryLimit", 10))
         idle = [r for r in old if not _replicas(r) and not (r.get("status") or {}).get("replicas")]
+        # Oldest revision goes first (ReplicaSetsByRevision): a rolled-back-to one is young.
+        idle.sort(key=lambda r: (_revision(r), r["metadata"].get("creationTimestamp", "")))
         excess = len(idle) - limit
         for rs in idle[: max(excess, 0)]:
             try:
@@ -557,6 +609,36 @@ def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
     if labels:
         labels.pop(HASH_LABEL, None)
     return t
+
+
+def _active_or_latest(
+    new_rs: dict[str, Any] | None, old: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    everything = [r for r in [new_rs, *old] if r is not None]
+    active = [r for r in everything if _replicas(r)]
+    if len(active) == 1:
+        return active[0]
+    if active:
+        return None  # several active: proportional scaling, not simulated while paused
+    if new_rs is not None:
+        return new_rs
+    return max(old, key=_revision, default=None)
+
+
+def _pod_gone(event: StoreEvent) -> bool:
+    if event.type == "DELETED":
+        return True
+    phase = event.obj.fields.get("status.phase", "")
+    return phase in TERMINAL and (
+        event.prev is None or event.prev.fields.get("status.phase", "") != phase
+    )
+
+
+def _revision(rs: dict[str, Any]) -> int:
+    try:
+        return int((rs["metadata"].get("annotations") or {}).get(REVISION, 0))
+    except ValueError:
+        return 0
 
 
 def _replicas(rs: dict[str, Any]) -> int:

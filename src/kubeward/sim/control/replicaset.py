@@ -9,6 +9,7 @@ from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
+from kubeward.sim.control.adoption import Orphans, SelectorIndex, adopt, release
 from kubeward.sim.control.events import NORMAL, WARNING, ObjectRef
 from kubeward.sim.control.podcontrol import (
     PODS,
@@ -21,10 +22,12 @@ from kubeward.sim.control.podcontrol import (
     pod_from_template,
     ready_since,
 )
+from kubeward.sim.store.objects import StoreEvent
 
 REPLICASETS = REGISTRY.get("apps", "v1", "replicasets")
 # kube-controller-manager creates at most this many pods per sync (burstReplicas).
 BURST_REPLICAS = 500
+MAX_RETRY_SECONDS = 300.0
 
 
 class ReplicaSetController(PodOwnerController):
@@ -34,6 +37,23 @@ class ReplicaSetController(PodOwnerController):
 
     def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
         super().__init__(api, pods, "replicaset-controller")
+        self._selectors = SelectorIndex()
+        self._orphans = Orphans(("", "pods"))
+        self._failures: dict[str, int] = {}  # consecutive failed syncs per ReplicaSet key
+
+    def keys_for(self, event: StoreEvent) -> list[Hashable]:
+        obj = event.obj
+        if event.storage_key == self.owner_key:
+            if event.type == "DELETED":
+                self._selectors.remove(obj.namespace, obj.name)
+                self._failures.pop(obj.key, None)
+            else:
+                spec = obj.decode().get("spec") or {}
+                self._selectors.set(obj.namespace, obj.name, spec.get("selector"))
+        keys = super().keys_for(event)
+        if event.storage_key == ("", "pods") and self._orphans.observe(event) and is_active(obj):
+            keys = [*keys, *self._selectors.owners_for(obj.namespace, obj.labels)]
+        return keys
 
     def reconcile(self, key: Hashable) -> None:
         assert REPLICASETS is not None and PODS is not None
@@ -42,6 +62,7 @@ class ReplicaSetController(PodOwnerController):
             return
         rs = obj.decode()
         spec = rs.get("spec") or {}
+        self._claim(rs)
         owned = self.pods.pods(obj.uid)
         active = [p for p in owned if is_active(p)]
         want = int(spec.get("replicas", 1))
@@ -49,8 +70,12 @@ class ReplicaSetController(PodOwnerController):
         failure = None
         if diff > 0:
             failure = self._create(rs, min(diff, BURST_REPLICAS))
-            if diff > BURST_REPLICAS:
-                self.enqueue(key)
+            if failure is not None:
+                self._retry_later(str(key))
+            else:
+                self._failures.pop(str(key), None)
+                if diff > BURST_REPLICAS:
+                    self.enqueue(key)
         elif diff < 0:
             victims = sorted((p.decode() for p in active), key=deletion_rank)[:-diff]
             for pod in victims:
@@ -69,22 +94,54 @@ class ReplicaSetController(PodOwnerController):
                 )
         self._update_status(obj.namespace, rs, failure)
 
+    def _retry_later(self, key: str) -> None:
+        """Failed creates are retried with the work queue's exponential backoff (capped)."""
+        n = self._failures.get(key, 0)
+        self._failures[key] = n + 1
+        self.api.clock.call_later(min(2.0**n, MAX_RETRY_SECONDS), self.enqueue, key)
+
+    def _claim(self, rs: dict[str, Any]) -> None:
+        """Adopt matching orphans, release owned pods the selector no longer matches
+        (PodControllerRefManager.ClaimPods)."""
+        assert PODS is not None
+        meta = rs["metadata"]
+        selector = self._selectors.get(meta["namespace"], meta["name"])
+        if selector is None:
+            return
+        for pod in self.pods.pods(meta["uid"]):
+            if not selector.matches(pod.labels) and not pod.deleting:
+                release(self.api, PODS, pod, meta["uid"])
+        owner = owner_reference(rs, "ReplicaSet", "apps/v1")
+        for key in self._orphans.keys(meta["namespace"]):
+            orphan = self.store.get(("", "pods"), key)
+            if orphan is not None and is_active(orphan) and selector.matches(orphan.labels):
+                adopt(self.api, PODS, orphan, owner)
+
     def _create(self, rs: dict[str, Any], count: int) -> str | None:
+        """Create ``count`` pods in slow-start batches of 1, 2, 4, ...: a template that fails
+        fails once, not ``count`` times (controller.slowStartBatch)."""
         assert PODS is not None
         ref = ObjectRef.of(rs, "ReplicaSet")
         owner = owner_reference(rs, "ReplicaSet", "apps/v1")
         template = (rs.get("spec") or {}).get("template") or {}
         ns = rs["metadata"]["namespace"]
-        for _ in range(count):
-            body = pod_from_template(template, owner, generate_name=f"{rs['metadata']['name']}-")
-            try:
-                pod = self.api.create(PODS, ns, body)
-            except st.StatusError as exc:
-                message = f"Error creating: {exc.message}"
-                self.recorder.event(ref, WARNING, "FailedCreate", message)
-                return message
-            self.recorder.event(ref, NORMAL, "SuccessfulCreate", f"Created pod: {pod.name}")
-        return None
+        remaining, batch, failure = count, 1, None
+        while remaining > 0 and failure is None:
+            size = min(batch, remaining)
+            for _ in range(size):
+                body = pod_from_template(
+                    template, owner, generate_name=f"{rs['metadata']['name']}-"
+                )
+                try:
+                    pod = self.api.create(PODS, ns, body)
+                except st.StatusError as exc:
+                    failure = f"Error creating: {exc.message}"
+                    self.recorder.event(ref, WARNING, "FailedCreate", failure)
+                    continue
+                self.recorder.event(ref, NORMAL, "SuccessfulCreate", f"Created pod: {pod.name}")
+            remaining -= size
+            batch *= 2
+        return failure
 
     def _update_status(self, namespace: str, rs: dict[str, Any], failure: str | None) -> None:
         assert REPLICASETS is not None
@@ -119,10 +176,11 @@ class ReplicaSetController(PodOwnerController):
             "availableReplicas": available,
             "observedGeneration": rs["metadata"].get("generation", 1),
         }
-        conditions = [
-            c for c in old_status.get("conditions") or () if c["type"] != "ReplicaFailure"
-        ]
-        if failure:
+        old_conditions = old_status.get("conditions") or []
+        has_failure = any(c["type"] == "ReplicaFailure" for c in old_conditions)
+        # An existing failure condition stays as it is while creates keep failing.
+        conditions = [c for c in old_conditions if c["type"] != "ReplicaFailure" or failure]
+        if failure and not has_failure:
             conditions.append(
                 {
                     "type": "ReplicaFailure",
