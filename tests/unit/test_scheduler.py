@@ -11,6 +11,7 @@ from hypothesis import strategies as stg
 
 from kubeward.kube.quantity import parse_quantity
 from kubeward.kube.registry import REGISTRY
+from kubeward.sim.api.rest import DeleteOptions
 from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.control.scheduling.filters import tolerates
@@ -202,13 +203,17 @@ def test_most_allocated_packs_nodes() -> None:
         Scenario.model_validate(
             {
                 "name": "t",
-                "nodePools": [{"name": "n", "count": 4, "cpu": "4"}],
+                "nodePools": [{"name": "n", "count": 4, "cpu": "4", "memory": "4Gi"}],
                 "scheduler": {"scoring": "MostAllocated"},
             }
         )
     )
     c.bootstrap()
-    nodes = {c.scheduler.schedule_one(create(c, pod(f"p{i}", cpu="500m"))) for i in range(6)}
+    # cpu and memory in proportion to the node's, so BalancedAllocation scores every node alike
+    nodes = {
+        c.scheduler.schedule_one(create(c, pod(f"p{i}", cpu="500m", memory="512Mi")))
+        for i in range(6)
+    }
     assert len(nodes) == 1
 
 
@@ -233,6 +238,7 @@ node_strategy = stg.fixed_dictionaries(
         "zone": stg.sampled_from(["a", "b"]),
         "taints": stg.lists(stg.sampled_from(range(len(TAINTS))), max_size=2, unique=True),
         "tier": stg.sampled_from(["web", "db"]),
+        "gpus": stg.integers(0, 2),
     }
 )
 pod_strategy = stg.fixed_dictionaries(
@@ -242,6 +248,8 @@ pod_strategy = stg.fixed_dictionaries(
         "tolerations": stg.lists(stg.sampled_from(range(len(TOLERATIONS))), max_size=2),
         "tier": stg.sampled_from([None, "web", "db"]),
         "spread": stg.booleans(),
+        "gpu": stg.integers(0, 1),
+        "anti": stg.booleans(),
     }
 )
 
@@ -264,6 +272,7 @@ def test_placement_respects_capacity_taints_selectors_and_spread(
             "zones": [n["zone"]],
             "labels": {"tier": n["tier"]},
             "taints": [TAINTS[t] for t in n["taints"]],
+            "gpus": n["gpus"],
         }
         for i, n in enumerate(nodes)
     ]
@@ -280,11 +289,18 @@ def test_placement_respects_capacity_taints_selectors_and_spread(
         extra: dict[str, Any] = {"tolerations": [TOLERATIONS[t] for t in p["tolerations"]]}
         if p["tier"]:
             extra["nodeSelector"] = {"tier": p["tier"]}
-        labels = {"spread": "yes" if p["spread"] else "no"}
+        labels = {"spread": "yes" if p["spread"] else "no", "anti": "yes" if p["anti"] else "no"}
+        if p["anti"]:
+            extra["affinity"] = anti_affinity_on("anti", "yes")
         if p["spread"]:
             extra["topologySpreadConstraints"] = spread
-        zone_counts_before = _zone_counts(c)
-        key = create(c, pod(f"x{i}", cpu=p["cpu"], memory=p["memory"], labels=labels, **extra))
+        zone_counts_before = _zone_counts(c, extra)
+        body = pod(f"x{i}", cpu=p["cpu"], memory=p["memory"], labels=labels, **extra)
+        if p["gpu"]:  # an extended resource: requests must equal limits
+            res = body["spec"]["containers"][0]["resources"]
+            res["limits"] = {"nvidia.com/gpu": "1"}
+            res["requests"]["nvidia.com/gpu"] = "1"
+        key = create(c, body)
         node = c.scheduler.schedule_one(key)
         if node is None:
             continue
@@ -302,6 +318,13 @@ def test_placement_respects_capacity_taints_selectors_and_spread(
             zone = n["metadata"]["labels"]["topology.kubernetes.io/zone"]
             after[zone] = after.get(zone, 0) + 1
             assert after[zone] - min(after.get(z, 0) for z in eligible) <= 1
+    # at most one pod with hostname anti-affinity against its own kind per node
+    anti_nodes = [
+        obj.fields.get("spec.nodeName")
+        for obj in c.store.resource(("", "pods")).objects.values()
+        if obj.fields.get("spec.nodeName") and obj.labels.get("anti") == "yes"
+    ]
+    assert len(anti_nodes) == len(set(anti_nodes))
     # capacity is never overcommitted
     used: dict[str, list[float]] = {}
     for obj in c.store.resource(("", "pods")).objects.values():
@@ -310,26 +333,40 @@ def test_placement_respects_capacity_taints_selectors_and_spread(
         if not node:
             continue
         req = d["spec"]["containers"][0]["resources"]["requests"]
-        u = used.setdefault(node, [0.0, 0.0, 0.0])
+        u = used.setdefault(node, [0.0, 0.0, 0.0, 0.0])
+        u[3] += float(req.get("nvidia.com/gpu", 0))
         u[0] += float(parse_quantity(req["cpu"]))
         u[1] += float(parse_quantity(req["memory"]))
         u[2] += 1
-    for node, (cpu, mem, count) in used.items():
+    for node, (cpu, mem, count, gpu) in used.items():
         alloc = c.api.get(NODES, "", node).decode()["status"]["allocatable"]
         assert cpu <= float(parse_quantity(alloc["cpu"])) + 1e-9
         assert mem <= float(parse_quantity(alloc["memory"]))
         assert count <= int(alloc["pods"])
+        assert gpu <= int(alloc.get("nvidia.com/gpu", 0))
 
 
-def _zone_counts(c: SimCluster) -> dict[str, int]:
+def anti_affinity_on(key: str, value: str) -> dict[str, Any]:
+    term = {
+        "labelSelector": {"matchLabels": {key: value}},
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+def _zone_counts(c: SimCluster, extra: dict[str, Any]) -> dict[str, int]:
+    """Matching pods per zone, counted on the nodes passing the pod's node selector (as
+    kube-scheduler's PodTopologySpread counts with nodeAffinityPolicy Honor)."""
+    tier = (extra.get("nodeSelector") or {}).get("tier")
     zones = {
         n.name: n.labels["topology.kubernetes.io/zone"]
         for n in c.store.resource(("", "nodes")).objects.values()
+        if tier is None or n.labels.get("tier") == tier
     }
     out: dict[str, int] = {}
     for obj in c.store.resource(("", "pods")).objects.values():
         node = obj.fields.get("spec.nodeName")
-        if node and obj.labels.get("spread") == "yes":
+        if node in zones and obj.labels.get("spread") == "yes":
             out[zones[node]] = out.get(zones[node], 0) + 1
     return out
 
@@ -342,3 +379,382 @@ def _eligible_zones(c: SimCluster, extra: dict[str, Any]) -> set[str]:
         for n in c.store.resource(("", "nodes")).objects.values()
         if tier is None or n.labels.get("tier") == tier
     }
+
+
+# -- more messages, requests and queueing -------------------------------------------------------
+
+
+def condition(c: SimCluster, name: str) -> dict[str, Any]:
+    status = c.api.get(PODS, "default", name).decode()["status"]
+    return next(x for x in status["conditions"] if x["type"] == "PodScheduled")
+
+
+def set_node(c: SimCluster, name: str, change: Any) -> None:
+    node = c.api.get(NODES, "", name).decode()
+    change(node)
+    c.api.update(NODES, "", name, node)
+    if "status" in node:
+        c.api.update(NODES, "", name, node, subresource="status")
+
+
+def test_message_gpu_not_ready_and_noexecute_taint() -> None:
+    c = cluster(
+        [
+            {"name": "g", "count": 1, "gpus": 1},
+            {"name": "n", "count": 2},
+            {"name": "t", "count": 1, "taints": [{"key": "maint", "effect": "NoExecute"}]},
+        ]
+    )
+    node = c.api.get(NODES, "", "n-1").decode()
+    for cond in node["status"]["conditions"]:
+        if cond["type"] == "Ready":
+            cond["status"] = "False"
+    c.api.update(NODES, "", "n-1", node, subresource="status")
+    body = pod("gpu")
+    body["spec"]["containers"][0]["resources"]["limits"] = {"nvidia.com/gpu": "2"}
+    body["spec"]["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] = "2"
+    c.scheduler.schedule_one(create(c, body))
+    assert condition(c, "gpu")["message"] == (
+        "0/4 nodes are available: 1 node(s) had untolerated taint {maint: }, "
+        "1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, "
+        "2 Insufficient nvidia.com/gpu. preemption: 0/4 nodes are available: "
+        "2 No preemption victims found for incoming pod, "
+        "2 Preemption is not helpful for scheduling."
+    )
+
+
+def test_message_spread_skew_and_missing_label() -> None:
+    c = cluster(
+        [
+            {"name": "a", "count": 1, "zones": ["a"]},
+            {"name": "b", "count": 1, "zones": ["b"]},
+            {"name": "c", "count": 1, "zones": ["b"], "cpu": "1"},
+        ]
+    )
+    node = c.api.get(NODES, "", "c-0").decode()
+    del node["metadata"]["labels"]["topology.kubernetes.io/zone"]
+    c.api.update(NODES, "", "c-0", node)
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": {"app": "s"}},
+        }
+    ]
+    for i in range(2):  # one per zone
+        create(c, pod(f"s{i}", labels={"app": "s"}, topologySpreadConstraints=spread))
+        assert c.scheduler.schedule_one(f"default/s{i}") in ("a-0", "b-0")
+    create(c, pod("s2", labels={"app": "s"}, nodeName="a-0"))  # zone a: 2, zone b: 1
+    taint_node(c, "b-0", {"key": "x", "effect": "NoSchedule"})
+    key = create(c, pod("s3", labels={"app": "s"}, topologySpreadConstraints=spread))
+    assert c.scheduler.schedule_one(key) is None
+    # b-0 still counts as a domain (nodeTaintsPolicy Ignore): zone a would have skew 2.
+    assert condition(c, "s3")["message"] == (
+        "0/3 nodes are available: 1 node(s) didn't match pod topology spread constraints, "
+        "1 node(s) didn't match pod topology spread constraints (missing required label), "
+        "1 node(s) had untolerated taint {x: }. preemption: 0/3 nodes are available: "
+        "1 No preemption victims found for incoming pod, "
+        "2 Preemption is not helpful for scheduling."
+    )
+
+
+def test_effective_request_uses_init_containers_and_overhead() -> None:
+    c = cluster([{"name": "n", "count": 1, "cpu": "4", "memory": "8Gi"}])
+    body = pod("init", cpu="500m")
+    body["spec"]["initContainers"] = [
+        {"name": "i", "image": "x", "resources": {"requests": {"cpu": "3500m"}}}
+    ]
+    body["spec"]["overhead"] = {"cpu": "1"}
+    c.scheduler.schedule_one(create(c, body))
+    # max(500m, 3500m) + 1 = 4500m > 4 - reserved
+    assert condition(c, "init")["message"].startswith(
+        "0/1 nodes are available: 1 Insufficient cpu."
+    )
+    small = pod("init2", cpu="500m")
+    small["spec"]["initContainers"] = [
+        {"name": "i", "image": "x", "resources": {"requests": {"cpu": "1"}}}
+    ]
+    assert c.scheduler.schedule_one(create(c, small)) == "n-0"
+    row = c.scheduler.table.index["n-0"]
+    assert c.scheduler.table.requested[row, 0] == 1000.0  # max(500m, 1)
+
+
+def test_unchanged_condition_is_not_rewritten() -> None:
+    c = cluster([{"name": "n", "count": 1, "cpu": "1"}])
+    key = create(c, pod("big", cpu="8"))
+    c.scheduler.schedule_one(key)
+    rv = c.api.get(PODS, "default", "big").rv
+    c.scheduler.schedule_one(key)
+    assert c.api.get(PODS, "default", "big").rv == rv
+    assert c.scheduler.stats.failed_attempts == 2
+
+
+def test_gated_pod_waits_for_its_gates() -> None:
+    async def scenario() -> None:
+        c = cluster([{"name": "n", "count": 1}], speed=50)
+        c.start()
+        try:
+            create(c, pod("gated", schedulingGates=[{"name": "example.com/wait"}]))
+            for _ in range(40):
+                await asyncio.sleep(0.02)
+                conds = (c.api.get(PODS, "default", "gated").decode().get("status") or {}).get(
+                    "conditions"
+                ) or []
+                if conds:
+                    break
+            assert node_name_of(c, "default/gated") == ""
+            cond = condition(c, "gated")
+            assert (cond["status"], cond["reason"], cond["message"]) == (
+                "False",
+                "SchedulingGated",
+                "Scheduling is blocked due to non-empty scheduling gates",
+            )
+            body = c.api.get(PODS, "default", "gated").decode()
+            body["spec"]["schedulingGates"] = []
+            c.api.update(PODS, "default", "gated", body)
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                if node_name_of(c, "default/gated"):
+                    break
+            assert node_name_of(c, "default/gated") == "n-0"
+        finally:
+            await c.stop()
+
+    asyncio.run(scenario())
+
+
+async def test_updated_pending_pod_is_retried() -> None:
+    c = cluster(
+        [{"name": "n", "count": 1, "taints": [{"key": "k", "effect": "NoSchedule"}]}], speed=20
+    )
+    c.start()
+    try:
+        create(c, pod("tol"))
+        await asyncio.sleep(0.1)
+        assert "untolerated taint {k: }" in condition(c, "tol")["message"]
+        body = c.api.get(PODS, "default", "tol").decode()
+        body["spec"]["tolerations"].append({"key": "k", "operator": "Exists"})
+        c.api.update(PODS, "default", "tol", body)
+        for _ in range(100):  # backoff is 1 s of sim time
+            await asyncio.sleep(0.05)
+            if node_name_of(c, "default/tol"):
+                break
+        assert node_name_of(c, "default/tol") == "n-0"
+    finally:
+        await c.stop()
+
+
+def test_terminal_and_deleted_pods_release_requests() -> None:
+    c = cluster([{"name": "n", "count": 1, "cpu": "2"}])
+    key = c.scheduler.schedule_one(create(c, pod("a", cpu="1")))
+    assert key == "n-0"
+    table = c.scheduler.table
+    assert table.requested[0, 0] == 1000.0
+    body = c.api.get(PODS, "default", "a").decode()
+    body["status"]["phase"] = "Succeeded"
+    c.api.update(PODS, "default", "a", body, subresource="status")
+    assert table.requested[0, 0] == 0.0
+    c.scheduler.schedule_one(create(c, pod("b", cpu="1")))
+    assert table.requested[0, 0] == 1000.0
+    c.api.delete(PODS, "default", "b", DeleteOptions(grace_period=0))
+    assert c.store.get(("", "pods"), "default/b") is None
+    assert table.requested[0, 0] == 0.0
+
+
+def test_pod_bound_before_its_node_exists_is_counted() -> None:
+    c = cluster([{"name": "n", "count": 1}])
+    body = pod("early", cpu="1500m")
+    body["spec"]["nodeName"] = "late-0"
+    create(c, body)
+    node = c.api.get(NODES, "", "n-0").decode()
+    node["metadata"] = {"name": "late-0", "labels": {"kubernetes.io/hostname": "late-0"}}
+    c.api.create(NODES, "", node)
+    row = c.scheduler.table.index["late-0"]
+    assert c.scheduler.table.requested[row, 0] == 1500.0
+
+
+def test_heartbeat_does_not_count_as_a_cluster_change() -> None:
+    c = cluster([{"name": "n", "count": 1}])
+    version = c.scheduler._cluster_version
+    node = c.api.get(NODES, "", "n-0").decode()
+    for cond in node["status"]["conditions"]:
+        cond["lastHeartbeatTime"] = "2030-01-01T00:00:00Z"
+    c.api.update(NODES, "", "n-0", node, subresource="status")
+    assert c.scheduler._cluster_version == version
+    set_node(c, "n-0", lambda n: n["metadata"]["labels"].update({"new": "label"}))
+    assert c.scheduler._cluster_version > version
+
+
+def test_preferences_score_nodes() -> None:
+    c = cluster(
+        [
+            {"name": "a", "count": 1, "labels": {"disk": "hdd"}},
+            {"name": "b", "count": 1, "labels": {"disk": "ssd"}},
+            {"name": "p", "count": 1, "taints": [{"key": "spot", "effect": "PreferNoSchedule"}]},
+        ]
+    )
+    affinity = {
+        "nodeAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 50,
+                    "preference": {
+                        "matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]
+                    },
+                }
+            ]
+        }
+    }
+    for i in range(5):
+        assert c.scheduler.schedule_one(create(c, pod(f"ssd{i}", affinity=affinity))) == "b-0"
+    placed = {c.scheduler.schedule_one(create(c, pod(f"any{i}", cpu="10m"))) for i in range(8)}
+    assert "p-0" not in placed
+
+
+def test_schedule_anyway_spreads_over_zones() -> None:
+    c = cluster(
+        [
+            {"name": "a", "count": 2, "zones": ["a"], "cpu": "64", "memory": "256Gi"},
+            {"name": "b", "count": 1, "zones": ["b"], "cpu": "64", "memory": "256Gi"},
+        ]
+    )
+    soft = [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {"app": "soft"}},
+        }
+    ]
+    zones = Counter()
+    for i in range(6):
+        node = c.scheduler.schedule_one(
+            create(c, pod(f"s{i}", labels={"app": "soft"}, topologySpreadConstraints=soft))
+        )
+        zones[node[0]] += 1  # pool name = zone
+    assert zones == {"a": 3, "b": 3}
+
+
+def test_replicaset_pods_get_default_spreading() -> None:
+    c = SimCluster(
+        Scenario.model_validate(
+            {
+                "name": "t",
+                "nodePools": [{"name": "n", "count": 3, "cpu": "4", "memory": "4Gi"}],
+                "scheduler": {"scoring": "MostAllocated"},
+            }
+        )
+    )
+    c.bootstrap()
+    rs_type = REGISTRY.get("apps", "v1", "replicasets")
+    assert rs_type is not None
+    template = {
+        "metadata": {"labels": {"app": "rs"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+    }
+    rs = c.api.create(
+        rs_type,
+        "default",
+        {
+            "metadata": {"name": "rs"},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "rs"}},
+                "template": template,
+            },
+        },
+    )
+    owner = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "name": "rs",
+        "uid": rs.uid,
+        "controller": True,
+    }
+    nodes = set()
+    for i in range(3):
+        body = pod(f"r{i}", cpu="500m", memory="512Mi", labels={"app": "rs"})
+        body["metadata"]["ownerReferences"] = [owner]
+        nodes.add(c.scheduler.schedule_one(create(c, body)))
+    # MostAllocated alone packs (test_most_allocated_packs_nodes); the system-default
+    # hostname spreading of a ReplicaSet's pods outweighs it.
+    assert len(nodes) == 3
+
+
+def test_long_message_is_truncated_in_the_event_only() -> None:
+    pools = [
+        {"name": f"p{i}", "count": 1, "taints": [{"key": f"k{i:03d}" * 8, "effect": "NoSchedule"}]}
+        for i in range(20)
+    ]
+    c = cluster(pools)
+    c.scheduler.schedule_one(create(c, pod("long")))
+    message = condition(c, "long")["message"]
+    assert len(message) > 1024
+    assert message.endswith("20 Preemption is not helpful for scheduling.")
+    (event,) = [e for e in events_for(c, "long") if e["reason"] == "FailedScheduling"]
+    assert len(event["message"]) == 1024
+    assert event["message"] == message[:1020] + " ..."
+
+
+def anti_affinity(app: str, key: str = "kubernetes.io/hostname") -> dict[str, Any]:
+    term = {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": key}
+    return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+def test_required_pod_anti_affinity_one_per_node() -> None:
+    c = cluster([{"name": "n", "count": 3}])
+    nodes = [
+        c.scheduler.schedule_one(
+            create(c, pod(f"a{i}", labels={"app": "a"}, affinity=anti_affinity("a")))
+        )
+        for i in range(3)
+    ]
+    assert sorted(nodes) == ["n-0", "n-1", "n-2"]
+    assert (
+        c.scheduler.schedule_one(
+            create(c, pod("a3", labels={"app": "a"}, affinity=anti_affinity("a")))
+        )
+        is None
+    )
+    assert condition(c, "a3")["message"] == (
+        "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules. preemption: "
+        "0/3 nodes are available: 3 No preemption victims found for incoming pod."
+    )
+    # another namespace's pods do not count
+    ns_type = REGISTRY.get("", "v1", "namespaces")
+    assert ns_type is not None
+    c.api.create(ns_type, "", {"metadata": {"name": "other"}})
+    body = pod("o", labels={"app": "a"}, affinity=anti_affinity("a"))
+    body["metadata"]["namespace"] = "other"
+    assert c.scheduler.schedule_one(c.api.create(PODS, "other", body).key) is not None
+
+
+def test_required_pod_affinity_follows_its_target() -> None:
+    c = cluster([{"name": "z", "count": 4, "zones": ["a", "b"]}])
+    affinity = {
+        "podAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "labelSelector": {"matchLabels": {"app": "db"}},
+                    "topologyKey": "topology.kubernetes.io/zone",
+                }
+            ]
+        }
+    }
+    # nothing matches and the pod does not match itself: unschedulable, not resolvable
+    assert c.scheduler.schedule_one(create(c, pod("web0", affinity=affinity))) is None
+    assert condition(c, "web0")["message"] == (
+        "0/4 nodes are available: 4 node(s) didn't match pod affinity rules. preemption: "
+        "0/4 nodes are available: 4 Preemption is not helpful for scheduling."
+    )
+    db = c.scheduler.schedule_one(create(c, pod("db", labels={"app": "db"})))
+    db_zone = c.api.get(NODES, "", db).labels["topology.kubernetes.io/zone"]
+    for i in range(4):
+        node = c.scheduler.schedule_one(create(c, pod(f"web{i + 1}", affinity=affinity)))
+        assert c.api.get(NODES, "", node).labels["topology.kubernetes.io/zone"] == db_zone
+    # the first pod of a group with affinity to itself may go anywhere
+    term = affinity["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0]
+    term["labelSelector"] = {"matchLabels": {"app": "db2"}}
+    first = pod("first", labels={"app": "db2"}, affinity=affinity)
+    assert c.scheduler.schedule_one(create(c, first)) is not None

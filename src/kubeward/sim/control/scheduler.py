@@ -4,7 +4,14 @@ Pods wait in an active queue; each loop turn schedules a batch of them. The requ
 filters (unschedulable, taints, node affinity) are computed once per scheduling signature and
 node-table generation, so pods stamped from one template cost one resource-fit pass each.
 Unschedulable pods are retried with backoff (1 s doubling to 10 s, simulated) when the cluster
-changes, and at least every 5 minutes, like kube-scheduler's unschedulable queue.
+changes (a node added or changed beyond its heartbeat, a pod released, the pod itself updated),
+and at least every 5 minutes, like kube-scheduler's unschedulable queue. Gated pods wait for
+their schedulingGates to go. As kube-scheduler with its default percentageOfNodesToScore, big
+clusters score only the first feasible nodes from a rotating start.
+
+Not simulated: preemption (the FailedScheduling message reports what DefaultPreemption would
+find when every pod has the same priority), existing pods' anti-affinity against the incoming
+pod, inter-pod affinity scoring, volumes, ports, image locality.
 """
 
 from __future__ import annotations
@@ -26,8 +33,6 @@ from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.api.subresources import bind
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
 from kubeward.sim.control.scheduling.filters import (
-    MSG_SPREAD,
-    MSG_SPREAD_LABEL,
     PodNeeds,
     StaticVerdict,
     fit_error_message,
@@ -36,10 +41,24 @@ from kubeward.sim.control.scheduling.filters import (
     is_unresolvable,
     node_affinity_mask,
     score,
-    spread_selector,
     static_filters,
 )
+from kubeward.sim.control.scheduling.interpod import (
+    MSG_AFFINITY_RULES,
+    MSG_ANTI_AFFINITY_RULES,
+    InterPodVerdict,
+    interpod_filter,
+)
 from kubeward.sim.control.scheduling.nodetable import NodeTable
+from kubeward.sim.control.scheduling.spread import (
+    MSG_SPREAD,
+    MSG_SPREAD_LABEL,
+    SpreadCounts,
+    SpreadVerdict,
+    default_constraints,
+    spread_filter,
+    spread_score,
+)
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 
 log = logging.getLogger("kubeward.sim.scheduler")
@@ -49,6 +68,16 @@ SCHEDULER_NAME = "default-scheduler"
 BATCH = 500
 BACKOFF_INITIAL, BACKOFF_MAX, UNSCHEDULABLE_MAX = 1.0, 10.0, 300.0
 _TERMINAL = ("Succeeded", "Failed")
+# percentageOfNodesToScore (adaptive default): in big clusters kube-scheduler stops filtering once
+# it has this many feasible nodes, starting where the previous pod's search stopped.
+MIN_FEASIBLE_NODES, MIN_FEASIBLE_PERCENT = 100, 5
+GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates"
+W_SPREAD = 2  # PodTopologySpread's score weight in the default profile
+_SPREAD_OWNERS = {
+    "ReplicaSet": ("apps", "replicasets"),
+    "StatefulSet": ("apps", "statefulsets"),
+    "ReplicationController": ("", "replicationcontrollers"),
+}
 
 
 @dataclass
@@ -63,7 +92,7 @@ class _Waiting:
     attempts: int
     next_try: float  # sim seconds (clock.elapsed())
     last_try: float
-    cluster_version: int  # cluster change counter at the last attempt
+    cluster_version: int  # cluster change counter at the last attempt (-1: pod updated)
 
 
 class Scheduler:
@@ -83,7 +112,13 @@ class Scheduler:
         self._active: dict[str, None] = {}  # ordered set of pod keys
         self._waiting: dict[str, _Waiting] = {}
         self._bound: dict[str, tuple[int, np.ndarray]] = {}  # pod key -> (node row, request)
-        self._ns_pods: dict[str, dict[str, tuple[int, dict[str, str]]]] = {}
+        self.spread = SpreadCounts()
+        # node name -> pods bound to it before the scheduler saw the node
+        self._orphans: dict[str, set[str]] = {}
+        self._gated: dict[str, None] = {}  # gated pods whose condition is still to be written
+        self._next_start = 0  # where the next feasible-node search starts (row)
+        self._writing: str | None = None  # pod whose status the scheduler is writing
+        self._owner_selectors: dict[str, dict[str, Any] | None] = {}  # controller uid -> selector
         self._needs: dict[bytes, PodNeeds] = {}
         self._static: dict[bytes, tuple[int, StaticVerdict]] = {}
         self._cluster_version = 0
@@ -99,11 +134,22 @@ class Scheduler:
             self._on_pod(event)
 
     def _on_node(self, event: StoreEvent) -> None:
+        name = event.obj.name
         if event.type == "DELETED":
-            self.table.remove(event.obj.name)
-        else:
-            self.table.upsert(event.obj.decode())
+            self.table.remove(name)
+        elif not self.table.upsert(event.obj.decode()):
+            return  # heartbeat-only change: nothing for pending pods
         self._cluster_changed()
+        orphans = self._orphans.pop(name, None) if event.type != "DELETED" else None
+        assert PODS is not None
+        for key in orphans or ():
+            obj = self.api.store.get(PODS.storage_key, key)
+            if (
+                obj is not None
+                and key not in self._bound
+                and obj.fields.get("status.phase", "") not in _TERMINAL
+            ):
+                self._account(obj, name)
 
     def _on_pod(self, event: StoreEvent) -> None:
         obj = event.obj
@@ -113,36 +159,63 @@ class Scheduler:
         if event.type == "DELETED" or terminal:
             self._active.pop(key, None)
             self._waiting.pop(key, None)
+            self._gated.pop(key, None)
             if key in self._bound:
                 self._release(key, obj.namespace)
+            elif node:
+                self._orphans.get(node, set()).discard(key)
             return
         if node:
             self._active.pop(key, None)
             self._waiting.pop(key, None)
+            self._gated.pop(key, None)
             if key not in self._bound:
                 self._account(obj, node)
+            elif obj.deleting:
+                # Terminating pods still hold their resources but no longer count for
+                # topology spreading (as kube-scheduler's countPodsMatchSelector).
+                self.spread.remove(obj.namespace, key)
+            elif event.prev is not None and event.prev.labels != obj.labels:
+                self.spread.remove(obj.namespace, key)
+                self.spread.add(obj.namespace, key, self._bound[key][0], obj.labels)
             return
-        if obj.deleting or key in self._waiting or key in self._active:
+        if obj.deleting or key in self._active:
+            return
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            # Someone else updated the pending pod (tolerations, selector, labels): retry it
+            # once its backoff expires, as an update moves a pod out of the unschedulable queue.
+            if event.type == "MODIFIED" and key != self._writing:
+                waiting.cluster_version = -1
+                self._wakeup.set()
             return
         if obj.fields.get("spec.schedulerName", SCHEDULER_NAME) != SCHEDULER_NAME:
             return
+        if b'"schedulingGates"' in obj.raw and (obj.decode()["spec"].get("schedulingGates")):
+            self._gated[key] = None  # waits for its gates to be removed (a pod update)
+            self._wakeup.set()
+            return
+        self._gated.pop(key, None)
         self._active[key] = None
         self._wakeup.set()
 
     def _account(self, obj: StoredObject, node: str) -> None:
         row = self.table.index.get(node)
         if row is None:
-            return  # bound to a node the scheduler does not know (yet): not its capacity
+            # Bound to a node the scheduler has not seen (yet): counted once the node appears.
+            self._orphans.setdefault(node, set()).add(obj.key)
+            return
         spec = obj.decode().get("spec") or {}
-        request = self.table.vector(PodNeeds.of(spec).request)
+        request = self.table.vector(self._needs_of(spec).request)
         self.table.add_request(row, request)
         self._bound[obj.key] = (row, request)
-        self._ns_pods.setdefault(obj.namespace, {})[obj.key] = (row, obj.labels)
+        if not obj.deleting:
+            self.spread.add(obj.namespace, obj.key, row, obj.labels)
 
     def _release(self, key: str, namespace: str) -> None:
         row, request = self._bound.pop(key)
         self.table.remove_request(row, request)
-        self._ns_pods.get(namespace, {}).pop(key, None)
+        self.spread.remove(namespace, key)
         self._cluster_changed()
 
     def _cluster_changed(self) -> None:
@@ -155,6 +228,7 @@ class Scheduler:
     async def run(self) -> None:
         while True:
             self._requeue_waiting()
+            self._mark_gated()
             if not self._active:
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
@@ -182,10 +256,32 @@ class Scheduler:
             return
         now = self.api.clock.elapsed()
         for key, w in list(self._waiting.items()):
-            changed = w.cluster_version != self._cluster_version
+            changed = w.cluster_version != self._cluster_version or w.cluster_version < 0
             if (changed and now >= w.next_try) or now - w.last_try >= UNSCHEDULABLE_MAX:
                 del self._waiting[key]
                 self._active[key] = None
+
+    def _mark_gated(self) -> None:
+        """PodScheduled=False/SchedulingGated on gated pods (what kube-apiserver sets at create;
+        written here, outside the store listener, when the API server has not)."""
+        assert PODS is not None
+        while self._gated:
+            key = next(iter(self._gated))
+            del self._gated[key]
+            obj = self.api.store.get(PODS.storage_key, key)
+            if obj is None or obj.fields.get("spec.nodeName"):
+                continue
+            pod = obj.decode()
+            if not pod["spec"].get("schedulingGates"):
+                continue
+            conditions = (pod.get("status") or {}).get("conditions") or []
+            if any(
+                c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
+                for c in conditions
+            ):
+                continue
+            with contextlib.suppress(st.StatusError):
+                self._write_condition(obj, pod, "SchedulingGated", GATED_MESSAGE)
 
     async def settle(self) -> None:
         while self._active:
@@ -224,114 +320,156 @@ class Scheduler:
             self._cluster_version,
         )
         # Waiting is recorded first: the status write below echoes back as a pod event.
-        self._mark_unschedulable(obj, pod, message)
-        self.recorder.event(ref, WARNING, "FailedScheduling", message, action="Scheduling")
+        self._write_condition(obj, pod, "Unschedulable", message)
+        self.recorder.event(
+            ref, WARNING, "FailedScheduling", truncate_message(message), action="Scheduling"
+        )
         return None
 
     def decide(self, pod: dict[str, Any], namespace: str) -> tuple[str | None, str]:
         """(node, "") or (None, FailedScheduling message)."""
         spec = pod.get("spec") or {}
-        signature = orjson.dumps(
-            [
-                spec.get("nodeSelector"),
-                spec.get("affinity"),
-                spec.get("tolerations"),
-                spec.get("topologySpreadConstraints"),
-                [c.get("resources") for c in spec.get("containers") or ()],
-                [c.get("resources") for c in spec.get("initContainers") or ()],
-                spec.get("overhead"),
-            ],
-            option=orjson.OPT_SORT_KEYS,
-        )
-        needs = self._needs.get(signature)
-        if needs is None:
-            needs = self._needs[signature] = PodNeeds.of(spec)
+        signature = _signature(spec)
+        needs = self._needs_of(spec, signature)
         cached = self._static.get(signature)
         if cached is None or cached[0] != self.table.generation:
             cached = (self.table.generation, static_filters(self.table, needs))
-            self._static[signature] = cached
+            _bounded_put(self._static, signature, cached)
         verdict = cached[1]
         request = self.table.vector(needs.request)
         feasible = verdict.mask & fit_mask(self.table, request)
-        spread_reasons: dict[int, str] = {}
-        if needs.spread:
-            feasible &= self._spread_mask(needs, namespace, pod, verdict, spread_reasons)
-        if feasible.any():
-            scores = score(self.table, feasible, request, self.scoring)
-            best = np.flatnonzero(scores >= scores.max() - 1e-9)
-            return self.table.names[int(best[self._rng.integers(len(best))])], ""
-        return None, self._failure_message(verdict, request, spread_reasons)
-
-    def _spread_mask(
-        self,
-        needs: PodNeeds,
-        namespace: str,
-        pod: dict[str, Any],
-        verdict: StaticVerdict,
-        reasons: dict[int, str],
-    ) -> np.ndarray:
-        """PodTopologySpread (DoNotSchedule): placing the pod must keep every constraint's skew
-        within maxSkew. Domains are those of nodes passing the pod's node affinity."""
-        table = self.table
-        n = len(table)
-        ok = np.ones(n, dtype=bool)
-        bound = self._ns_pods.get(namespace, {})
+        spread = None
         labels = (pod.get("metadata") or {}).get("labels") or {}
-        domain_nodes = table.present[:n] & node_affinity_mask(table, needs)
-        for c in needs.spread:
-            key = c.get("topologyKey", "")
-            col = table.label_ids(key)
-            has_label = col != 0
-            for missing in np.flatnonzero(verdict.mask & ~has_label):
-                reasons.setdefault(int(missing), MSG_SPREAD_LABEL)
-            ok &= has_label
-            selector = spread_selector(c)
-            counts = np.zeros(len(table.label_values.get(key, {})) + 1)
-            self_match = 1 if selector is not None and selector.matches(labels) else 0
-            if selector is not None:
-                for pod_row, pod_labels in bound.values():
-                    if selector.matches(pod_labels):
-                        counts[col[pod_row]] += 1
-            # Domains count by nodeAffinityPolicy Honor / nodeTaintsPolicy Ignore (the
-            # defaults): a tainted node's zone still counts, even though no pod can go there.
-            eligible = np.unique(col[domain_nodes & has_label])
-            eligible = eligible[eligible != 0]
-            if not len(eligible):
+        affinity_ok: np.ndarray | None = None
+        if needs.spread:
+            affinity_ok = node_affinity_mask(self.table, needs)
+            spread = spread_filter(
+                self.table, self.spread, needs.spread, namespace, labels, affinity_ok
+            )
+            feasible &= spread.ok
+        interpod = None
+        if needs.pod_affinity or needs.pod_anti_affinity:
+            interpod = interpod_filter(
+                self.table,
+                self.spread,
+                needs.pod_affinity,
+                needs.pod_anti_affinity,
+                namespace,
+                labels,
+            )
+            feasible &= interpod.ok
+        rows = self._nodes_to_score(feasible)
+        if len(rows):
+            scores = score(self.table, rows, request, self.scoring, needs)
+            soft = needs.soft_spread
+            if not needs.own_spread:
+                selector = self._default_selector(pod, namespace)
+                soft = default_constraints(selector) if selector else []
+            if soft and len(rows) > 1:
+                if affinity_ok is None and (needs.node_selector or needs.affinity_terms):
+                    affinity_ok = node_affinity_mask(self.table, needs)
+                scores += W_SPREAD * spread_score(
+                    self.table,
+                    self.spread,
+                    soft,
+                    namespace,
+                    labels,
+                    affinity_ok,
+                    rows,
+                    require_all=needs.own_spread,
+                )
+            best = rows[scores == scores.max()]
+            return self.table.names[int(best[self._rng.integers(len(best))])], ""
+        return None, self._failure_message(verdict, request, spread, interpod)
+
+    def _needs_of(self, spec: dict[str, Any], signature: bytes | None = None) -> PodNeeds:
+        """PodNeeds, parsed once per scheduling signature (pods of one template share it)."""
+        signature = signature or _signature(spec)
+        needs = self._needs.get(signature)
+        if needs is None:
+            needs = PodNeeds.of(spec)
+            _bounded_put(self._needs, signature, needs)
+        return needs
+
+    def _default_selector(self, pod: dict[str, Any], namespace: str) -> dict[str, Any] | None:
+        """The selector of the pod's ReplicaSet, StatefulSet or ReplicationController, which
+        the system-default spreading counts (Services selecting the pod are not considered)."""
+        for ref in pod["metadata"].get("ownerReferences") or ():
+            if not ref.get("controller") or ref.get("kind") not in _SPREAD_OWNERS:
                 continue
-            min_count = counts[eligible].min()
-            skew_ok = counts[col] + self_match - min_count <= int(c.get("maxSkew", 1))
-            for skewed in np.flatnonzero(verdict.mask & has_label & ~skew_ok):
-                reasons.setdefault(int(skewed), MSG_SPREAD)
-            ok &= skew_ok | ~has_label
-        return ok
+            uid = ref.get("uid", "")
+            if uid in self._owner_selectors:
+                return self._owner_selectors[uid]
+            owner = self.api.store.get(_SPREAD_OWNERS[ref["kind"]], f"{namespace}/{ref['name']}")
+            selector = None
+            if owner is not None and owner.uid == uid:
+                raw = (owner.decode().get("spec") or {}).get("selector")
+                if ref["kind"] == "ReplicationController":
+                    selector = {"matchLabels": raw} if raw else None
+                else:
+                    selector = raw or None
+            if len(self._owner_selectors) >= CACHE_SIZE:
+                del self._owner_selectors[next(iter(self._owner_selectors))]
+            self._owner_selectors[uid] = selector  # controller selectors are immutable
+            return selector
+        return None
+
+    def _nodes_to_score(self, feasible: np.ndarray) -> np.ndarray:
+        """The feasible rows kube-scheduler would score: all of them in small clusters; in big
+        ones the first numFeasibleNodesToFind from a start that rotates from pod to pod."""
+        rows = np.flatnonzero(feasible)
+        live = len(self.table.index)
+        if live < MIN_FEASIBLE_NODES:
+            want = live
+        else:
+            percent = max(50 - live // 125, MIN_FEASIBLE_PERCENT)
+            want = max(live * percent // 100, MIN_FEASIBLE_NODES)
+        if len(rows) <= want:
+            return rows
+        first = int(np.searchsorted(rows, self._next_start))
+        picked = rows[(first + np.arange(want)) % len(rows)]
+        self._next_start = (int(picked[-1]) + 1) % max(len(self.table), 1)
+        return picked
 
     def _failure_message(
-        self, verdict: StaticVerdict, request: np.ndarray, spread_reasons: dict[int, str]
+        self,
+        verdict: StaticVerdict,
+        request: np.ndarray,
+        spread: SpreadVerdict | None,
+        interpod: InterPodVerdict | None,
     ) -> str:
+        """FitError: every node charged to the first filter plugin rejecting it."""
         table = self.table
-        live = np.flatnonzero(table.present[: len(table)])
-        reasons: Counter[str] = Counter()
-        unresolvable = 0
-        passing = [int(r) for r in live if verdict.mask[r]]
-        fit_reasons = insufficient(table, np.array(passing, dtype=int), request) if passing else []
-        by_row = dict(zip(passing, fit_reasons, strict=True))
-        for row in (int(r) for r in live):
-            static = verdict.reasons[row]
-            if static is not None:
-                reasons[static] += 1
-                unresolvable += is_unresolvable(static)
-                continue
-            fits = by_row.get(row) or []
-            if fits:
-                reasons.update(fits)
-                continue
-            spread = spread_reasons.get(row)
-            if spread is not None:
-                reasons[spread] += 1
-                unresolvable += is_unresolvable(spread)
-        return fit_error_message(len(live), reasons, unresolvable)
+        live = int(table.present[: len(table)].sum())
+        reasons = Counter(verdict.counts)
+        unresolvable = sum(c for r, c in verdict.counts.items() if is_unresolvable(r))
+        fit_reasons, fit_failed = insufficient(table, verdict.mask, request)
+        reasons.update(fit_reasons)
+        rest = verdict.mask & ~fit_failed
+        if spread is not None:
+            missing = int((rest & spread.missing_label).sum())
+            skewed = int((rest & spread.too_skewed).sum())
+            if missing:
+                reasons[MSG_SPREAD_LABEL] += missing
+                unresolvable += missing
+            if skewed:
+                reasons[MSG_SPREAD] += skewed
+            rest &= spread.ok
+        if interpod is not None:
+            no_affinity = int((rest & interpod.affinity_failed).sum())
+            anti = int((rest & interpod.anti_affinity_failed).sum())
+            if no_affinity:
+                reasons[MSG_AFFINITY_RULES] += no_affinity
+                unresolvable += no_affinity
+            if anti:
+                reasons[MSG_ANTI_AFFINITY_RULES] += anti
+        return fit_error_message(live, reasons, unresolvable)
 
-    def _mark_unschedulable(self, obj: StoredObject, pod: dict[str, Any], message: str) -> None:
+    def _write_condition(
+        self, obj: StoredObject, pod: dict[str, Any], reason: str, message: str
+    ) -> StoredObject | None:
+        """PodScheduled=False with ``reason``/``message``; the written pod, or None when the
+        condition already says so (an unchanged condition is not rewritten)."""
         assert PODS is not None
         status = pod.setdefault("status", {})
         conditions = status.get("conditions") or []
@@ -339,9 +477,10 @@ class Scheduler:
         if (
             current is not None
             and current.get("status") == "False"
+            and current.get("reason") == reason
             and current.get("message") == message
         ):
-            return  # nothing changed: do not rewrite the pod
+            return None
         condition = {
             "type": "PodScheduled",
             "status": "False",
@@ -351,11 +490,51 @@ class Scheduler:
                 if current is not None and current.get("status") == "False"
                 else self.api.clock.timestamp()
             ),
-            "reason": "Unschedulable",
+            "reason": reason,
             "message": message,
         }
         status["conditions"] = [c for c in conditions if c.get("type") != "PodScheduled"] + [
             condition
         ]
         status.setdefault("phase", "Pending")
-        self.api.update(PODS, obj.namespace, obj.name, pod, subresource="status")
+        self._writing = obj.key  # its echo is not a user's update of the pod
+        try:
+            return self.api.update(PODS, obj.namespace, obj.name, pod, subresource="status")
+        finally:
+            self._writing = None
+
+
+CACHE_SIZE = 1024  # signatures kept; DaemonSet pods (one node each) would otherwise pile up
+
+
+def _signature(spec: dict[str, Any]) -> bytes:
+    """The spec parts scheduling reads, as a cache key."""
+    return orjson.dumps(
+        [
+            spec.get("nodeSelector"),
+            spec.get("affinity"),
+            spec.get("tolerations"),
+            spec.get("topologySpreadConstraints"),
+            [c.get("resources") for c in spec.get("containers") or ()],
+            [c.get("resources") for c in spec.get("initContainers") or ()],
+            spec.get("overhead"),
+        ],
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def _bounded_put(cache: dict[bytes, Any], key: bytes, value: Any) -> None:
+    cache.pop(key, None)
+    if len(cache) >= CACHE_SIZE:
+        del cache[next(iter(cache))]  # the oldest entry
+    cache[key] = value
+
+
+MAX_EVENT_MESSAGE = 1024
+
+
+def truncate_message(message: str) -> str:
+    """kube-scheduler's truncateMessage: events carry at most 1 kB (the condition keeps it all)."""
+    if len(message) <= MAX_EVENT_MESSAGE:
+        return message
+    return message[: MAX_EVENT_MESSAGE - 4] + " ..."

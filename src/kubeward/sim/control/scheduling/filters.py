@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from kubeward.kube.selectors import LabelSelector, SelectorError, label_selector_from_dict
+from kubeward.sim.control.scheduling.interpod import MSG_AFFINITY_RULES, required_terms
 from kubeward.sim.control.scheduling.nodetable import (
     CPU,
     MEMORY,
@@ -25,12 +25,11 @@ from kubeward.sim.control.scheduling.nodetable import (
     Taint,
     resource_amount,
 )
+from kubeward.sim.control.scheduling.spread import MSG_SPREAD_LABEL
 
 UNSCHEDULABLE_TAINT = ("node.kubernetes.io/unschedulable", "", "NoSchedule")
 MSG_UNSCHEDULABLE = "node(s) were unschedulable"
 MSG_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
-MSG_SPREAD = "node(s) didn't match pod topology spread constraints"
-MSG_SPREAD_LABEL = "node(s) didn't match pod topology spread constraints (missing required label)"
 MSG_NO_VICTIMS = "No preemption victims found for incoming pod"
 MSG_NOT_HELPFUL = "Preemption is not helpful for scheduling"
 
@@ -44,16 +43,19 @@ class PodNeeds:
     affinity_terms: list[dict[str, Any]] | None
     tolerations: list[dict[str, Any]]
     spread: list[dict[str, Any]] = field(default_factory=list)
+    preferred: list[dict[str, Any]] = field(default_factory=list)
+    soft_spread: list[dict[str, Any]] = field(default_factory=list)  # ScheduleAnyway
+    own_spread: bool = False  # any constraints of its own (else the system defaults apply)
+    pod_affinity: list[dict[str, Any]] = field(default_factory=list)  # required terms
+    pod_anti_affinity: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(cls, spec: dict[str, Any]) -> PodNeeds:
-        node_affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        ) or {}
+        affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+        node_affinity = affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+        constraints = list(spec.get("topologySpreadConstraints") or ())
         spread = [
-            c
-            for c in spec.get("topologySpreadConstraints") or ()
-            if c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
+            c for c in constraints if c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
         ]
         return cls(
             request=pod_request(spec),
@@ -61,6 +63,11 @@ class PodNeeds:
             affinity_terms=node_affinity.get("nodeSelectorTerms"),
             tolerations=list(spec.get("tolerations") or ()),
             spread=spread,
+            soft_spread=[c for c in constraints if c not in spread],
+            own_spread=bool(constraints),
+            pod_affinity=required_terms(spec, "podAffinity"),
+            pod_anti_affinity=required_terms(spec, "podAntiAffinity"),
+            preferred=list(affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or ()),
         )
 
 
@@ -106,21 +113,23 @@ def first_untolerated(tolerations: list[dict[str, Any]], taints: tuple[Taint, ..
 
 @dataclass
 class StaticVerdict:
-    """Per node: passes the request-independent filters, or the reason it does not."""
+    """Per node: passes the request-independent filters; the failures, aggregated by reason
+    (each node charged to the first failing plugin)."""
 
     mask: np.ndarray  # bool per node row
-    reasons: list[str | None]  # per node row, the first failing static plugin's message
+    counts: Counter[str] = field(default_factory=Counter)
 
 
 def static_filters(table: NodeTable, needs: PodNeeds) -> StaticVerdict:
     n = len(table)
-    reasons: list[str | None] = [None] * n
+    counts: Counter[str] = Counter()
     mask = table.present[:n].copy()
     # NodeUnschedulable
     if not tolerates(needs.tolerations, UNSCHEDULABLE_TAINT):
-        for row in np.flatnonzero(mask & table.unschedulable[:n]):
-            reasons[row] = MSG_UNSCHEDULABLE
-        mask &= ~table.unschedulable[:n]
+        failed = mask & table.unschedulable[:n]
+        if failed.any():
+            counts[MSG_UNSCHEDULABLE] += int(failed.sum())
+        mask &= ~failed
     # TaintToleration: evaluated once per distinct taint set
     set_ok = np.ones(len(table.taint_sets), dtype=bool)
     set_reason: dict[int, str] = {}
@@ -130,15 +139,18 @@ def static_filters(table: NodeTable, needs: PodNeeds) -> StaticVerdict:
             set_ok[sid] = False
             set_reason[sid] = f"node(s) had untolerated taint {{{bad[0]}: {bad[1]}}}"
     taint_ok = set_ok[table.taint_set[:n]]
-    for row in np.flatnonzero(mask & ~taint_ok):
-        reasons[row] = set_reason[int(table.taint_set[row])]
+    failed = mask & ~taint_ok
+    if failed.any():
+        per_set = np.bincount(table.taint_set[:n][failed], minlength=len(table.taint_sets))
+        for set_id in np.flatnonzero(per_set):
+            counts[set_reason[int(set_id)]] += int(per_set[set_id])
     mask &= taint_ok
     # NodeAffinity (nodeSelector and required node affinity)
-    affinity_ok = node_affinity_mask(table, needs)
-    for row in np.flatnonzero(mask & ~affinity_ok):
-        reasons[row] = MSG_AFFINITY
-    mask &= affinity_ok
-    return StaticVerdict(mask, reasons)
+    failed = mask & ~node_affinity_mask(table, needs)
+    if failed.any():
+        counts[MSG_AFFINITY] += int(failed.sum())
+    mask &= ~failed
+    return StaticVerdict(mask, counts)
 
 
 def node_affinity_mask(table: NodeTable, needs: PodNeeds) -> np.ndarray:
@@ -203,19 +215,22 @@ def _expression_mask(table: NodeTable, e: dict[str, Any]) -> np.ndarray:
     return np.zeros(len(col), dtype=bool)
 
 
-def insufficient(table: NodeTable, rows: np.ndarray, request: np.ndarray) -> list[list[str]]:
-    """NodeResourcesFit reasons for each row in ``rows`` (all failing resources, as the plugin
-    reports them)."""
-    free = table.allocatable[rows, : len(request)] - table.requested[rows, : len(request)]
-    out = []
-    for i in range(len(rows)):
-        reasons = []
-        for col in np.flatnonzero(request > 0):
-            if free[i, col] < request[col]:
-                name = table.resources[col]
-                reasons.append("Too many pods" if col == PODS else f"Insufficient {name}")
-        out.append(reasons)
-    return out
+def insufficient(
+    table: NodeTable, candidates: np.ndarray, request: np.ndarray
+) -> tuple[Counter[str], np.ndarray]:
+    """NodeResourcesFit over the ``candidates`` mask: each failing resource counted per node
+    (the plugin reports all of them), and the mask of nodes failing any."""
+    n = len(table)
+    reasons: Counter[str] = Counter()
+    failed = np.zeros(n, dtype=bool)
+    for col in np.flatnonzero(request > 0):
+        short = candidates & (table.allocatable[:n, col] - table.requested[:n, col] < request[col])
+        count = int(short.sum())
+        if count:
+            name = table.resources[col]
+            reasons["Too many pods" if col == PODS else f"Insufficient {name}"] += count
+            failed |= short
+    return reasons, failed
 
 
 def fit_mask(table: NodeTable, request: np.ndarray) -> np.ndarray:
@@ -229,27 +244,72 @@ def fit_mask(table: NodeTable, request: np.ndarray) -> np.ndarray:
     return ok
 
 
-def score(table: NodeTable, feasible: np.ndarray, request: np.ndarray, strategy: str) -> np.ndarray:
-    """NodeResourcesFit scoring over cpu and memory, 0-100, for every node; infeasible nodes
-    score -1. Whole columns, not fancy-indexed rows: cheaper when most nodes are feasible."""
-    n = len(table)
-    total = np.zeros(n)
+# Default profile score weights (kube-scheduler 1.31 default plugins).
+W_FIT, W_BALANCED, W_TAINT, W_AFFINITY = 1, 1, 3, 2
+MAX_SCORE = 100.0
+
+
+def score(
+    table: NodeTable, rows: np.ndarray, request: np.ndarray, strategy: str, needs: PodNeeds
+) -> np.ndarray:
+    """Weighted sum of the default score plugins for the feasible ``rows``: NodeResourcesFit
+    (LeastAllocated or MostAllocated), NodeResourcesBalancedAllocation, TaintToleration
+    (PreferNoSchedule) and NodeAffinity (preferred terms). Integer maths as the plugins do, so
+    equal nodes tie and the tie is broken at random."""
+    fit = np.zeros(len(rows))
+    fractions = []
     for col in (CPU, MEMORY):
-        alloc = table.allocatable[:n, col]
-        used = table.requested[:n, col] + request[col]
+        alloc = table.allocatable[rows, col]
+        used = table.requested[rows, col] + request[col]
         with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.clip(np.where(alloc > 0, used / alloc, 1.0), 0.0, 1.0)
-        total += frac if strategy == "MostAllocated" else 1.0 - frac
-    total *= 50.0
-    total[~feasible] = -1.0
+            if strategy == "MostAllocated":
+                part = np.where(alloc > 0, np.minimum(used, alloc) * MAX_SCORE // alloc, 0.0)
+            else:
+                part = np.where(
+                    (alloc > 0) & (used <= alloc), (alloc - used) * MAX_SCORE // alloc, 0.0
+                )
+            fractions.append(np.where(alloc > 0, np.minimum(used / alloc, 1.0), 0.0))
+        fit += part
+    fit //= 2
+    # A resource the node has none of is left out: with one resource left, the spread is 0.
+    both = (table.allocatable[rows, CPU] > 0) & (table.allocatable[rows, MEMORY] > 0)
+    std = np.where(both, np.abs(fractions[0] - fractions[1]) / 2, 0.0)
+    balanced = np.floor((1.0 - std) * MAX_SCORE)
+    total = W_FIT * fit + W_BALANCED * balanced
+    total += W_TAINT * _taint_score(table, rows, needs)
+    if needs.preferred:
+        total += W_AFFINITY * _preferred_affinity_score(table, rows, needs)
     return total
 
 
-def spread_selector(constraint: dict[str, Any]) -> LabelSelector | None:
-    try:
-        return label_selector_from_dict(constraint.get("labelSelector"))
-    except SelectorError:
-        return None
+def _taint_score(table: NodeTable, rows: np.ndarray, needs: PodNeeds) -> np.ndarray:
+    """TaintToleration: fewer intolerable PreferNoSchedule taints is better (reverse-normalised
+    to 0-100 over the scored nodes)."""
+    prefer = [t for t in needs.tolerations if t.get("effect") in (None, "", "PreferNoSchedule")]
+    per_set = np.array(
+        [
+            sum(1 for t in taints if t[2] == "PreferNoSchedule" and not tolerates(prefer, t))
+            for taints in table.taint_sets
+        ],
+        dtype=float,
+    )
+    counts = per_set[table.taint_set[rows]]
+    top = counts.max() if len(counts) else 0.0
+    if top == 0:
+        return np.full(len(rows), MAX_SCORE)
+    return MAX_SCORE - counts * MAX_SCORE // top
+
+
+def _preferred_affinity_score(table: NodeTable, rows: np.ndarray, needs: PodNeeds) -> np.ndarray:
+    """NodeAffinity: sum of the weights of matching preferred terms, normalised to 0-100."""
+    n = len(table)
+    sums = np.zeros(n)
+    for term in needs.preferred:
+        pref = term.get("preference") or {}
+        sums += int(term.get("weight", 0)) * _term_mask(table, pref)
+    out = sums[rows]
+    top = out.max() if len(out) else 0.0
+    return out * MAX_SCORE // top if top > 0 else out
 
 
 def fit_error_message(total: int, reasons: Counter[str], unresolvable: int) -> str:
@@ -265,7 +325,7 @@ def fit_error_message(total: int, reasons: Counter[str], unresolvable: int) -> s
     return f"{msg} preemption: 0/{total} nodes are available: {', '.join(sorted(pre))}."
 
 
-UNRESOLVABLE = {MSG_UNSCHEDULABLE, MSG_AFFINITY, MSG_SPREAD_LABEL}
+UNRESOLVABLE = {MSG_UNSCHEDULABLE, MSG_AFFINITY, MSG_SPREAD_LABEL, MSG_AFFINITY_RULES}
 
 
 def is_unresolvable(reason: str) -> bool:

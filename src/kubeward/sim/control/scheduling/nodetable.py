@@ -37,8 +37,9 @@ class NodeTable:
     generation: int = 0
 
     def __post_init__(self) -> None:
-        self.allocatable = np.zeros((self.capacity, len(self.resources)))
-        self.requested = np.zeros((self.capacity, len(self.resources)))
+        # Column-major: the filters read one resource over all nodes at a time.
+        self.allocatable = np.zeros((self.capacity, len(self.resources)), order="F")
+        self.requested = np.zeros((self.capacity, len(self.resources)), order="F")
         self.present = np.zeros(self.capacity, dtype=bool)
         self.unschedulable = np.zeros(self.capacity, dtype=bool)
         self.taint_set = np.zeros(self.capacity, dtype=np.int32)
@@ -58,8 +59,8 @@ class NodeTable:
         if name not in self.resources:
             self.resources.append(name)
             pad = np.zeros((self.capacity, 1))
-            self.allocatable = np.hstack([self.allocatable, pad])
-            self.requested = np.hstack([self.requested, pad.copy()])
+            self.allocatable = np.asfortranarray(np.hstack([self.allocatable, pad]))
+            self.requested = np.asfortranarray(np.hstack([self.requested, pad]))
         return self.resources.index(name)
 
     def vector(self, amounts: dict[str, float]) -> np.ndarray:
@@ -81,14 +82,18 @@ class NodeTable:
 
     # -- nodes ----------------------------------------------------------------------------------
 
-    def upsert(self, node: dict[str, Any]) -> None:
+    def upsert(self, node: dict[str, Any]) -> bool:
+        """Add or refresh a node. True if anything scheduling reads changed (a heartbeat-only
+        status update does not, and must not wake unschedulable pods)."""
         name = node["metadata"]["name"]
         row = self.index.get(name)
+        added = row is None
         if row is None:
             row = self._new_row(name)
         status = node.get("status") or {}
         spec = node.get("spec") or {}
         alloc = status.get("allocatable") or {}
+        before, ncols = self.allocatable[row, :].copy(), len(self.resources)
         self.allocatable[row, :] = 0
         for res, value in alloc.items():
             try:
@@ -97,6 +102,11 @@ class NodeTable:
                 continue
             col = self.resource_column(res)  # may grow the arrays: index after
             self.allocatable[row, col] = amount
+        changed = (
+            added
+            or ncols != len(self.resources)
+            or not np.array_equal(before, self.allocatable[row, :ncols])
+        )
         labels = dict(node["metadata"].get("labels") or {})
         taints = tuple(
             (t.get("key", ""), t.get("value", "") or "", t.get("effect", ""))
@@ -110,15 +120,18 @@ class NodeTable:
             or unschedulable != self.unschedulable[row]
         ):
             self.generation += 1
+            changed = True
         self._set_labels(row, labels)
         self.taint_set[row] = self._taint_set_id(taints)
         self.unschedulable[row] = unschedulable
+        return changed
 
     def remove(self, name: str) -> None:
-        row = self.index.get(name)
+        row = self.index.pop(name, None)
         if row is None:
             return
-        # Rows are never reused: a tombstoned row simply fails every filter.
+        # Rows are never reused: a tombstoned row simply fails every filter, and a node
+        # created again under the same name gets a fresh row.
         self.present[row] = False
         self.allocatable[row, :] = 0
         self.generation += 1
@@ -176,7 +189,7 @@ class NodeTable:
 
 def _grown(arr: np.ndarray, capacity: int) -> np.ndarray:
     shape = (capacity, *arr.shape[1:])
-    out = np.zeros(shape, dtype=arr.dtype)
+    out = np.zeros(shape, dtype=arr.dtype, order="F")
     out[: arr.shape[0]] = arr
     return out
 
