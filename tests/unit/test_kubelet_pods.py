@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import itertools
 import json
 from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as hst
 
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions
 from kubeward.sim.behaviour import ANNOTATION
 from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
-from kubeward.sim.nodes.state import NodeProblem
+from kubeward.sim.nodes.factory import START_ANNOTATION
+from kubeward.sim.nodes.podnet import NodeIPs
+from kubeward.sim.nodes.state import MEMORY_PRESSURE, NodeProblem
 from kubeward.sim.scenarios.model import Scenario
 from simproc import until
 
@@ -243,5 +250,347 @@ async def test_restarted_kubelet_reports_its_pods_ready_again() -> None:
         await until(lambda: pod_ready() == "False")  # MarkPodsNotReady by the node controller
         c.state.machine("n-0").kubelet_stopped = False
         await until(lambda: pod_ready() == "True")
+    finally:
+        await c.stop()
+
+
+def starts(c: SimCluster, name: str) -> list[tuple[float, str, dict[str, Any]]]:
+    """Record (sim seconds, event type, container status) for every write of one pod."""
+    seen: list[tuple[float, str, dict[str, Any]]] = []
+
+    def record(event: Any) -> None:
+        if event.storage_key == ("", "pods") and event.obj.key == f"default/{name}":
+            st = event.obj.decode().get("status") or {}
+            cs = (st.get("containerStatuses") or [{}])[0]
+            seen.append((c.clock.elapsed(), event.type, cs))
+
+    c.store.add_listener(record)
+    return seen
+
+
+async def test_status_fields_pod_ip_from_pod_cidr_and_one_write_when_cached() -> None:
+    c = make()
+    try:
+        node = c.api.get(REGISTRY.get("", "v1", "nodes"), "", "n-0").decode()  # type: ignore[arg-type]
+        cidr = ipaddress.ip_network(node["spec"]["podCIDR"])
+        internal = next(
+            a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"
+        )
+        c.state.machine("n-0").images.add("registry.example/app:1")
+        writes = starts(c, "p0")
+        for i in range(5):
+            c.api.create(PODS, "default", pod(f"p{i}", {"startupSeconds": 0}))
+        for i in range(5):
+            await until(lambda i=i: container(c, f"p{i}").get("ready"))
+        # admission, image check, start and readiness in the same instant: one status write
+        assert [t for _, t, _ in writes] == ["ADDED", "MODIFIED"]
+        ips = {status(c, f"p{i}")["podIP"] for i in range(5)}
+        assert len(ips) == 5 and all(ipaddress.ip_address(ip) in cidr for ip in ips)
+        assert str(cidr.network_address + 1) not in ips  # the bridge gateway
+        st = status(c, "p0")
+        assert st["hostIP"] == internal and st["hostIPs"] == [{"ip": internal}]
+        assert st["podIPs"] == [{"ip": st["podIP"]}] and st["startTime"]
+        # kubelet's condition order; PodScheduled True though no scheduler bound the pod
+        assert [x["type"] for x in st["conditions"]] == [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ]
+        assert all(x["status"] == "True" for x in st["conditions"])
+        cs = container(c, "p0")
+        assert cs["containerID"].startswith("containerd://") and cs["started"] is True
+        assert cs["imageID"].startswith("registry.example/app@sha256:")
+        # a deleted pod's address goes back to its node
+        c.api.delete(PODS, "default", "p0", DeleteOptions(grace_period=0))
+        c.api.create(PODS, "default", pod("p5", {"startupSeconds": 0}))
+        await until(lambda: container(c, "p5").get("ready"))
+        assert status(c, "p5")["podIP"] in ips
+    finally:
+        await c.stop()
+
+
+async def test_pending_then_not_ready_until_readiness_probe_passes() -> None:
+    c = make(speed=100)
+    try:
+        behaviour = {"startupSeconds": 0, "readinessDelaySeconds": 12}
+        p = pod("probe", behaviour)
+        p["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 8080}]
+        p["spec"]["containers"][0]["readinessProbe"] = {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 5,
+        }
+        c.api.create(PODS, "default", p)
+        await until(lambda: status(c, "probe").get("phase") == "Running")
+        ready = next(x for x in status(c, "probe")["conditions"] if x["type"] == "Ready")
+        assert ready["status"] == "False" and ready["reason"] == "ContainersNotReady"
+        assert ready["message"] == "containers with unready status: [app]"
+        await until(lambda: container(c, "probe").get("ready"), timeout=5)
+        ip = status(c, "probe")["podIP"]
+        unhealthy = [
+            e.decode()
+            for e in c.store.resource(("", "events")).objects.values()
+            if e.decode()["reason"] == "Unhealthy"
+        ]
+        assert len(unhealthy) == 1  # one Event, counted (probes at 0, 5 and 10 s)
+        e = unhealthy[0]
+        assert e["type"] == "Warning" and e["count"] == 3
+        assert e["source"] == {"component": "kubelet", "host": "n-0"}
+        assert e["involvedObject"]["fieldPath"] == "spec.containers{app}"
+        assert e["message"] == (
+            f'Readiness probe failed: Get "http://{ip}:8080/healthz": dial tcp {ip}:8080: '
+            "connect: connection refused"
+        )
+    finally:
+        await c.stop()
+
+
+async def test_image_pull_errors_and_backoff_timings() -> None:
+    c = make(speed=200)
+    try:
+        pulls: list[float] = []
+
+        def record(event: Any) -> None:
+            if event.storage_key == ("", "events"):
+                e = event.obj.decode()
+                if e["reason"] == "Pulling" and e["involvedObject"]["name"] == "gone":
+                    pulls.append(c.clock.elapsed())
+
+        c.store.add_listener(record)
+        c.api.create(PODS, "default", pod("gone", {"imagePullable": False}))
+        await until(lambda: len(pulls) >= 3, timeout=5)
+        # 1 s to fail, then back-off 10 s, 20 s: kubelet's image back-off
+        gaps = [b - a for a, b in itertools.pairwise(pulls)]
+        assert abs(gaps[0] - 11) < 1.5 and abs(gaps[1] - 21) < 1.5, gaps
+        ref = "registry.example/app:1"
+        failed = [m for r, m in reasons(c, "gone") if r == "Failed"]
+        assert failed[0] == (
+            f'Failed to pull image "{ref}": rpc error: code = NotFound desc = failed to pull and '
+            f'unpack image "{ref}": failed to resolve reference "{ref}": {ref}: not found'
+        )
+        assert {"Error: ErrImagePull", "Error: ImagePullBackOff"} <= set(failed)
+        assert ("BackOff", f'Back-off pulling image "{ref}"') in reasons(c, "gone")
+        waiting = container(c, "gone")["state"]["waiting"]
+        assert waiting["reason"] in ("ErrImagePull", "ImagePullBackOff")
+        assert status(c, "gone")["phase"] == "Pending"
+        assert ref not in c.state.machine("n-0").images
+    finally:
+        await c.stop()
+
+
+async def test_crashloop_backoff_doubles_from_ten_seconds() -> None:
+    c = make(speed=200)
+    try:
+        writes = starts(c, "loop")
+        c.api.create(PODS, "default", pod("loop", {"crashAfterSeconds": 2, "startupSeconds": 0}))
+        await until(lambda: container(c, "loop").get("restartCount", 0) >= 4, timeout=10)
+        began: dict[str, float] = {}
+        for t, _, cs in writes:
+            cid = cs.get("containerID")
+            if "running" in (cs.get("state") or {}) and cid not in began:
+                began[cid] = t
+        times = sorted(began.values())
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        # run 2 s, then restart: at once (after the 1 s sync), then 10, 20, 40 s of back-off
+        for gap, expected in zip(gaps, (3, 12, 22, 42), strict=False):
+            assert abs(gap - expected) < 1.5, gaps
+        messages = [
+            cs["state"]["waiting"]["message"]
+            for _, _, cs in writes
+            if cs.get("state", {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"
+        ]
+        durations = [m.split()[1] for m in dict.fromkeys(messages)]
+        assert durations[:3] == ["10s", "20s", "40s"]
+        uid = c.api.get(PODS, "default", "loop").uid
+        assert (
+            messages[0] == f"back-off 10s restarting failed container=app pod=loop_default({uid})"
+        )
+        backoff = [m for r, m in reasons(c, "loop") if r == "BackOff"]
+        assert backoff == [f"Back-off restarting failed container app in pod loop_default({uid})"]
+        cs = container(c, "loop")
+        assert cs["lastState"]["terminated"]["exitCode"] == 1
+        assert status(c, "loop")["phase"] == "Running"
+    finally:
+        await c.stop()
+
+
+async def test_eviction_follows_kubelet_ranking() -> None:
+    c = make(speed=400)
+    try:
+        mem = {"usage": {"memory": {"base": "32Mi"}}}
+        c.api.create(PODS, "default", pod("best-effort", mem))
+        c.api.create(
+            PODS,
+            "default",
+            pod("over", mem, resources={"requests": {"memory": "16Mi"}}),
+        )
+        c.api.create(
+            PODS,
+            "default",
+            pod("under", mem, resources={"requests": {"memory": "1Gi"}}),
+        )
+        guaranteed = {"cpu": "100m", "memory": "64Mi"}
+        c.api.create(
+            PODS,
+            "default",
+            pod("guaranteed", mem, resources={"requests": guaranteed, "limits": guaranteed}),
+        )
+        names = ("best-effort", "over", "under", "guaranteed")
+        for n in names:
+            await until(lambda n=n: container(c, n).get("ready"))
+        order: list[str] = []
+
+        def record(event: Any) -> None:
+            if event.storage_key == ("", "pods") and event.type == "MODIFIED":
+                st = event.obj.decode().get("status") or {}
+                if st.get("reason") == "Evicted" and event.obj.name not in order:
+                    order.append(event.obj.name)
+
+        c.store.add_listener(record)
+        c.state.machine("n-0").problems["MemoryPressure"] = MEMORY_PRESSURE
+        await until(lambda: len(order) == 4, timeout=5)
+        # exceeding requests first (most above request first), then by usage above request
+        assert order == ["best-effort", "over", "guaranteed", "under"]
+        st = status(c, "over")
+        assert st["message"] == (
+            "The node was low on resource: memory. Threshold quantity: 100Mi, available: 90Mi. "
+            "Container app was using 32Mi, request is 16Mi, has larger consumption of memory. "
+        )
+        cs = container(c, "over")["state"]["terminated"]
+        assert (cs["exitCode"], cs["reason"]) == (137, "ContainerStatusUnknown")
+        assert ("Killing", "Stopping container app") in reasons(c, "over")
+        conds = {x["type"]: x for x in st["conditions"]}
+        assert conds["DisruptionTarget"]["reason"] == "TerminationByKubelet"
+        assert conds["Ready"]["reason"] == "PodCompleted"
+        assert c.kubelet_pods is not None and c.kubelet_pods.stats.evicted == 4
+    finally:
+        await c.stop()
+
+
+async def test_deletion_reports_terminal_status_and_stopped_kubelet_keeps_terminating() -> None:
+    c = make(speed=100)
+    try:
+        writes = starts(c, "bye")
+        c.api.create(PODS, "default", pod("bye", {"startupSeconds": 0}))
+        await until(lambda: container(c, "bye").get("ready"))
+        c.api.delete(PODS, "default", "bye", DeleteOptions(grace_period=30))
+        await until(lambda: c.store.get(("", "pods"), "default/bye") is None)
+        assert ("Killing", "Stopping container app") in reasons(c, "bye")
+        # the last status before the deletion: containers exited on SIGTERM, phase terminal
+        last = writes[-2]
+        assert writes[-1][1] == "DELETED" and last[1] == "MODIFIED"
+        assert last[2]["state"]["terminated"]["exitCode"] == 0
+        assert last[2]["state"]["terminated"]["reason"] == "Completed"
+        c.api.create(PODS, "default", pod("stuck", {"startupSeconds": 0}))
+        await until(lambda: container(c, "stuck").get("ready"))
+        c.state.machine("n-0").kubelet_stopped = True
+        c.api.delete(PODS, "default", "stuck", DeleteOptions(grace_period=30))
+        await asyncio.sleep(0.5)  # 50 simulated seconds: longer than the grace period
+        stuck = c.api.get(PODS, "default", "stuck")
+        assert stuck.deleting and container(c, "stuck")["state"].get("running")
+        c.state.machine("n-0").kubelet_stopped = False
+        await until(lambda: c.store.get(("", "pods"), "default/stuck") is None)
+    finally:
+        await c.stop()
+
+
+async def test_oom_kill_restarts_with_last_state() -> None:
+    c = make(speed=1000)
+    try:
+        behaviour = {
+            "startupSeconds": 0,
+            "usage": {"memory": {"base": "64Mi", "leakPerHour": "3600Mi"}},
+        }
+        limits = {"cpu": "100m", "memory": "128Mi"}
+        c.api.create(PODS, "default", pod("oom", behaviour, resources={"limits": limits}))
+        await until(lambda: container(c, "oom").get("restartCount", 0) >= 1)
+        cs = container(c, "oom")
+        last = cs["lastState"]["terminated"]
+        assert (last["reason"], last["exitCode"]) == ("OOMKilled", 137)
+        assert last["startedAt"] and last["finishedAt"] and last["containerID"]
+        assert status(c, "oom")["qosClass"] == "Guaranteed"  # requests default to the limits
+    finally:
+        await c.stop()
+
+
+@given(hst.lists(hst.booleans(), max_size=300))
+def test_node_ips_stay_unique_and_inside_the_range(ops: list[bool]) -> None:
+    ips = NodeIPs("10.70.3.0/24")
+    held: list[str] = []
+    for allocate in ops:
+        if allocate or not held:
+            ip = ips.allocate()
+            if ip is None:
+                assert len(held) == 253
+                continue
+            assert ip not in held
+            assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.70.3.0/24")
+            assert ip not in ("10.70.3.0", "10.70.3.1", "10.70.3.255")
+            held.append(ip)
+        else:
+            assert ips.release(held.pop(len(held) // 2))
+
+
+async def test_virtual_node_start_latency_annotation() -> None:
+    c = make(speed=200)
+    try:
+        nodes = REGISTRY.get("", "v1", "nodes")
+        assert nodes is not None
+        node = c.api.get(nodes, "", "n-0").decode()
+        node["metadata"].setdefault("annotations", {})[START_ANNOTATION] = "30"
+        c.api.update(nodes, "", "n-0", node)
+        c.state.machine("n-0").images.add("registry.example/app:1")
+        writes = starts(c, "late")
+        created = c.clock.elapsed()
+        c.api.create(PODS, "default", pod("late", {"startupSeconds": 0}))
+        await until(lambda: container(c, "late").get("ready"), timeout=5)
+        running = next(t for t, _, cs in writes if "running" in (cs.get("state") or {}))
+        assert 29 <= running - created <= 33
+        assert c.kubelet_pods is not None and c.kubelet_pods.stats.started == 1
+    finally:
+        await c.stop()
+
+
+async def test_init_containers_run_first_then_the_app() -> None:
+    c = make(speed=100)
+    try:
+        seen: list[dict[str, Any]] = []
+
+        def record(event: Any) -> None:
+            if event.storage_key == ("", "pods") and event.obj.key == "default/init":
+                seen.append(event.obj.decode().get("status") or {})
+
+        c.store.add_listener(record)
+        p = pod("init", {"startupSeconds": 0, "runSeconds": 5}, restartPolicy="Never")
+        p["spec"]["initContainers"] = [
+            {"name": "migrate", "image": "registry.example/migrate:1"},
+            {"name": "proxy", "image": "registry.example/proxy:1", "restartPolicy": "Always"},
+        ]
+        c.api.create(PODS, "default", p)
+        await until(lambda: status(c, "init").get("phase") == "Succeeded", timeout=5)
+        first = next(s for s in seen if s.get("initContainerStatuses"))
+        assert first["phase"] == "Pending"
+        init_cond = next(x for x in first["conditions"] if x["type"] == "Initialized")
+        assert init_cond["reason"] == "ContainersNotInitialized"
+        assert init_cond["message"] == "containers with incomplete status: [migrate proxy]"
+        assert first["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+        st_ = status(c, "init")
+        migrate, proxy = st_["initContainerStatuses"]
+        assert migrate["state"]["terminated"]["reason"] == "Completed" and migrate["ready"]
+        assert proxy["state"]["terminated"]["exitCode"] == 0  # the sidecar stops with the pod
+        conds = {x["type"]: x for x in st_["conditions"]}
+        assert conds["Initialized"]["status"] == "True"
+        events = [(r, m) for r, m in reasons(c, "init") if r == "Started"]
+        assert [m for _, m in events] == [
+            "Started container migrate",
+            "Started container proxy",
+            "Started container app",
+        ]
+        fields = {
+            e.decode()["involvedObject"].get("fieldPath")
+            for e in c.store.resource(("", "events")).objects.values()
+        }
+        assert "spec.initContainers{migrate}" in fields
     finally:
         await c.stop()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubeward.kube.quantity import parse_quantity
 
-# Conditions the kubelet owns; others (PodScheduled, DisruptionTarget) are kept as found.
-KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready")
+# Conditions the kubelet owns (kubetypes.PodConditionsByKubelet plus the sandbox condition);
+# others (DisruptionTarget, readiness gates) are kept as found.
+KUBELET_CONDITIONS = (
+    "PodReadyToStartContainers",
+    "Initialized",
+    "Ready",
+    "ContainersReady",
+    "PodScheduled",
+)
 
 
 @dataclass
@@ -17,6 +25,11 @@ class ContainerRun:
     image: str
     pull_policy: str
     memory_limit: float | None  # bytes
+    memory_request: float = 0.0  # bytes
+    readiness_probe: dict[str, Any] | None = None
+    ports: list[dict[str, Any]] = field(default_factory=list)
+    field: str = "containers"  # or "initContainers": the events' fieldPath
+    sidecar: bool = False  # an init container with restartPolicy Always
     state: str = "waiting"  # waiting | running | terminated
     reason: str = "ContainerCreating"
     message: str = ""
@@ -27,6 +40,7 @@ class ContainerRun:
     started: bool = False
     ready: bool = False
     restart_count: int = 0
+    backoff: float = 0.0  # the next crash's restart back-off (0: restart at once)
     last_terminated: dict[str, Any] | None = None
     container_id: str = ""
 
@@ -34,7 +48,7 @@ class ContainerRun:
         if self.state == "running":
             state: dict[str, Any] = {"running": {"startedAt": self.started_at}}
         elif self.state == "terminated":
-            state = {"terminated": self._terminated()}
+            state = {"terminated": self.terminated()}
         else:
             waiting: dict[str, Any] = {"reason": self.reason}
             if self.message:
@@ -52,10 +66,11 @@ class ContainerRun:
         }
         if self.container_id:
             out["containerID"] = self.container_id
-            out["imageID"] = f"{_image_ref(self.image)}@sha256:{abs(hash(self.image)):064x}"[:200]
+            digest = hashlib.sha256(self.image.encode()).hexdigest()
+            out["imageID"] = f"{_image_ref(self.image)}@sha256:{digest}"
         return out
 
-    def _terminated(self) -> dict[str, Any]:
+    def terminated(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "exitCode": self.exit_code,
             "reason": self.reason,
@@ -88,11 +103,16 @@ class PodRun:
     reason: str = ""
     message: str = ""
     sandbox_ready: bool = False
-    transitions: dict[str, str] = field(default_factory=dict)  # condition type -> time
     timers: list[Any] = field(default_factory=list)
     terminating: bool = False
     pull_backoff: float = 0.0
+    priority: int = 0
     extra_conditions: list[dict[str, Any]] = field(default_factory=list)
+    init_containers: list[ContainerRun] = field(default_factory=list)
+    initialized: bool = True
+
+    def all_containers(self) -> list[ContainerRun]:
+        return self.init_containers + self.containers
 
     def ready(self) -> bool:
         return (
@@ -102,38 +122,51 @@ class PodRun:
         )
 
     def status(self, found: dict[str, Any], now: str) -> dict[str, Any]:
-        """The status to write, keeping conditions other components own from ``found``."""
+        """The status to write, merged as the kubelet's status manager does: conditions other
+        components own come first as found, then the kubelet's in its order, each keeping its
+        lastTransitionTime while its status is unchanged."""
         ready = self.ready()
-        unready = [c.name for c in self.containers if not c.ready]
         completed = self.phase in ("Succeeded", "Failed")
+        incomplete = [
+            c.name
+            for c in self.init_containers
+            if not (c.state == "terminated" and c.exit_code == 0) and not (c.sidecar and c.started)
+        ]
+        if self.initialized or not incomplete:
+            initialized: tuple[str, str, str] = ("True", "", "")
+        elif completed:
+            initialized = ("False", "PodCompleted", "")
+        else:
+            initialized = (
+                "False",
+                "ContainersNotInitialized",
+                f"containers with incomplete status: [{' '.join(incomplete)}]",
+            )
+        if ready:
+            not_ready: tuple[str, str, str] = ("True", "", "")
+        elif completed:
+            not_ready = ("False", "PodCompleted", "")
+        else:
+            unready = " ".join(c.name for c in self.containers if not c.ready)
+            not_ready = (
+                "False",
+                "ContainersNotReady",
+                f"containers with unready status: [{unready}]",
+            )
         values = {
             "PodReadyToStartContainers": (
                 "True" if self.sandbox_ready and not completed else "False",
                 "",
                 "",
             ),
-            "Initialized": ("True", "", ""),
-            "ContainersReady": (
-                ("True", "", "")
-                if ready
-                else (
-                    "False",
-                    "PodCompleted" if completed else "ContainersNotReady",
-                    "" if completed else f"containers with unready status: [{' '.join(unready)}]",
-                )
-            ),
-            "Ready": (
-                ("True", "", "")
-                if ready
-                else (
-                    "False",
-                    "PodCompleted" if completed else "ContainersNotReady",
-                    "" if completed else f"containers with unready status: [{' '.join(unready)}]",
-                )
-            ),
+            "Initialized": initialized,
+            "Ready": not_ready,
+            "ContainersReady": not_ready,
+            "PodScheduled": ("True", "", ""),
         }
         previous = {c.get("type"): c for c in found.get("conditions") or ()}
-        conditions = []
+        conditions = [c for t, c in previous.items() if t not in KUBELET_CONDITIONS]
+        conditions.extend(c for c in self.extra_conditions if c["type"] not in previous)
         for type_, (value, reason, message) in values.items():
             old = previous.get(type_)
             transition = (
@@ -152,10 +185,6 @@ class PodRun:
             if message:
                 cond["message"] = message
             conditions.append(cond)
-        for type_, cond in previous.items():
-            if type_ not in KUBELET_CONDITIONS:
-                conditions.append(cond)
-        conditions.extend(c for c in self.extra_conditions if c["type"] not in previous)
         status: dict[str, Any] = {
             "phase": self.phase,
             "conditions": conditions,
@@ -165,6 +194,8 @@ class PodRun:
             "containerStatuses": [c.status() for c in self.containers],
             "qosClass": self.qos,
         }
+        if self.init_containers:
+            status["initContainerStatuses"] = [c.status() for c in self.init_containers]
         if self.pod_ip:
             status["podIP"] = self.pod_ip
             status["podIPs"] = [{"ip": self.pod_ip}]
@@ -193,6 +224,17 @@ def qos_class(spec: dict[str, Any]) -> str:
     if not any_set:
         return "BestEffort"
     return "Guaranteed" if guaranteed else "Burstable"
+
+
+def full_reference(image: str) -> str:
+    """The fully qualified reference containerd resolves (nginx: docker.io/library/nginx:latest)."""
+    name, _, digest = image.partition("@")
+    first = name.split("/", 1)[0]
+    if "/" not in name or not ("." in first or ":" in first or first == "localhost"):
+        name = f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"
+    if not digest and ":" not in name.rsplit("/", 1)[-1]:
+        name += ":latest"
+    return f"{name}@{digest}" if digest else name
 
 
 def _image_ref(image: str) -> str:

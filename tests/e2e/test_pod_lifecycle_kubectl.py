@@ -1,0 +1,148 @@
+"""The simulated kubelet's pod lifecycle through real kubectl: get, describe and events.
+
+A simulator of its own runs the tiny scenario at 20x, so crash loops and image pull back-offs
+reach their second round within a second or two of real time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kubectlhelp import Kubectl, _debian_kubectl, _kubectls
+from simproc import SimProcess, eventually, start_sim
+
+pytestmark = pytest.mark.e2e
+
+PODS = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ok
+  annotations: {sim.kubeward.io/behaviour: '{"startupSeconds": 2}'}
+spec:
+  containers: [{name: web, image: nginx:1.27}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: crash
+  annotations: {sim.kubeward.io/behaviour: '{"startupSeconds": 0, "crashAfterSeconds": 2}'}
+spec:
+  containers: [{name: app, image: nginx:1.27}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: nope
+  annotations: {sim.kubeward.io/behaviour: '{"imagePullable": false}'}
+spec:
+  containers: [{name: app, image: example.com/missing:9}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: slow
+  annotations: {sim.kubeward.io/behaviour: '{"startupSeconds": 0, "readinessDelaySeconds": 600}'}
+spec:
+  containers:
+  - name: app
+    image: nginx:1.27
+    ports: [{containerPort: 8080}]
+    readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 10}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
+    proc = start_sim(tmp_path_factory.mktemp("pods"), "--scenario", "tiny", "--speed", "20")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(params=_kubectls())
+def kubectl(request: pytest.FixtureRequest, cluster: SimProcess, tmp_path: Path) -> Kubectl:
+    binary = _debian_kubectl() if request.param == "debian" else request.param
+    return Kubectl(binary, cluster, tmp_path)
+
+
+@pytest.fixture
+def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"pl-{abs(hash(request.node.nodeid)) % 10**8}"
+    kubectl("create", "namespace", name)
+    kubectl("apply", "-n", name, "-f", "-", input=PODS)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false")
+
+
+def rows(kubectl: Kubectl, ns: str) -> dict[str, list[str]]:
+    out = kubectl("get", "pods", "-n", ns, "--no-headers").stdout
+    return {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
+
+
+def test_get_pods_shows_running_crashloop_and_pull_backoff(kubectl: Kubectl, ns: str) -> None:
+    def settled() -> dict[str, list[str]] | None:
+        r = rows(kubectl, ns)
+        ok = r.get("ok", [""])[:2] == ["1/1", "Running"]
+        crash = r.get("crash", ["", ""])[1] == "CrashLoopBackOff" and int(r["crash"][2]) >= 2
+        nope = r.get("nope", ["", ""])[1] in ("ErrImagePull", "ImagePullBackOff")
+        slow = r.get("slow", [""])[:2] == ["0/1", "Running"]
+        return r if ok and crash and nope and slow else None
+
+    eventually(settled, timeout=30)
+    wide = kubectl("get", "pod", "ok", "-n", ns, "-o", "wide").stdout.splitlines()[1].split()
+    ip, node = wide[5], wide[6]
+    cidr = json.loads(kubectl("get", "node", node, "-o", "json").stdout)["spec"]["podCIDR"]
+    assert ip.rsplit(".", 1)[0] == cidr.rsplit(".", 1)[0]  # from the node's /24
+
+
+def test_describe_pod_shows_kubelet_events(kubectl: Kubectl, ns: str) -> None:
+    def described(pod: str, *needles: str) -> str | None:
+        out = kubectl("describe", "pod", pod, "-n", ns).stdout
+        return out if all(n in out for n in needles) else None
+
+    out = eventually(
+        lambda: described("crash", "Back-off restarting failed container app in pod crash_"),
+        timeout=30,
+    )
+    events = out[out.index("Events:") :]
+    for reason in ("Scheduled", "Pulled", "Created", "Started", "BackOff"):
+        assert reason in events, reason
+    assert "kubelet" in events
+    assert "Last State:     Terminated" in out and "Exit Code:    1" in out
+    assert "Waiting" in out and "CrashLoopBackOff" in out
+
+    out = eventually(lambda: described("nope", "Back-off pulling image"), timeout=30)
+    assert 'Failed to pull image "example.com/missing:9"' in out
+    assert "example.com/missing:9: not found" in out
+    assert "Error: ErrImagePull" in out
+
+    out = eventually(lambda: described("slow", "Readiness probe failed"), timeout=30)
+    assert "connect: connection refused" in out
+    assert "Ready             False" in out or "Ready:          False" in out
+
+
+def test_get_events_lists_kubelet_events_and_deletion(kubectl: Kubectl, ns: str) -> None:
+    eventually(lambda: rows(kubectl, ns).get("ok", [""])[:2] == ["1/1", "Running"], timeout=30)
+    kubectl("delete", "pod", "ok", "-n", ns, "--timeout=30s")  # waits until it is gone
+    assert "ok" not in rows(kubectl, ns)
+
+    def listed() -> str | None:
+        out = kubectl("get", "events", "-n", ns).stdout
+        needed = ("Stopping container web", "Started container app", "Back-off pulling image")
+        return out if all(n in out for n in needed) else None
+
+    out = eventually(listed, timeout=30)
+    header = out.splitlines()[0].split()
+    assert header[:3] == ["LAST", "SEEN", "TYPE"] and "REASON" in header
+    lines = [line.split() for line in out.splitlines()[1:]]
+    killing = [line for line in lines if "Killing" in line]
+    assert killing and "pod/ok" in killing[0]
+    assert any("Unhealthy" in line and "pod/slow" in line for line in lines)
+    sources = json.loads(kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+    pulled = [e for e in sources if e["reason"] == "Pulled"]
+    assert pulled and all(e["source"]["component"] == "kubelet" for e in pulled)
+    assert all(e["source"]["host"].startswith("tiny-") for e in pulled)
