@@ -412,7 +412,7 @@ class APIServer:
         if verb == "create":
             obj = self._decode_body(body, request)
             if info.subresource == "eviction":
-                return _json(subresources.evict(self.api, ns, name, obj), 201)
+                return _json(subresources.evict(self.api, ns, name, obj, dry_run), 201)
             if info.subresource == "binding" or rt.plural == "bindings":
                 target = name or ((obj or {}).get("metadata") or {}).get("name", "")
                 return _json(subresources.bind(self.api, ns, target, obj), 201)

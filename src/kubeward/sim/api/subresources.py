@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubeward.kube import status as st
-from kubeward.kube.disruption import pod_is_healthy
+from kubeward.kube.disruption import pod_is_healthy, update_disruption_allowed_condition
 from kubeward.kube.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from kubeward.kube.registry import REGISTRY, ResourceType
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
@@ -21,6 +21,8 @@ from kubeward.sim.store.objects import StoredObject
 
 PODS = REGISTRY.get("", "v1", "pods")
 PDBS = REGISTRY.get("policy", "v1", "poddisruptionbudgets")
+# Evictions the disruption controller has not confirmed yet, past which the handler refuses.
+MAX_DISRUPTED_PODS = 2000
 SUCCESS_201 = {
     "kind": "Status",
     "apiVersion": "v1",
@@ -109,8 +111,15 @@ def patch_scale(
     return write_scale(api, rt, namespace, name, new, manager, dry_run)
 
 
-def evict(api: ObjectAPI, namespace: str, name: str, body: Any) -> dict[str, Any]:
-    """POST pods/<name>/eviction: delete the pod unless a PodDisruptionBudget forbids it."""
+def evict(
+    api: ObjectAPI, namespace: str, name: str, body: Any, dry_run: bool = False
+) -> dict[str, Any]:
+    """POST pods/<name>/eviction: delete the pod unless a PodDisruptionBudget forbids it.
+
+    Kubernetes' EvictionREST: terminal, pending and terminating pods go without a budget check;
+    a not-Ready pod goes without using up a disruption when the budget is met (or its
+    unhealthyPodEvictionPolicy is AlwaysAllow); otherwise the budget must allow a disruption,
+    which the request takes from the budget's status before deleting the pod."""
     assert PODS is not None and PDBS is not None
     if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
         raise st.bad_request("the body of the request must be an Eviction object")
@@ -119,10 +128,11 @@ def evict(api: ObjectAPI, namespace: str, name: str, body: Any) -> dict[str, Any
     pod_obj = api.get(PODS, namespace, name)
     pod = pod_obj.decode()
     options = DeleteOptions.parse(body.get("deleteOptions"), {})
+    options.dry_run = options.dry_run or dry_run
     phase = (pod.get("status") or {}).get("phase")
     if pod["metadata"].get("deletionTimestamp") or phase in ("Succeeded", "Failed", "Pending"):
         # Terminal, pending or already-terminating pods never count against a budget.
-        api.delete(PODS, namespace, name, options)
+        _mark_and_delete(api, pod_obj, options)
         return SUCCESS_201
     budgets = []
     for pdb_obj in api.list_objects(PDBS, Filter(PDBS, namespace)).items:
@@ -131,8 +141,10 @@ def evict(api: ObjectAPI, namespace: str, name: str, body: Any) -> dict[str, Any
             selector = label_selector_from_dict((pdb.get("spec") or {}).get("selector"))
         except SelectorError:
             continue
+        # A budget with an empty selector matches nothing here (it selects all pods for the
+        # disruption controller).
         if not selector.empty and selector.matches(pod_obj.labels):
-            budgets.append((pdb, selector))
+            budgets.append(pdb)
     if len(budgets) > 1:
         raise st.StatusError(
             500,
@@ -141,52 +153,101 @@ def evict(api: ObjectAPI, namespace: str, name: str, body: Any) -> dict[str, Any
             "PodDisruptionBudget, which the eviction subresource does not "
             "support.",
         )
-    if budgets:
-        pdb, _ = budgets[0]
-        if not (not pod_is_healthy(pod) and _unhealthy_may_go(pdb)):
-            _take_disruption(api, pdb, name)
-    api.delete(PODS, namespace, name, options)
+    if budgets and not (not pod_is_healthy(pod) and _unhealthy_may_go(budgets[0])):
+        _take_disruption(api, budgets[0], name, options.dry_run)
+    _mark_and_delete(api, pod_obj, options)
     return SUCCESS_201
 
 
+def _mark_and_delete(api: ObjectAPI, pod_obj: StoredObject, options: DeleteOptions) -> None:
+    """addConditionAndDeletePod: DisruptionTarget=True (EvictionByEvictionAPI) on the pod, then
+    the delete."""
+    assert PODS is not None
+    if not options.dry_run:
+        pod = pod_obj.decode()
+        status = pod.setdefault("status", {})
+        conditions = status.setdefault("conditions", [])
+        previous = next((c for c in conditions if c.get("type") == "DisruptionTarget"), None)
+        condition = {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "lastProbeTime": None,
+            "lastTransitionTime": (
+                previous.get("lastTransitionTime")
+                if previous is not None and previous.get("status") == "True"
+                else api.clock.timestamp()
+            ),
+            "reason": "EvictionByEvictionAPI",
+            "message": "Eviction API: evicting",
+        }
+        if previous != condition:
+            status["conditions"] = [
+                c for c in conditions if c.get("type") != "DisruptionTarget"
+            ] + [condition]
+            api.update(PODS, pod_obj.namespace, pod_obj.name, pod, subresource="status")
+    api.delete(PODS, pod_obj.namespace, pod_obj.name, options)
+
+
 def _unhealthy_may_go(pdb: dict[str, Any]) -> bool:
-    """unhealthyPodEvictionPolicy: AlwaysAllow, or IfHealthyBudget (the default) while the
-    budget is met: a not-Ready pod is evicted without using up a disruption."""
+    """A not-Ready pod is evicted without using up a disruption when the budget's
+    unhealthyPodEvictionPolicy is AlwaysAllow, or (IfHealthyBudget, the default) while the
+    budget is met: currentHealthy >= desiredHealthy > 0."""
     policy = (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy", "IfHealthyBudget")
-    status = pdb.get("status") or {}
     if policy == "AlwaysAllow":
         return True
-    return int(status.get("currentHealthy", 0)) >= int(status.get("desiredHealthy", 0)) and (
-        int(status.get("observedGeneration", 0)) >= int(pdb["metadata"].get("generation", 1))
-    )
+    status = pdb.get("status") or {}
+    desired = int(status.get("desiredHealthy", 0))
+    return int(status.get("currentHealthy", 0)) >= desired > 0
 
 
-def _take_disruption(api: ObjectAPI, pdb: dict[str, Any], pod_name: str) -> None:
-    """What the eviction handler does with a budget (Kubernetes' checkAndDecrement): refuse
-    unless the disruption controller has observed the budget and allows a disruption; else
-    take one (disruptionsAllowed - 1, the pod recorded in disruptedPods) in the same request,
-    so two concurrent evictions cannot both pass."""
+def _take_disruption(api: ObjectAPI, pdb: dict[str, Any], pod_name: str, dry_run: bool) -> None:
+    """checkAndDecrement: refuse unless the disruption controller has observed the budget and
+    allows a disruption; else take one (disruptionsAllowed - 1, the pod recorded in
+    disruptedPods) in the same request, so two concurrent evictions cannot both pass."""
     assert PDBS is not None
     meta, status = pdb["metadata"], pdb.get("status") or {}
     pdb_name = meta["name"]
 
-    def refuse(cause: str) -> st.StatusError:
-        # No Retry-After, as Kubernetes: clients (kubectl drain) see the 429 and retry.
+    def refuse(cause: str, retry_after: int) -> st.StatusError:
         return st.too_many_requests(
             "Cannot evict pod as it would violate the pod's disruption budget.",
-            retry_after=0,
+            retry_after=retry_after,
             details={"causes": [{"reason": "DisruptionBudget", "message": cause}]},
         )
 
     if int(status.get("observedGeneration", 0)) < int(meta.get("generation", 1)):
-        raise refuse(f"The disruption budget {pdb_name} is still being processed by the server.")
+        raise refuse(
+            f"The disruption budget {pdb_name} is still being processed by the server.", 10
+        )
     allowed = int(status.get("disruptionsAllowed", 0))
-    if allowed <= 0:
+    if allowed < 0:
+        raise st.forbidden_error(
+            f'poddisruptionbudget.policy "{pdb_name}" is forbidden: '
+            "pdb disruptions allowed is negative",
+            "poddisruptionbudget",
+            "policy",
+            pdb_name,
+        )
+    if len(status.get("disruptedPods") or {}) > MAX_DISRUPTED_PODS:
+        raise st.forbidden_error(
+            f'poddisruptionbudget.policy "{pdb_name}" is forbidden: DisruptedPods map too big '
+            "- too many evictions not confirmed by PDB controller",
+            "poddisruptionbudget",
+            "policy",
+            pdb_name,
+        )
+    if allowed == 0:
+        # No Retry-After, as Kubernetes: clients (kubectl drain) see the 429 and retry.
         raise refuse(
             f"The disruption budget {pdb_name} needs {status.get('desiredHealthy', 0)} healthy "
-            f"pods and has {status.get('currentHealthy', 0)} currently"
+            f"pods and has {status.get('currentHealthy', 0)} currently",
+            0,
         )
+    if dry_run:
+        return
     status["disruptionsAllowed"] = allowed - 1
+    if allowed == 1:
+        update_disruption_allowed_condition(status, api.clock.timestamp())
     status.setdefault("disruptedPods", {})[pod_name] = api.clock.timestamp()
     pdb["status"] = status
     api.update(PDBS, meta["namespace"], pdb_name, pdb, subresource="status")
