@@ -1,0 +1,405 @@
+"""An informer per resource kind: LIST once, then WATCH for ever, as client-go's reflector.
+
+Steady state is one LIST and one long-lived WATCH per kind; everything else is recovery:
+
+- initial LIST with ``resourceVersion=0`` (served from the API server's watch cache, not etcd);
+  ``list_mode="paged"``, a timed-out cache LIST or an unusable version switch to a consistent
+  paged LIST (``limit`` + ``continue``), restarted when its continue token expires (410);
+- WATCH from the list's resourceVersion with bookmarks and a ``timeoutSeconds``; a watch that
+  ends cleanly is reopened from the last version seen (bookmarks keep it recent), no relist;
+- 410 Gone (HTTP or an ERROR event) -> relist, and the store turns the relist into the exact
+  deltas missed: deletions of what vanished, nothing for unchanged objects;
+- other errors -> exponential backoff with jitter; 429/503 honour ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kubeward.client.api import ApiClient
+from kubeward.client.backoff import Backoff
+from kubeward.client.errors import (
+    ApiError,
+    ClientError,
+    Forbidden,
+    Gone,
+    KubeConfigError,
+    RequestTimeout,
+    ResourceNotFound,
+    TooManyRequests,
+    Unauthorized,
+)
+from kubeward.client.resources import Resource
+from kubeward.client.store import ADDED, DELETED, MODIFIED, Delta, ObjectStore
+
+log = logging.getLogger("kubeward.client.informer")
+
+MIN_WATCH_TIMEOUT = 300.0  # client-go: a random timeout in [5 min, 10 min) per watch
+WATCH_READ_MARGIN = 30.0  # read timeout = timeoutSeconds + this: detects a silently dead stream
+MAX_CONTINUE_RESTARTS = 3  # then one unpaged LIST, as client-go's pager FullListIfExpired
+
+# Errors that retrying cannot fix before someone changes config or RBAC: fatal until the first
+# sync (the CLI exits with the message), retried with backoff afterwards (RBAC can come back).
+_PERMANENT = (Unauthorized, Forbidden, ResourceNotFound, KubeConfigError)
+
+Source = Literal["list", "relist", "watch"]
+
+
+@dataclass
+class Batch:
+    """Deltas delivered together: the result of one (re)list, or of one network read of the
+    watch stream."""
+
+    source: Source
+    deltas: list[Delta]
+    resource_version: str
+
+
+@dataclass
+class InformerStats:
+    # HTTP requests sent, by verb ("LIST" pages, "WATCH" streams), failed ones included.
+    requests: Counter[str] = field(default_factory=Counter)
+    lists: int = 0  # complete list operations (all pages of one list count once)
+    relists: int = 0  # lists after the first (410, or errors that needed one)
+    list_restarts: int = 0  # paged lists restarted because their continue token expired
+    watches: int = 0  # watch streams opened (HTTP 200)
+    restarts: int = 0  # watches reopened from the last version without a relist
+    gone: int = 0  # 410 Gone seen (watch or list)
+    throttled: int = 0  # 429 seen
+    errors: int = 0  # failures followed by a backoff
+    events: int = 0  # ADDED/MODIFIED/DELETED watch events received
+    bookmarks: int = 0
+    deltas: int = 0  # deltas delivered to the consumer
+    last_event_time: float | None = None  # wall clock of the last data from the server
+    last_sync_time: float | None = None  # wall clock of the last completed (re)list
+    last_error: str | None = None
+
+
+BatchHandler = Callable[[Batch], Awaitable[None]]
+
+
+class Informer:
+    def __init__(
+        self,
+        api: ApiClient,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        on_batch: BatchHandler | None = None,
+        queue_size: int = 0,
+        list_mode: Literal["cache", "paged"] = "cache",
+        page_size: int = 500,
+        watch_timeout: float | None = None,
+        request_timeout: float = 60.0,
+        backoff: Backoff | None = None,
+        keep_objects: bool = True,
+    ) -> None:
+        self.api, self.resource, self.namespace = api, resource, namespace
+        self.selectors = {
+            k: v
+            for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector))
+            if v
+        }
+        # Deltas go to ``on_batch`` (awaited: a slow consumer slows the reading, it does not
+        # grow memory) or, without one, to ``queue``.
+        self.on_batch = on_batch
+        self.queue: asyncio.Queue[Batch] = asyncio.Queue(queue_size)
+        self.list_mode = list_mode
+        self.page_size = page_size
+        self.watch_timeout = watch_timeout
+        self.request_timeout = request_timeout
+        self.backoff = backoff or Backoff()
+        self.store = ObjectStore(keep_objects)
+        self.stats = InformerStats()
+        self.resource_version: str | None = None
+        self.synced = asyncio.Event()
+        self.connected = False  # a watch stream is open right now
+        self.failure: BaseException | None = None
+        self._settled = asyncio.Event()  # synced or failed: what wait_synced() waits for
+        self._need_list = True
+        self._ever_listed = False
+        self._cache_failed = False  # the RV=0 LIST timed out: list consistently instead
+        self._rv_unavailable = False  # our version is too old for a NotOlderThan relist
+        self._after_list = False
+        self._gone_unprogressed = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def resume(self, resource_version: str, objects: Iterable[dict[str, Any]]) -> None:
+        """Continue from state saved by an earlier run (e.g. a collector restart): watch from
+        ``resource_version``; if the server no longer has it, relist and diff against
+        ``objects`` (their metadata is enough), so nothing is reported twice or lost."""
+        self.store.replace(objects)
+        self.resource_version = resource_version
+        self._need_list = False
+        self._ever_listed = True
+
+    def start(self) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self.run(), name=f"informer {self.resource.display}")
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def wait_synced(self, timeout: float | None = None) -> None:
+        """Until the store holds a complete list; raises what stopped ``run()`` before that."""
+        await asyncio.wait_for(self._settled.wait(), timeout)
+        if self.failure is not None and not self.synced.is_set():
+            raise self.failure
+
+    def stale_seconds(self) -> float | None:
+        """Seconds since the server last sent anything (events, bookmarks, a list)."""
+        last = self.stats.last_event_time
+        return None if last is None else max(0.0, time.time() - last)
+
+    async def run(self) -> None:
+        """List and watch until cancelled. Raises only a permanent error (401, 403, 404, bad
+        credentials config) met before the first sync."""
+        try:
+            while True:
+                try:
+                    if self._need_list:
+                        await self._list()
+                    await self._watch()
+                except Gone as exc:
+                    await self._on_gone(exc)
+                except _PERMANENT as exc:
+                    if not self.synced.is_set():
+                        self.failure = exc
+                        self._settled.set()
+                        raise
+                    await self._retry(exc)
+                except ClientError as exc:
+                    await self._retry(exc)
+        finally:
+            self.connected = False
+
+    # -- list -----------------------------------------------------------------------------------
+
+    async def _list(self) -> None:
+        first = self._first_page_params()
+        params = first
+        items: list[dict[str, Any]] = []
+        expired = 0
+        while True:
+            self.stats.requests["LIST"] += 1
+            try:
+                page = await self.api.list_page(
+                    self.resource, self.namespace, params, self.request_timeout
+                )
+            except Gone:
+                self.stats.gone += 1
+                if "continue" not in params:
+                    raise
+                # The snapshot behind the continue token left the server's window: start over.
+                expired += 1
+                self.stats.list_restarts += 1
+                items = []
+                params = {**self.selectors}
+                if expired < MAX_CONTINUE_RESTARTS:
+                    params["limit"] = str(self.page_size)
+                log.info("list restart resource=%s reason=continue-expired", self.resource.display)
+                continue
+            except (RequestTimeout, ApiError) as exc:
+                if first.get("resourceVersion") == "0" and _calls_for_paging(exc):
+                    self._cache_failed = True
+                raise
+            items.extend(_items_with_type(page))
+            meta = page.get("metadata") or {}
+            token = meta.get("continue")
+            if not token:
+                break
+            params = {**self.selectors, "limit": str(self.page_size), "continue": token}
+        await self._replace(items, str(meta.get("resourceVersion", "")))
+
+    def _first_page_params(self) -> dict[str, str]:
+        params = {**self.selectors, "limit": str(self.page_size)}
+        if self.list_mode == "paged" or self._cache_failed or self._rv_unavailable:
+            return params  # no resourceVersion: a consistent (quorum) read, paged
+        if not self._ever_listed or self.resource_version is None:
+            params["resourceVersion"] = "0"  # any version the cache has: cheapest
+        else:
+            # Never older than what we already saw (RV=0 could travel back in time on a lagging
+            # server), still served from the watch cache.
+            params["resourceVersion"] = self.resource_version
+            params["resourceVersionMatch"] = "NotOlderThan"
+        return params
+
+    async def _replace(self, items: list[dict[str, Any]], resource_version: str) -> None:
+        relist = self._ever_listed
+        deltas = self.store.replace(items)
+        self.resource_version = resource_version
+        self._need_list = False
+        self._ever_listed = True
+        self._rv_unavailable = False
+        self._after_list = True
+        self.stats.lists += 1
+        self.stats.relists += relist
+        self.stats.last_sync_time = self.stats.last_event_time = time.time()
+        self.backoff.reset()
+        log.info(
+            "listed resource=%s items=%d rv=%s deltas=%d relist=%s",
+            self.resource.display,
+            len(items),
+            resource_version,
+            len(deltas),
+            relist,
+        )
+        await self._emit(Batch("relist" if relist else "list", deltas, resource_version))
+        self.synced.set()
+        self._settled.set()
+
+    # -- watch ----------------------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        timeout = self.watch_timeout or MIN_WATCH_TIMEOUT * (1 + random.random())
+        params = {
+            **self.selectors,
+            "resourceVersion": self.resource_version or "0",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(max(1, int(timeout))),
+        }
+        fresh = self._after_list
+        if not fresh:
+            self.stats.restarts += 1
+        self._after_list = False
+        self.stats.requests["WATCH"] += 1
+        loop = asyncio.get_running_loop()
+        opened = loop.time()
+        received = 0
+        async with self.api.watch(
+            self.resource, self.namespace, params, timeout + WATCH_READ_MARGIN
+        ) as stream:
+            self.stats.watches += 1
+            self.connected = True
+            if not self.synced.is_set():  # resumed: the server accepted our version
+                self.synced.set()
+                self._settled.set()
+            try:
+                async for events in stream:
+                    received += len(events)
+                    await self._apply(events)
+            except Gone:
+                # 410 as the first thing after a fresh list: the server's window is tiny or
+                # broken, and relisting at once would spin.
+                self._gone_unprogressed = fresh and received == 1
+                raise
+            finally:
+                self.connected = False
+        if received == 0 and loop.time() - opened < min(1.0, timeout / 2):
+            # client-go's "very short watch": something is wrong; do not spin.
+            await self._retry(ClientError("watch closed immediately without events"))
+
+    async def _apply(self, events: list[dict[str, Any]]) -> None:
+        self.stats.last_event_time = time.time()
+        deltas: list[Delta] = []
+        try:
+            for event in events:
+                type_ = event.get("type")
+                obj = event.get("object") or {}
+                if type_ in (ADDED, MODIFIED, DELETED):
+                    self.stats.events += 1
+                    delta = self.store.apply(type_, obj)
+                    if delta is not None:
+                        deltas.append(delta)
+                elif type_ == "BOOKMARK":
+                    self.stats.bookmarks += 1
+                elif type_ == "ERROR":
+                    raise _event_error(obj)
+                else:
+                    continue
+                rv = (obj.get("metadata") or {}).get("resourceVersion")
+                if rv:
+                    self.resource_version = str(rv)
+        finally:
+            # Deliver what came before an ERROR event: the version already moved past it.
+            if deltas:
+                await self._emit(Batch("watch", deltas, self.resource_version or ""))
+        self.backoff.reset()
+
+    # -- recovery -------------------------------------------------------------------------------
+
+    async def _on_gone(self, exc: Gone) -> None:
+        self.stats.gone += 1
+        log.info("gone resource=%s rv=%s: %s", self.resource.display, self.resource_version, exc)
+        if self._need_list:
+            # A LIST at our version was refused: the version itself is too old. Next time,
+            # a consistent list that needs no version.
+            self._rv_unavailable = True
+        else:
+            self._need_list = True
+        if self._gone_unprogressed:
+            self._gone_unprogressed = False
+            await self._retry(exc)
+
+    async def _retry(self, exc: BaseException) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = str(exc)
+        delay = self.backoff.next_delay()
+        if isinstance(exc, TooManyRequests):
+            self.stats.throttled += 1
+        if isinstance(exc, ApiError) and exc.retry_after is not None:
+            delay = exc.retry_after  # the server knows its load better than our guess
+        log.warning("retry resource=%s delay=%.2fs error=%s", self.resource.display, delay, exc)
+        await asyncio.sleep(delay)
+
+    async def _emit(self, batch: Batch) -> None:
+        self.stats.deltas += len(batch.deltas)
+        if self.on_batch is not None:
+            await self.on_batch(batch)
+        else:
+            await self.queue.put(batch)
+
+
+def _calls_for_paging(exc: ClientError) -> bool:
+    """A cache LIST that timed out (too big to send in time) or whose version is gone is worth
+    retrying as a paged consistent LIST."""
+    if isinstance(exc, RequestTimeout):
+        return True
+    return isinstance(exc, ApiError) and (exc.code in (410, 504) or exc.reason == "Timeout")
+
+
+def _items_with_type(page: dict[str, Any]) -> list[dict[str, Any]]:
+    """LIST items carry no apiVersion/kind (watch events do); add them so consumers see one
+    shape, as client-go's unstructured decoding does."""
+    items: list[dict[str, Any]] = page.get("items") or []
+    kind = str(page.get("kind", ""))
+    kind = kind[:-4] if kind.endswith("List") else kind
+    api_version = page.get("apiVersion")
+    for item in items:
+        if "kind" not in item:
+            item["kind"] = kind
+        if "apiVersion" not in item and api_version:
+            item["apiVersion"] = api_version
+    return items
+
+
+def _event_error(status: dict[str, Any]) -> ApiError:
+    code = int(status.get("code") or 500)
+    reason = str(status.get("reason") or "")
+    message = str(status.get("message") or "")
+    details = status.get("details") or {}
+    retry = details.get("retryAfterSeconds") if isinstance(details, dict) else None
+    cls = {410: Gone, 429: TooManyRequests}.get(code, ApiError)
+    return cls(
+        code,
+        reason,
+        message,
+        retry_after=float(retry) if retry else None,
+        text=f"watch ERROR event: {code} {reason}: {message}",
+    )
