@@ -227,8 +227,7 @@ class ApiClient:
                     f"Unauthorized: the API server at {self._where()} rejected the credentials "
                     f'of user "{self.config.user_name}" ({message or reason or "401"}). Fix: '
                     "refresh them (log in again with your cloud CLI, renew the token or "
-                    "certificate); `kubectl get --raw /version` with the same kubeconfig "
-                    "must work."
+                    "certificate); `kubectl auth whoami` with the same kubeconfig must work."
                 ),
             )
         if code == 403 and resource is not None:

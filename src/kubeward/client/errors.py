@@ -122,7 +122,7 @@ def forbidden(
     # just move the 403 to the next request.
     verbs = ("list", "watch") if verb in ("list", "watch") else (verb,)
     kind = "Role (in that namespace)" if namespace else "ClusterRole"
-    shown = f"{group}/{resource}" if group else resource
+    shown = f"{resource}.{group}" if group else resource  # kubectl's spelling
     text = (
         f"Forbidden: the API server at {server} does not allow kubeward to {verb} {shown} "
         f"{where}.\nServer said: {message or reason or 'Forbidden'}\n"

@@ -15,7 +15,6 @@ Steady state is one LIST and one long-lived WATCH per kind; everything else is r
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -150,11 +149,19 @@ class Informer:
         return self._task
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Cancel ``run()``. A failure already reported through ``wait_synced`` is not raised
+        again."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:
+            if exc is not self.failure:
+                raise
 
     async def wait_synced(self, timeout: float | None = None) -> None:
         """Until the store holds a complete list; raises what stopped ``run()`` before that."""
