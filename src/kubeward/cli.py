@@ -60,26 +60,70 @@ def sim(
         "consistent pagination; older versions get 410 Gone.",
     ),
     bookmark_interval: float = typer.Option(60.0, help="Seconds between watch bookmarks."),
+    load: bool = typer.Option(
+        True,
+        "--load/--no-load",
+        help="Model the API server's capacity (APF, CPU, memory, OOM) and the scenario's "
+        "synthetic clients; every request then goes through the model.",
+    ),
+    max_requests_inflight: int | None = typer.Option(
+        None, help="Modelled --max-requests-inflight (default: the scenario's, else 400)."
+    ),
+    max_mutating_requests_inflight: int | None = typer.Option(
+        None, help="Modelled --max-mutating-requests-inflight (default: the scenario's, else 200)."
+    ),
+    apiserver_cores: float | None = typer.Option(
+        None, help="Modelled API-server cores (default: the scenario's, else 8)."
+    ),
+    apiserver_memory: str | None = typer.Option(
+        None, help='Modelled API-server memory limit, a quantity like "16Gi"; above it: OOM.'
+    ),
+    audit_log: Path | None = typer.Option(
+        None, help="Write audit.k8s.io/v1 Event JSON lines (level Metadata) to this file."
+    ),
+    audit_sample: float = typer.Option(
+        1.0,
+        help="Fraction of synthetic clients' requests to audit (HTTP requests are always "
+        "audited); sampled lines carry sim.kubeward.io/audit-sample-rate.",
+    ),
+    token_auth_file: Path | None = typer.Option(
+        None,
+        help='Extra bearer tokens, kube-apiserver\'s CSV format: token,user,uid,"group1,group2".',
+    ),
     list_scenarios: bool = typer.Option(
         False, "--list-scenarios", help="List built-in scenarios and exit."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level."),
 ) -> None:
     """Run the cluster simulator: a Kubernetes API server kubectl and client libraries use."""
+    from kubeward.sim.api.server import read_token_file
     from kubeward.sim.clock import SimClock
     from kubeward.sim.cluster import SimCluster
+    from kubeward.sim.load.runner import LoadOverrides
     from kubeward.sim.scenarios.model import ScenarioError, builtin_scenarios, load_scenario
     from kubeward.sim.serve import RunningSim, SimOptions, serve
 
     _setup_logging(verbose)
     if list_scenarios:
         # One line per scenario (no wrapping), so it reads well and greps well.
-        for name, sc in builtin_scenarios().items():
-            typer.echo(f"{name:<8} {sc.description}")
+        scenarios = builtin_scenarios()
+        width = max(map(len, scenarios))
+        for name, sc in scenarios.items():
+            typer.echo(f"{name:<{width}}  {sc.description}")
         return
     try:
         loaded = load_scenario(scenario)
         clock = SimClock(speed if speed is not None else loaded.speed)
+        overrides = LoadOverrides(
+            cores=apiserver_cores,
+            memory_bytes=_memory_option(apiserver_memory),
+            max_requests_inflight=max_requests_inflight,
+            max_mutating_requests_inflight=max_mutating_requests_inflight,
+        )
+        if not 0 < audit_sample <= 1:
+            raise ValueError("--audit-sample must be in (0, 1], e.g. 0.1 keeps one in ten")
+        if token_auth_file is not None:
+            read_token_file(token_auth_file)  # fail now, with the line at fault
     except (ScenarioError, ValueError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -95,6 +139,11 @@ def sim(
         kubeconfig_out=kubeconfig_out,
         use_tls=tls,
         bookmark_interval=bookmark_interval,
+        token_auth_file=token_auth_file,
+        load=load,
+        load_overrides=overrides,
+        audit_log=audit_log,
+        audit_sample=audit_sample,
     )
 
     def ready(running: RunningSim) -> None:
@@ -111,6 +160,20 @@ def sim(
     except OSError as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
+
+
+def _memory_option(value: str | None) -> float | None:
+    from kubeward.kube.quantity import QuantityError, parse_quantity
+
+    if value is None:
+        return None
+    try:
+        memory = float(parse_quantity(value))
+    except QuantityError as exc:
+        raise ValueError(f'--apiserver-memory: {value!r} is not a quantity (e.g. "16Gi")') from exc
+    if memory <= 0:
+        raise ValueError("--apiserver-memory must be positive (e.g. 16Gi)")
+    return memory
 
 
 @app.command()

@@ -461,5 +461,8 @@ def test_list_scenarios_is_one_line_each() -> None:
     result = CliRunner().invoke(app, ["sim", "--list-scenarios"], terminal_width=80)
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["demo", "large", "tiny"]
+    names = [line.split()[0] for line in lines]
+    assert names == ["demo", "large", "openai-outage", "openai-outage-small", "tiny"]
+    # descriptions start in one column
+    assert len({len(line) - len(line.split(maxsplit=1)[1]) for line in lines}) == 1
     assert "150,000 pods" in lines[1]

@@ -13,7 +13,13 @@ runner = CliRunner()
 
 def test_builtin_scenarios_load_with_their_sizes() -> None:
     sizes = {name: sc.node_count for name, sc in builtin_scenarios().items()}
-    assert sizes == {"demo": 51, "large": 15_000, "tiny": 3}
+    assert sizes == {
+        "demo": 51,
+        "large": 15_000,
+        "openai-outage": 7_500,
+        "openai-outage-small": 500,
+        "tiny": 3,
+    }
 
 
 def test_list_scenarios_shows_descriptions() -> None:
@@ -37,5 +43,7 @@ def test_bad_scenario_file_names_file_field_and_fix(tmp_path: Path) -> None:
 
 
 def test_unknown_scenario_name_lists_the_choices() -> None:
-    with pytest.raises(ScenarioError, match="use one of demo, large, tiny"):
+    with pytest.raises(
+        ScenarioError, match="use one of demo, large, openai-outage, openai-outage-small, tiny"
+    ):
         load_scenario("nonexistent")

@@ -29,6 +29,10 @@ class SimClock:
         elapsed = (time.monotonic() - self._start_real) * self.speed
         return self._start_sim + timedelta(seconds=elapsed)
 
+    def time_at(self, elapsed: float) -> datetime:
+        """The simulated time ``elapsed`` simulated seconds after the start."""
+        return self._start_sim + timedelta(seconds=elapsed)
+
     def timestamp(self) -> str:
         """RFC 3339 with second precision, as metav1.Time marshals."""
         return format_time(self.now())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Protocol
 
 from kubeward.kube.registry import REGISTRY
@@ -24,13 +25,14 @@ from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.scheduler import Scheduler
 from kubeward.sim.control.statefulset import StatefulSetController
 from kubeward.sim.faults import FaultTimeline
+from kubeward.sim.load.bootstrap import create_defaults as create_default_flow_control
 from kubeward.sim.nodes.factory import node_objects
 from kubeward.sim.nodes.kubelet_node import KubeletNodes
 from kubeward.sim.nodes.kubelet_pods import KubeletPods
 from kubeward.sim.nodes.state import ClusterState
 from kubeward.sim.nodes.usage import UsageModel
 from kubeward.sim.scenarios.model import Scenario
-from kubeward.sim.scenarios.workloads import manifests
+from kubeward.sim.scenarios.workloads import Manifest, delayed_manifests, manifests
 from kubeward.sim.store.store import DEFAULT_WINDOW, Store
 
 log = logging.getLogger("kubeward.sim")
@@ -74,6 +76,7 @@ class SimCluster:
         if simulate:
             self._add_simulation(scenario)
         self._tasks: list[asyncio.Task[None]] = []
+        self._later: list[asyncio.TimerHandle] = []
         self.faults = FaultTimeline(self.api, self.state, scenario.faults)
 
     def _add_simulation(self, scenario: Scenario) -> None:
@@ -108,6 +111,7 @@ class SimCluster:
         assert ns_type and svc_type and node_type
         for name in SYSTEM_NAMESPACES:
             self.api.create(ns_type, "", {"metadata": {"name": name}})
+        create_default_flow_control(self.api)
         self.api.create(
             svc_type,
             "default",
@@ -125,10 +129,7 @@ class SimCluster:
         now = self.clock.timestamp()
         for node in node_objects(self.scenario, now):
             self.api.create(node_type, "", node)
-        for (group, version, plural), body in manifests(self.scenario):
-            rt = REGISTRY.get(group, version, plural)
-            assert rt is not None, plural
-            self.api.create(rt, body["metadata"].get("namespace", ""), body)
+        self.create_objects(manifests(self.scenario))
         log.info(
             "event=bootstrapped scenario=%s nodes=%d revision=%d",
             self.scenario.name,
@@ -136,13 +137,26 @@ class SimCluster:
             self.store.revision,
         )
 
-    def start(self) -> None:
-        """Start controllers and the fault timeline on the running event loop."""
+    def create_objects(self, objects: Iterable[Manifest]) -> None:
+        for (group, version, plural), body in objects:
+            rt = REGISTRY.get(group, version, plural)
+            assert rt is not None, plural
+            self.api.create(rt, body["metadata"].get("namespace", ""), body)
+
+    def start(self, delayed: bool = True) -> None:
+        """Start controllers, the fault timeline and (``delayed``) the workloads the scenario
+        creates later, on the running loop."""
         self.faults.start()
+        for at, objects in delayed_manifests(self.scenario) if delayed else ():
+            self._later.append(
+                self.clock.call_later(at - self.clock.elapsed(), self.create_objects, objects)
+            )
         for c in self.controllers:
             self._tasks.append(asyncio.get_running_loop().create_task(c.run(), name=c.name))
 
     async def stop(self) -> None:
+        for handle in self._later:
+            handle.cancel()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

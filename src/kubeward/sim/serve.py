@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import signal
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -16,9 +18,11 @@ import uvicorn
 
 from kubeward.sim import tls
 from kubeward.sim.api.metrics_api import MetricsProvider
-from kubeward.sim.api.server import APIServer, ServerConfig, User
+from kubeward.sim.api.server import APIServer, ServerConfig, User, read_token_file
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.kubeconfig import write_kubeconfig
+from kubeward.sim.load.audit import AuditLog
+from kubeward.sim.load.runner import LoadOverrides, LoadRunner
 
 log = logging.getLogger("kubeward.sim")
 
@@ -31,6 +35,11 @@ class SimOptions:
     use_tls: bool = False
     token: str | None = None
     bookmark_interval: float = 60.0
+    token_auth_file: Path | None = None
+    load: bool = True  # run the load model (when the scenario enables it)
+    load_overrides: LoadOverrides = field(default_factory=LoadOverrides)
+    audit_log: Path | None = None
+    audit_sample: float = 1.0
 
 
 @dataclass
@@ -93,15 +102,32 @@ async def serve(
         ca_pem = certs.ca_pem
     scheme = "https" if options.use_tls else "http"
     url = f"{scheme}://{host_for_url}:{port}"
+    tokens = read_token_file(options.token_auth_file) if options.token_auth_file else {}
+    tokens[token] = User("kubeward-admin", ("system:masters",))
     config = ServerConfig(
-        tokens={token: User("kubeward-admin", ("system:masters",))},
+        tokens=tokens,
         server_address=f"{host_for_url}:{port}",
         bookmark_interval=options.bookmark_interval,
     )
     metrics = MetricsProvider(cluster.usage) if cluster.usage is not None else None
-    server = APIServer(cluster.api, config, metrics=metrics)
+    audit = AuditLog(options.audit_log, options.audit_sample) if options.audit_log else None
     cluster.bootstrap()
+    load = None
+    if options.load and cluster.scenario.load.enabled:
+        load = LoadRunner(
+            cluster.scenario.load,
+            cluster.store,
+            cluster.clock,
+            overrides=options.load_overrides,
+            audit=audit,
+            api=cluster.api,
+        )
+    server = APIServer(cluster.api, config, metrics=metrics, load=load, audit=audit)
     cluster.start()
+    load_task = None
+    if load is not None:
+        load.start()
+        load_task = asyncio.get_running_loop().create_task(load.run(), name="load-model")
     uv_config = uvicorn.Config(
         server.app,
         log_level="warning",
@@ -117,5 +143,11 @@ async def serve(
     try:
         await uv.serve(sockets=[sock])
     finally:
+        if load_task is not None:
+            load_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await load_task
         await cluster.stop()
+        if audit is not None:
+            audit.close()
         sock.close()

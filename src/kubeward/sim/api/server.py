@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import logging
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 import yaml
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -31,6 +33,13 @@ from kubeward.sim.api import discovery, subresources
 from kubeward.sim.api.metrics_api import MetricsProvider
 from kubeward.sim.api.rest import DeleteOptions, Filter, ListResult, ObjectAPI
 from kubeward.sim.api.tables import to_table
+from kubeward.sim.load.apf import Target
+from kubeward.sim.load.audit import AuditLog
+from kubeward.sim.load.cost import selectivity
+from kubeward.sim.load.engine import CONNECTION_FAILED, WatchHandle
+from kubeward.sim.load.engine import Request as ModelRequest
+from kubeward.sim.load.metrics import APIServerMetrics, reported_verb, scope_of
+from kubeward.sim.load.runner import LoadRunner, http_target, identity_of
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 from kubeward.sim.store.store import TooOld
 from kubeward.sim.store.watch import Watcher
@@ -69,50 +78,6 @@ class ServerConfig:
     server_address: str = "127.0.0.1:6443"
     bookmark_interval: float = 60.0  # real seconds between watch bookmarks
     min_request_timeout: float = 1800.0  # watch timeout is random in [min, 2*min) when unset
-
-
-class _Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "apiserver_request_total",
-            "Counter of apiserver requests broken out for each verb, "
-            "group, version, resource, scope, component, and HTTP response code.",
-            ["verb", "group", "version", "resource", "subresource", "scope", "component", "code"],
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "apiserver_request_duration_seconds",
-            "Response latency distribution in seconds for "
-            "each verb, group, version, resource, subresource, scope and component.",
-            ["verb", "group", "version", "resource", "subresource", "scope", "component"],
-            buckets=(
-                0.005,
-                0.025,
-                0.05,
-                0.1,
-                0.2,
-                0.4,
-                0.6,
-                0.8,
-                1.0,
-                1.25,
-                1.5,
-                2,
-                3,
-                4,
-                5,
-                6,
-                8,
-                10,
-                15,
-                20,
-                30,
-                45,
-                60,
-            ),
-            registry=self.registry,
-        )
 
 
 def parse_request_info(method: str, path: str, query: dict[str, str]) -> RequestInfo | None:
@@ -199,13 +164,18 @@ class APIServer:
         config: ServerConfig,
         registry: ResourceRegistry = REGISTRY,
         metrics: MetricsProvider | None = None,
+        load: LoadRunner | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.api = api
         self.usage_metrics = metrics
         self.store = api.store
         self.config = config
         self.registry = registry
-        self.metrics = _Metrics()
+        # With the load model, every request goes through its APF and capacity first.
+        self.load = load
+        self.audit = audit
+        self.metrics = load.metrics if load is not None else APIServerMetrics()
         self._watchers: set[Watcher] = set()
         self.app = Starlette(
             routes=[
@@ -225,7 +195,10 @@ class APIServer:
         path = request.url.path
         query = dict(request.query_params)
         started = time.perf_counter()
+        received = self.api.clock.elapsed()
         info = parse_request_info(request.method, path, query)
+        user: User | None = None
+        admitted: ModelRequest | None = None
         try:
             if path in ("/healthz", "/livez", "/readyz") or path.startswith(
                 ("/healthz/", "/livez/", "/readyz/")
@@ -233,39 +206,136 @@ class APIServer:
                 return Response(b"ok", media_type="text/plain")
             if path == "/version":
                 return _json(discovery.version_info())
-            self._authenticate(request)
+            user = self._authenticate(request)
+            if self.load is not None:
+                admitted = self._model_request(request, info, query, user)
+                await self._admit(admitted)
             cadvisor = _CADVISOR.fullmatch(path)
             if cadvisor is not None and request.method == "GET":
-                return self._cadvisor(cadvisor.group(1) or "")
-            if info is None:
-                return self._non_resource(request, path)
-            response = await self._resource(request, info, query)
+                response = self._cadvisor(cadvisor.group(1) or "")
+            elif info is None:
+                response = self._non_resource(request, path)
+            else:
+                response = await self._resource(request, info, query, admitted)
         except st.StatusError as err:
             response = _status_response(err)
         except Exception as exc:  # a bug must not take the server down; report it as k8s does
             log.exception("event=internal_error path=%s", path)
             response = _status_response(st.internal(repr(exc)))
+        if admitted is not None and admitted.schema and self.load is not None:
+            fs_uid, pl_uid = self.load.flow_uids(admitted)
+            response.headers["X-Kubernetes-PF-FlowSchema-UID"] = fs_uid
+            response.headers["X-Kubernetes-PF-PriorityLevel-UID"] = pl_uid
         if info is not None:
-            self._observe(info, response.status_code, time.perf_counter() - started)
+            apply = request.headers.get("content-type", "").startswith("application/apply-patch")
+            self._observe(info, response.status_code, time.perf_counter() - started, apply)
+        if self.audit is not None:
+            self._audit(request, info, user, admitted, response.status_code, received)
         return response
 
-    def _observe(self, info: RequestInfo, code: int, seconds: float) -> None:
-        scope = "resource" if info.name else ("namespace" if info.namespace else "cluster")
-        verb = info.verb.upper() if info.verb != "watch" else "WATCH"
-        if info.verb == "list":
-            verb = "LIST"
-        labels = dict(
-            verb=verb,
-            group=info.group,
+    def _model_request(
+        self, request: Request, info: RequestInfo | None, query: dict[str, str], user: User
+    ) -> ModelRequest:
+        """The request as the load model sees it: who, what, and how much it will read."""
+        uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        who = identity_of(user.name, user.groups)
+        agent = request.headers.get("user-agent", "")
+        if info is None:
+            target = Target(request.method.lower(), is_resource=False, path=request.url.path)
+            return ModelRequest(who, target, None, user_agent=agent, uri=uri, synthetic=False)
+        rt = self.registry.get(info.group, info.version, info.resource)
+        storage_key = rt.storage_key if rt is not None and not rt.computed else None
+        field_selector = query.get("fieldSelector", "")
+        try:
+            limit = int(query.get("limit") or 0) if info.verb == "list" else 0
+        except ValueError:
+            limit = 0  # the handler rejects it with a clear message
+        nodes = len(self.store.resource(("", "nodes")).objects)
+        return ModelRequest(
+            who,
+            http_target(info.verb, info.group, info.resource, info.subresource, info.namespace),
+            storage_key,
+            user_agent=agent,
             version=info.version,
-            resource=info.resource,
+            name=info.name,
             subresource=info.subresource,
-            scope=scope,
-            component="apiserver",
+            resource_version=query.get("resourceVersion"),
+            limit=limit,
+            has_selector=bool(query.get("labelSelector") or field_selector),
+            selectivity=selectivity(field_selector, info.name, nodes),
+            uri=uri,
+            synthetic=False,
         )
-        self.metrics.requests.labels(**labels, code=str(code)).inc()
-        if info.verb != "watch":
-            self.metrics.duration.labels(**labels).observe(seconds)
+
+    async def _admit(self, admitted: ModelRequest) -> None:
+        assert self.load is not None
+        code = await self.load.admit(admitted)
+        if code == 429:
+            raise st.too_many_requests("Too many requests, please try again later.")
+        if code == CONNECTION_FAILED:
+            # A real API server that was OOM-killed refuses connections; HTTP needs a response.
+            raise st.StatusError(
+                503,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request (the simulated "
+                "kube-apiserver is restarting after an out-of-memory kill)",
+                headers={"Retry-After": "1"},
+            )
+
+    def _observe(self, info: RequestInfo, code: int, seconds: float, apply: bool) -> None:
+        self.metrics.observe(
+            reported_verb(info.verb, apply=apply and info.verb == "patch"),
+            info.group,
+            info.version,
+            info.resource,
+            info.subresource,
+            scope_of(info.namespace, info.name),
+            code,
+            seconds,
+        )
+
+    def _audit(
+        self,
+        request: Request,
+        info: RequestInfo | None,
+        user: User | None,
+        admitted: ModelRequest | None,
+        code: int,
+        received: float,
+    ) -> None:
+        assert self.audit is not None
+        completed = self.api.clock.elapsed()
+        if admitted is not None and self.load is not None:
+            self.load.write_audit(admitted, code, received=received, completed=completed)
+            return
+        uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        object_ref = None
+        if info is not None:
+            object_ref = {
+                k: v
+                for k, v in (
+                    ("resource", info.resource),
+                    ("namespace", info.namespace),
+                    ("name", info.name),
+                    ("apiGroup", info.group),
+                    ("apiVersion", info.version),
+                    ("subresource", info.subresource),
+                )
+                if v
+            }
+        clock = self.api.clock
+        self.audit.write(
+            user=user.name if user else "",
+            groups=(*user.groups, "system:authenticated") if user else (),
+            user_agent=request.headers.get("user-agent", ""),
+            verb=info.verb if info is not None else request.method.lower(),
+            uri=uri,
+            object_ref=object_ref,
+            code=code,
+            received=clock.time_at(received),
+            completed=clock.time_at(completed),
+            annotations={},
+        )
 
     def _authenticate(self, request: Request) -> User:
         header = request.headers.get("authorization", "")
@@ -273,7 +343,33 @@ class APIServer:
         user = self.config.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
             raise st.unauthorized()
-        return user
+        return self._impersonate(request, user)
+
+    @staticmethod
+    def _impersonate(request: Request, user: User) -> User:
+        """Impersonate-User/-Group headers (``kubectl --as``, ``--as-group``). The simulator
+        has no RBAC: only system:masters may impersonate, as cluster-admin can."""
+        target = request.headers.get("impersonate-user", "")
+        groups = request.headers.getlist("impersonate-group")
+        if not target:
+            if groups:
+                raise st.bad_request(
+                    f"requested {groups} without impersonating a user (add Impersonate-User)"
+                )
+            return user
+        if "system:masters" not in user.groups:
+            raise st.forbidden_error(
+                f'users "{target}" is forbidden: User "{user.name}" cannot impersonate '
+                'resource "users" in API group "" at the cluster scope',
+                "users",
+                "",
+                target,
+            )
+        parts = target.split(":")
+        if not groups and len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+            # As kube-apiserver: a service account without explicit groups gets its own.
+            groups = ["system:serviceaccounts", f"system:serviceaccounts:{parts[2]}"]
+        return User(target, tuple(groups))
 
     def _non_resource(self, request: Request, path: str) -> Response:
         if request.method != "GET":
@@ -383,7 +479,11 @@ class APIServer:
         return rt
 
     async def _resource(
-        self, request: Request, info: RequestInfo, query: dict[str, str]
+        self,
+        request: Request,
+        info: RequestInfo,
+        query: dict[str, str],
+        admitted: ModelRequest | None = None,
     ) -> Response:
         rt = self._resource_type(info)
         if rt.computed:
@@ -401,7 +501,7 @@ class APIServer:
         )
         dry_run = query.get("dryRun") == "All"
         if verb == "watch":
-            return self._watch(rt, info, query, accept)
+            return self._watch(rt, info, query, accept, admitted)
         if verb == "list":
             return self._list(rt, ns, query, accept)
         if verb == "get":
@@ -582,7 +682,12 @@ class APIServer:
     # -- watch --------------------------------------------------------------------------------
 
     def _watch(
-        self, rt: ResourceType, info: RequestInfo, query: dict[str, str], accept: str
+        self,
+        rt: ResourceType,
+        info: RequestInfo,
+        query: dict[str, str],
+        accept: str,
+        admitted: ModelRequest | None = None,
     ) -> Response:
         field_selector = query.get("fieldSelector", "")
         if info.name:
@@ -622,11 +727,25 @@ class APIServer:
                         initial.append((type_, ev))
             except TooOld as exc:
                 error = st.gone(str(exc))
+        handle = None
         if error is None:
+            if self.load is not None and admitted is not None:
+                # The model's watch: its events cost the modelled server, an OOM ends it.
+                handle = self.load.model.open_watch(
+                    rt.storage_key, admitted.selectivity, on_closed=watcher.close
+                )
+                if handle is None:
+                    raise st.StatusError(
+                        503,
+                        "ServiceUnavailable",
+                        "the server is currently unable to handle the request",
+                    )
             res.watchers.add(watcher)
             self._watchers.add(watcher)
         encoder = _TableEncoder(self, rt, query) if _wants(accept, "Table") else None
-        stream = self._stream_watch(rt, res, watcher, initial, error, bookmarks, timeout, encoder)
+        stream = self._stream_watch(
+            rt, res, watcher, initial, error, bookmarks, timeout, encoder, handle
+        )
         return StreamingResponse(stream, media_type=_JSON)
 
     def _event_line(
@@ -657,6 +776,7 @@ class APIServer:
         bookmarks: bool,
         timeout: float,
         encoder: _TableEncoder | None,
+        handle: WatchHandle | None = None,
     ) -> AsyncIterator[bytes]:
         try:
             if error is not None:
@@ -689,6 +809,8 @@ class APIServer:
         finally:
             res.watchers.discard(watcher)
             self._watchers.discard(watcher)
+            if handle is not None and self.load is not None:
+                self.load.model.close_watch(handle)
 
     def _bookmark(self, rt: ResourceType) -> bytes:
         obj = {
@@ -730,5 +852,20 @@ def _partial(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def tokens_for(pairs: Iterable[tuple[str, str, tuple[str, ...]]]) -> dict[str, User]:
-    return {token: User(name, groups) for token, name, groups in pairs}
+def read_token_file(path: Path) -> dict[str, User]:
+    """kube-apiserver's ``--token-auth-file``: CSV lines ``token,user,uid[,"group1,group2"]``."""
+    users: dict[str, User] = {}
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f"--token-auth-file {path}: {exc.strerror}") from exc
+    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+        if not row or row[0].startswith("#"):
+            continue
+        if len(row) < 3 or not row[0].strip() or not row[1].strip():
+            raise ValueError(
+                f'--token-auth-file {path}:{number}: expected token,user,uid[,"group1,group2"]'
+            )
+        groups = tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else ()
+        users[row[0].strip()] = User(row[1].strip(), groups)
+    return users

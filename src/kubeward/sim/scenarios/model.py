@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -21,6 +20,8 @@ from pydantic import (
 
 from kubeward.kube.quantity import QuantityError, parse_quantity
 from kubeward.sim.behaviour import PodBehaviour
+from kubeward.sim.load.spec import LoadSpec
+from kubeward.sim.scenarios.types import Duration, Name
 
 
 class ScenarioError(ValueError):
@@ -115,24 +116,6 @@ class NodePool(BaseModel):
 REGION = "sim-region-1"
 
 
-def parse_duration(value: Any) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h30m"``."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(value)
-    match = _DURATION.fullmatch(str(value).strip())
-    if not match or not any(match.groups()):
-        raise ValueError(f'{value!r} is not a duration (write e.g. 90, "90s", "5m" or "1h30m")')
-    h, m, sec = (float(g) if g else 0.0 for g in match.groups())
-    return h * 3600 + m * 60 + sec
-
-
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
-
-
 class Resources(BaseModel):
     model_config = ConfigDict(extra="forbid")
     cpu: str | None = None
@@ -197,11 +180,13 @@ _BATCH_FIELDS = {
 
 
 class Workload(BaseModel):
-    """One workload of the scenario, created at start exactly as ``kubectl apply`` would."""
+    """One workload of the scenario, created exactly as ``kubectl apply`` would: at start, or
+    ``createAt`` simulated time later (a rollout in the middle of the story)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: Name
     namespace: Name = "default"
+    create_at: Duration = Field(0.0, alias="createAt")
     kind: WorkloadKind = "Deployment"
     replicas: int = Field(1, ge=0, le=100_000)
     # Stamp out this many identical workloads named <name>-0 ... <name>-<copies-1>.
@@ -399,6 +384,7 @@ class Scenario(BaseModel):
     speed: float = Field(1.0, gt=0)
     workloads: list[Workload] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
+    load: LoadSpec = Field(default_factory=LoadSpec)
 
     @field_validator("description")
     @classmethod
@@ -471,7 +457,7 @@ def _builtin_dir() -> Any:
 
 def builtin_scenarios() -> dict[str, Scenario]:
     out = {}
-    for entry in sorted(_builtin_dir().iterdir(), key=lambda e: e.name):
+    for entry in sorted(_builtin_dir().iterdir(), key=lambda e: e.name.removesuffix(".yaml")):
         if entry.name.endswith(".yaml"):
             out[entry.name[:-5]] = _parse(entry.read_text(), f"built-in {entry.name}")
     return out

@@ -13,15 +13,26 @@ Manifest = tuple[tuple[str, str, str], dict[str, Any]]
 
 
 def manifests(scenario: Scenario) -> Iterator[Manifest]:
+    """What exists at start: every workload's namespace, and the workloads without createAt."""
     namespaces = sorted({w.namespace for w in scenario.workloads} - {"default"})
     for ns in namespaces:
         yield ("", "v1", "namespaces"), {"metadata": {"name": ns}}
     for w in scenario.workloads:
-        if w.copies == 1:
-            yield from workload_objects(w)
-            continue
-        for i in range(w.copies):
-            yield from workload_objects(w.model_copy(update={"name": f"{w.name}-{i}", "copies": 1}))
+        if not w.create_at:
+            yield from _copies(w)
+
+
+def delayed_manifests(scenario: Scenario) -> list[tuple[float, list[Manifest]]]:
+    """Workloads created later: (simulated seconds after start, their objects)."""
+    return [(w.create_at, list(_copies(w))) for w in scenario.workloads if w.create_at]
+
+
+def _copies(w: Workload) -> Iterator[Manifest]:
+    if w.copies == 1:
+        yield from workload_objects(w)
+        return
+    for i in range(w.copies):
+        yield from workload_objects(w.model_copy(update={"name": f"{w.name}-{i}", "copies": 1}))
 
 
 def pod_template(w: Workload) -> dict[str, Any]:
