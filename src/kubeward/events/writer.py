@@ -1,0 +1,301 @@
+"""The ingest writer: batches events into the store, and loses none silently.
+
+- Events are normalised and buffered, coalesced by uid (only the newest version of an Event
+  is kept), and written in batches of upserts.
+- When the store is down (connection refused, server restarting, SQLite file locked or
+  unwritable), the batch stays in the buffer and writes are retried with exponential backoff.
+  The buffer is bounded: past ``buffer_limit`` Events the oldest is dropped, and every drop is
+  counted (``dropped`` and ``kubeward_events_dropped_total``) and logged.
+- Watch resume points (:meth:`set_resume_version`) are persisted only in the transaction that
+  writes the last event buffered before them, so a stored resume point never skips an event
+  that was not stored. After a drop they are no longer advanced: a restarted collector then
+  resumes from the last point before the loss (or relists), and dedupe absorbs the replay.
+
+Thread safety: ``add`` and ``flush`` may be called from different threads (e.g. an event loop
+adds with ``auto_flush=False`` while a thread flushes); a write itself runs outside the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from itertools import islice
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from kubeward.events.normalize import Row, normalize_event
+from kubeward.events.retention import purge_events
+from kubeward.events.upsert import is_newer, upsert_events
+from kubeward.store import Store
+
+log = logging.getLogger("kubeward.events.writer")
+
+
+def is_store_down(exc: DBAPIError) -> bool:
+    """A failure of the store itself (retry later), not of the statement (a bug: raise).
+
+    OperationalError covers refused/lost connections, server shutdown, and SQLite's
+    "database is locked" / "unable to open database file" / "readonly database".
+    """
+    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.dropped = Counter(
+            "kubeward_events_dropped",
+            "Events dropped because the store was down and the write buffer was full.",
+            registry=registry,
+        )
+        self.written = Counter(
+            "kubeward_events_written",
+            "Event rows written (upserted) to the store.",
+            registry=registry,
+        )
+        self.buffered = Gauge(
+            "kubeward_events_buffered", "Events waiting to be written.", registry=registry
+        )
+        self.store_up = Gauge(
+            "kubeward_events_store_up",
+            "1 if the last write to the event store succeeded, else 0.",
+            registry=registry,
+        )
+        self.store_up.set(1)
+
+
+class EventWriter:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        cluster: str = "default",
+        buffer_limit: int = 100_000,
+        batch_size: int = 2_000,
+        flush_interval: float = 1.0,
+        auto_flush: bool = True,
+        retry_initial: float = 0.5,
+        retry_max: float = 30.0,
+        retention: timedelta | None = None,
+        purge_interval: float = 300.0,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if buffer_limit < 1 or batch_size < 1:
+            raise ValueError("buffer_limit and batch_size must be at least 1")
+        self.store = store
+        self.cluster = cluster
+        self.buffer_limit = buffer_limit
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.auto_flush = auto_flush
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.retention = retention
+        self.purge_interval = purge_interval
+        self._clock = clock
+        self._metrics = _Metrics(registry) if registry is not None else None
+
+        self.dropped = 0  # events lost to buffer overflow (or to close() with the store down)
+        self.written = 0  # rows upserted
+        self.purged = 0  # rows deleted by retention
+        self.store_down = False
+        self.last_error: str | None = None
+
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()  # one write at a time
+        self._buffer: OrderedDict[str, Row] = OrderedDict()  # uid -> newest row, oldest first
+        self._pending_resume: dict[str, str] = {}
+        self._resume_frozen = False  # set by the first drop
+        self._dropped_in_outage = 0
+        self._backoff = retry_initial
+        self._next_attempt = 0.0
+        self._last_flush = clock()
+        self._last_purge: float | None = None
+
+    # -- input ----------------------------------------------------------------------------
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def add(self, obj: Mapping[str, Any]) -> None:
+        """Buffer one Event (core/v1 or events.k8s.io/v1 dict); may flush (see auto_flush)."""
+        self._enqueue(normalize_event(obj, self.cluster))
+        self._maybe_flush()
+
+    def add_many(self, objs: Iterable[Mapping[str, Any]]) -> None:
+        for obj in objs:
+            self._enqueue(normalize_event(obj, self.cluster))
+            self._maybe_flush()
+
+    def set_resume_version(self, resource: str, version: str) -> None:
+        """The watch of ``resource`` has delivered everything up to ``version``.
+
+        Persisted with the write that stores the events buffered so far (see module doc).
+        """
+        with self._lock:
+            self._pending_resume[resource] = version
+        self._maybe_flush()
+
+    def _enqueue(self, row: Row) -> None:
+        uid = row["uid"]
+        with self._lock:
+            old = self._buffer.get(uid)
+            if old is not None:
+                if is_newer(row, old):
+                    self._buffer[uid] = row
+                    self._buffer.move_to_end(uid)
+                return
+            if len(self._buffer) >= self.buffer_limit:
+                self._buffer.popitem(last=False)  # the oldest: newer events matter more
+                self._record_drop(1)
+            self._buffer[uid] = row
+            if self._metrics:
+                self._metrics.buffered.set(len(self._buffer))
+
+    def _record_drop(self, n: int) -> None:
+        first = self.dropped == 0 or self._dropped_in_outage == 0
+        self.dropped += n
+        self._dropped_in_outage += n
+        self._resume_frozen = True
+        if self._metrics:
+            self._metrics.dropped.inc(n)
+        if first:
+            log.error(
+                "event_buffer_overflow store=%s buffer_limit=%d dropped_total=%d msg=%s",
+                self.store.display_url,
+                self.buffer_limit,
+                self.dropped,
+                "event store unavailable and buffer full: dropping the oldest buffered events; "
+                "the watch resume point is frozen so a restart replays from before the loss",
+            )
+
+    # -- output ---------------------------------------------------------------------------
+
+    def _maybe_flush(self) -> None:
+        if not self.auto_flush:
+            return
+        due = self._clock() - self._last_flush >= self.flush_interval
+        if len(self._buffer) >= self.batch_size or due:
+            self.flush()
+
+    def flush(self, *, force: bool = False) -> bool:
+        """Write everything buffered. True when the buffer is empty afterwards.
+
+        While the store is down, attempts are spaced by the backoff unless ``force``.
+        """
+        now = self._clock()
+        if self.store_down and not force and now < self._next_attempt:
+            return False
+        with self._flush_lock:
+            self._last_flush = now
+            try:
+                self._write_all()
+                self._maybe_purge()
+            except DBAPIError as exc:
+                if not is_store_down(exc):
+                    raise
+                self._mark_down(exc)
+                return False
+            self._mark_up()
+            return not self._buffer
+
+    def _write_all(self) -> None:
+        while True:
+            with self._lock:
+                batch = list(islice(self._buffer.values(), self.batch_size))
+                last = len(batch) == len(self._buffer)
+                resume = dict(self._pending_resume) if last and not self._resume_frozen else {}
+            if not batch and not resume:
+                with self._lock:
+                    if self._resume_frozen:
+                        self._pending_resume.clear()
+                return
+            with self.store.write() as conn:
+                upsert_events(conn, batch)
+                for resource, version in resume.items():
+                    self.store.set_resume_version(self.cluster, resource, version, conn)
+            with self._lock:
+                for row in batch:
+                    # Only if not replaced by a newer version while we were writing.
+                    if self._buffer.get(row["uid"]) is row:
+                        del self._buffer[row["uid"]]
+                for resource, version in resume.items():
+                    if self._pending_resume.get(resource) == version:
+                        del self._pending_resume[resource]
+                self.written += len(batch)
+                if self._metrics:
+                    self._metrics.written.inc(len(batch))
+                    self._metrics.buffered.set(len(self._buffer))
+            if last:
+                return
+
+    def _maybe_purge(self) -> None:
+        if self.retention is None:
+            return
+        now = self._clock()
+        if self._last_purge is not None and now - self._last_purge < self.purge_interval:
+            return
+        self._last_purge = now
+        deleted = purge_events(self.store, self.retention, cluster=self.cluster)
+        self.purged += deleted
+        if deleted:
+            log.info("events_purged count=%d retention=%s", deleted, self.retention)
+
+    def _mark_down(self, exc: DBAPIError) -> None:
+        self.last_error = str(exc.orig or exc).strip().splitlines()[0]
+        if not self.store_down:
+            log.warning(
+                "event_store_down store=%s buffered=%d buffer_limit=%d error=%r",
+                self.store.display_url,
+                len(self._buffer),
+                self.buffer_limit,
+                self.last_error,
+            )
+            self._backoff = self.retry_initial
+        self.store_down = True
+        self._next_attempt = self._clock() + self._backoff
+        self._backoff = min(self._backoff * 2, self.retry_max)
+        if self._metrics:
+            self._metrics.store_up.set(0)
+
+    def _mark_up(self) -> None:
+        if self.store_down:
+            log.warning(
+                "event_store_recovered store=%s dropped_during_outage=%d dropped_total=%d",
+                self.store.display_url,
+                self._dropped_in_outage,
+                self.dropped,
+            )
+        self.store_down = False
+        self.last_error = None
+        self._dropped_in_outage = 0
+        self._backoff = self.retry_initial
+        if self._metrics:
+            self._metrics.store_up.set(1)
+
+    def close(self) -> bool:
+        """Final flush. Events that still cannot be written are counted as dropped and logged.
+
+        Returns True when nothing was lost at close.
+        """
+        if self.flush(force=True):
+            return True
+        with self._lock:
+            lost = len(self._buffer)
+            self._buffer.clear()
+            if lost:
+                self._record_drop(lost)
+        log.error(
+            "event_writer_closed_with_loss store=%s lost=%d error=%r",
+            self.store.display_url,
+            lost,
+            self.last_error,
+        )
+        return False

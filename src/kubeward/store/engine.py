@@ -1,0 +1,51 @@
+"""Engines tuned per backend.
+
+SQLite: WAL journal (readers never block the writer, the writer never blocks readers) and
+``synchronous=NORMAL`` (durable at checkpoints, safe against corruption). pysqlite's own
+transaction handling is switched off so that SQLAlchemy's ``begin`` emits ``BEGIN`` itself: that
+makes DDL transactional (a failed migration leaves nothing half-built) and lets writers ask for
+``BEGIN IMMEDIATE`` (take the write lock up front instead of failing to upgrade a read lock).
+
+PostgreSQL: psycopg 3, pre-ping so pooled connections that died with a server restart are
+replaced instead of failing the next write, and a connect timeout so a dead host is noticed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
+
+# Execution option naming the SQLite BEGIN mode of a connection ("", "IMMEDIATE", "EXCLUSIVE").
+SQLITE_BEGIN = "kubeward_sqlite_begin"
+
+
+def create_store_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in url.query:
+        connect_args["connect_timeout"] = 5
+    if "application_name" not in url.query:
+        connect_args["application_name"] = "kubeward"
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" hook below emits BEGIN
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN, "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+    return engine
