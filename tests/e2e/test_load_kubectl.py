@@ -191,6 +191,12 @@ def test_metrics_name_the_api_server_series(kubectl: Kubectl) -> None:
     )
     assert _metric(metrics, "process_resident_memory_bytes") > 400 * 2**20
     assert _metric(metrics, "apiserver_request_total", verb="PUT", resource="leases") > 0
+    dns = kubectl(
+        "get", "--raw", "/api/v1/namespaces/kube-system/services/kube-dns:metrics/proxy/metrics"
+    ).stdout
+    assert _metric(dns, "coredns_dns_responses_total", rcode="NOERROR") > 0
+    assert _metric(dns, "coredns_dns_responses_total", rcode="SERVFAIL") == 0
+    assert _metric(dns, "kubeward_sim_app_dns_lookups_total", result="ok") > 0
 
 
 def test_audit_log_records_http_requests_with_their_user(

@@ -70,6 +70,10 @@ class RequestInfo:
 
 # cluster-wide, and per node through the API server's node proxy as Prometheus scrapes it
 _CADVISOR = re.compile(r"/metrics/cadvisor|/api/v1/nodes/([^/]+)/proxy/metrics/cadvisor")
+# the modelled CoreDNS's metrics, through the service proxy of its metrics port
+_COREDNS = re.compile(
+    r"/api/v1/namespaces/kube-system/services/kube-dns:(?:metrics|9153)/proxy/metrics"
+)
 
 
 @dataclass
@@ -213,6 +217,8 @@ class APIServer:
             cadvisor = _CADVISOR.fullmatch(path)
             if cadvisor is not None and request.method == "GET":
                 response = self._cadvisor(cadvisor.group(1) or "")
+            elif _COREDNS.fullmatch(path) and request.method == "GET":
+                response = self._coredns_metrics()
             elif info is None:
                 response = self._non_resource(request, path)
             else:
@@ -429,6 +435,16 @@ class APIServer:
         return Response(
             self.usage_metrics.cadvisor(node),
             media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
+
+    def _coredns_metrics(self) -> Response:
+        coredns = self.load.coredns if self.load is not None else None
+        if coredns is None:
+            raise st.StatusError(
+                503, "ServiceUnavailable", 'no endpoints available for service "kube-dns:metrics"'
+            )
+        return Response(
+            generate_latest(coredns.registry), media_type="text/plain; version=0.0.4; charset=utf-8"
         )
 
     def _computed(self, rt: ResourceType, info: RequestInfo, query: dict[str, str]) -> Response:
