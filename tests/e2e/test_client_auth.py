@@ -172,3 +172,46 @@ async def test_in_cluster_service_account(
 
     # An explicit kubeconfig still wins over the pod's identity, as with kubectl.
     assert load_config(sim.kubeconfig, service_account_dir=sa).source.startswith("kubeconfig")
+
+
+CONFIGMAPS = Resource.lookup("v1", "configmaps")
+
+
+async def test_exec_plugin_is_rerun_when_its_cached_token_is_rejected(
+    sim: SimProcess, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls"
+    script = tmp_path / "rotating.py"
+    # First run hands out a token the server rejects (an expired one), later runs a good one.
+    script.write_text(
+        "import json, sys\n"
+        "calls = open(sys.argv[1], 'a+'); calls.write('x'); calls.seek(0); n = len(calls.read())\n"
+        f"token = 'expired' if n == 1 else {sim.token!r}\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1beta1',\n"
+        "                  'kind': 'ExecCredential', 'status': {'token': token}}))\n"
+    )
+    exec_spec = {
+        "apiVersion": "client.authentication.k8s.io/v1beta1",
+        "command": sys.executable,
+        "args": [str(script), str(calls)],
+    }
+    async with ApiClient(
+        load_config(_write(tmp_path, _with_user(sim, {"exec": exec_spec})))
+    ) as api:
+        with pytest.raises(Unauthorized):
+            await api.list_page(CONFIGMAPS, "default", {})
+        # The cached token is rejected again: the plugin runs again and the request is retried.
+        page = await api.list_page(CONFIGMAPS, "default", {})
+    assert page["kind"] == "ConfigMapList" and calls.read_text() == "xx"
+
+
+async def test_token_file_is_reread_when_rejected(sim: SimProcess, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("old-rotated-away")
+    path = _write(tmp_path, _with_user(sim, {"tokenFile": str(token_file)}))
+    async with ApiClient(load_config(path)) as api:
+        with pytest.raises(Unauthorized):
+            await api.list_page(CONFIGMAPS, "default", {})
+        token_file.write_text(sim.token)  # the kubelet rotated the projected token
+        page = await api.list_page(CONFIGMAPS, "default", {})
+    assert page["kind"] == "ConfigMapList"

@@ -31,6 +31,7 @@ from kubeward.client import (
     Forbidden,
     Informer,
     Resource,
+    ResourceNotFound,
     load_config,
 )
 from simproc import until
@@ -223,15 +224,15 @@ async def test_forbidden_names_the_verb_resource_and_rbac_rule(
     assert 'apiGroups: [""]' in text and 'resources: ["pods"]' in text
 
 
-async def test_429_retry_after_is_honoured(fake: FakeApiServer, api: ApiClient) -> None:
+@pytest.mark.parametrize(
+    ("code", "reason"), [(429, "TooManyRequests"), (503, "ServiceUnavailable")]
+)
+async def test_retry_after_is_honoured(
+    fake: FakeApiServer, api: ApiClient, code: int, reason: str
+) -> None:
     async def handler(req: Seen) -> Response:
         if req.verb == "LIST" and len(fake.requests("LIST")) == 1:
-            return status(
-                429,
-                "TooManyRequests",
-                "Too many requests, please try again later.",
-                **{"Retry-After": "1"},
-            )
+            return status(code, reason, "please try again later", **{"Retry-After": "1"})
         if req.verb == "LIST":
             return listing([cm("a", 5)], 5)
         return watch()
@@ -246,8 +247,34 @@ async def test_429_retry_after_is_honoured(fake: FakeApiServer, api: ApiClient) 
     first, second = fake.requests("LIST")
     # The informer's own backoff would have waited 0.01 s; the server asked for 1 s.
     assert second.at - first.at >= 0.95
-    assert inf.stats.throttled == 1 and inf.stats.errors == 1
+    assert inf.stats.throttled == (code == 429) and inf.stats.errors == 1
     assert inf.stats.requests["LIST"] == 2 and "ns/a" in inf.store
+
+
+async def test_silent_watch_is_abandoned_and_reopened(fake: FakeApiServer, api: ApiClient) -> None:
+    async def handler(req: Seen) -> Response:
+        if req.verb == "LIST":
+            return listing([], 10)
+        # Status 200, then nothing at all: a half-open connection or a stuck proxy.
+        return watch(hold=60)
+
+    fake.handler = handler
+    inf = Informer(
+        api,
+        PODS,
+        namespace="ns",
+        watch_timeout=1,
+        watch_read_margin=0.5,
+        backoff=quick_backoff(),
+    )
+    inf.start()
+    try:
+        await until(lambda: len(fake.requests("WATCH")) == 2, timeout=10)
+    finally:
+        await inf.stop()
+    assert [w.params["resourceVersion"] for w in fake.requests("WATCH")] == ["10", "10"]
+    assert "did not answer in time" in (inf.stats.last_error or "")
+    assert inf.stats.errors == 1 and len(fake.requests("LIST")) == 1
 
 
 async def test_http_410_on_watch_relists_from_the_last_version(
@@ -284,7 +311,47 @@ async def test_http_410_on_watch_relists_from_the_last_version(
         ("ADDED", "c"),
         ("DELETED", "b"),
     ]
-    assert inf.stats.gone == 1 and inf.stats.errors == 0
+    # A 410 before any event, right after a fresh list, backs off once before relisting.
+    assert inf.stats.gone == 1 and inf.stats.errors == 1
+
+
+async def test_410_event_after_progress_relists_at_once(
+    fake: FakeApiServer, api: ApiClient
+) -> None:
+    async def handler(req: Seen) -> Response:
+        if req.verb == "LIST":
+            return listing([cm("a", 8)], 10) if len(fake.requests("LIST")) == 1 else listing([], 30)
+        if len(fake.requests("WATCH")) == 1:
+            gone = {
+                "type": "ERROR",
+                "object": {
+                    "kind": "Status",
+                    "code": 410,
+                    "reason": "Expired",
+                    "message": "too old",
+                },
+            }
+            return watch({"type": "ADDED", "object": cm("b", 12)}, gone, hold=0)
+        return watch(hold=30)
+
+    fake.handler = handler
+    rec = Recorder()
+    inf = Informer(api, PODS, namespace="ns", on_batch=rec, backoff=Backoff(initial=5))
+    inf.start()
+    try:
+        await until(lambda: inf.stats.relists == 1 and inf.connected, timeout=4)
+    finally:
+        await inf.stop()
+    assert inf.stats.errors == 0  # no 5 s backoff: the watch had made progress
+    # The relist continues from the version reached by the watch, and reports both deletions.
+    assert fake.requests("LIST")[1].params["resourceVersion"] == "12"
+    assert [
+        (b.source, [(d.type, d.object["metadata"]["name"]) for d in b.deltas]) for b in rec.batches
+    ] == [
+        ("list", [("ADDED", "a")]),
+        ("watch", [("ADDED", "b")]),
+        ("relist", [("DELETED", "a"), ("DELETED", "b")]),
+    ]
 
 
 async def test_watch_error_event_rewatches_from_the_last_version(
@@ -322,13 +389,16 @@ async def test_watch_error_event_rewatches_from_the_last_version(
     assert watched == [("ADDED", "x")]
 
 
+@pytest.mark.parametrize("failure", ["hang", "504"])
 async def test_cache_list_timeout_falls_back_to_a_paged_list(
-    fake: FakeApiServer, api: ApiClient
+    fake: FakeApiServer, api: ApiClient, failure: str
 ) -> None:
     async def handler(req: Seen) -> Response:
         if req.verb == "WATCH":
             return watch()
         if req.params.get("resourceVersion") == "0":
+            if failure == "504":
+                return status(504, "Timeout", "Timeout: Too large resource version")
             await asyncio.sleep(3)  # a cache LIST too big to answer in time
             return listing([], 1)
         if "continue" not in req.params:
@@ -350,6 +420,65 @@ async def test_cache_list_timeout_falls_back_to_a_paged_list(
     assert [s.params.get("limit") for s in lists] == ["2", "2", "2"]
     assert sorted(inf.store.versions) == ["ns/a", "ns/b", "ns/c"]
     assert inf.resource_version == "7" and inf.stats.lists == 1 and inf.stats.errors == 1
+
+
+async def test_continue_expiring_again_and_again_ends_in_one_unpaged_list(
+    fake: FakeApiServer, api: ApiClient
+) -> None:
+    async def handler(req: Seen) -> Response:
+        if req.verb == "WATCH":
+            return watch()
+        if "continue" in req.params:
+            return status(410, "Expired", "The provided continue parameter is too old")
+        if "limit" in req.params:
+            return listing([cm("a", 3)], 7, cont="next")
+        return listing([cm("a", 3), cm("b", 4)], 9)
+
+    fake.handler = handler
+    inf = Informer(api, PODS, namespace="ns", list_mode="paged", backoff=quick_backoff())
+    inf.start()
+    try:
+        await inf.wait_synced(10)
+    finally:
+        await inf.stop()
+    shapes = [
+        ("limit" in s.params, "continue" in s.params, "resourceVersion" in s.params)
+        for s in fake.requests("LIST")
+    ]
+    page, cont, full = (True, False, False), (True, True, False), (False, False, False)
+    assert shapes == [page, cont, page, cont, page, cont, full]
+    assert inf.stats.list_restarts == 3 and inf.stats.gone == 3 and inf.stats.lists == 1
+    assert sorted(inf.store.versions) == ["ns/a", "ns/b"] and inf.resource_version == "9"
+
+
+async def test_watch_closing_at_once_backs_off(fake: FakeApiServer, api: ApiClient) -> None:
+    async def handler(req: Seen) -> Response:
+        return listing([], 10) if req.verb == "LIST" else watch(hold=0)
+
+    fake.handler = handler
+    inf = Informer(api, PODS, namespace="ns", backoff=Backoff(initial=0.2, jitter=0))
+    inf.start()
+    try:
+        await until(lambda: len(fake.requests("WATCH")) >= 3)
+    finally:
+        await inf.stop()
+    at = [s.at for s in fake.requests("WATCH")]
+    assert at[1] - at[0] >= 0.18 and at[2] - at[1] >= 0.36
+    assert len(fake.requests("LIST")) == 1 and "closed immediately" in (inf.stats.last_error or "")
+
+
+async def test_unserved_resource_is_a_clear_not_found(fake: FakeApiServer, api: ApiClient) -> None:
+    async def handler(req: Seen) -> Response:
+        return status(404, "NotFound", "the server could not find the requested resource")
+
+    fake.handler = handler
+    inf = Informer(api, Resource("example.com", "v1", "widgets"), backoff=quick_backoff())
+    inf.start()
+    with pytest.raises(ResourceNotFound) as err:
+        await inf.wait_synced(10)
+    await inf.stop()
+    assert "does not serve widgets.example.com in example.com/v1" in str(err.value)
+    assert "kubectl api-resources" in str(err.value) and inf.stats.requests == {"LIST": 1}
 
 
 async def test_backoff_grows_while_the_server_fails(fake: FakeApiServer, api: ApiClient) -> None:
@@ -385,3 +514,4 @@ async def test_user_agent_names_kubeward_and_its_version(
         f"kubeward-guard/{kubeward.__version__}",
     ]
     assert fake.seen[0].headers["authorization"] == "Bearer t0k3n"
+    assert fake.seen[0].headers["accept"] == "application/json"

@@ -100,6 +100,7 @@ class Informer:
         page_size: int = 500,
         watch_timeout: float | None = None,
         request_timeout: float = 60.0,
+        watch_read_margin: float = WATCH_READ_MARGIN,
         backoff: Backoff | None = None,
         keep_objects: bool = True,
     ) -> None:
@@ -117,6 +118,8 @@ class Informer:
         self.page_size = page_size
         self.watch_timeout = watch_timeout
         self.request_timeout = request_timeout
+        # A watch silent for timeoutSeconds + this is dead (half-open TCP, stuck proxy).
+        self.watch_read_margin = watch_read_margin
         self.backoff = backoff or Backoff()
         self.store = ObjectStore(keep_objects)
         self.stats = InformerStats()
@@ -268,8 +271,7 @@ class Informer:
             relist,
         )
         await self._emit(Batch("relist" if relist else "list", deltas, resource_version))
-        self.synced.set()
-        self._settled.set()
+        self._mark_synced()
 
     # -- watch ----------------------------------------------------------------------------------
 
@@ -281,33 +283,32 @@ class Informer:
             "allowWatchBookmarks": "true",
             "timeoutSeconds": str(max(1, int(timeout))),
         }
-        fresh = self._after_list
-        if not fresh:
+        fresh = self._after_list  # first watch after a list (not a reopen or a resume)
+        if not fresh and self.stats.requests["WATCH"]:
             self.stats.restarts += 1
         self._after_list = False
         self.stats.requests["WATCH"] += 1
         loop = asyncio.get_running_loop()
         opened = loop.time()
         received = 0
-        async with self.api.watch(
-            self.resource, self.namespace, params, timeout + WATCH_READ_MARGIN
-        ) as stream:
-            self.stats.watches += 1
-            self.connected = True
-            if not self.synced.is_set():  # resumed: the server accepted our version
-                self.synced.set()
-                self._settled.set()
-            try:
+        try:
+            async with self.api.watch(
+                self.resource, self.namespace, params, timeout + self.watch_read_margin
+            ) as stream:
+                self.stats.watches += 1
+                self.connected = True
                 async for events in stream:
                     received += len(events)
                     await self._apply(events)
-            except Gone:
-                # 410 as the first thing after a fresh list: the server's window is tiny or
-                # broken, and relisting at once would spin.
-                self._gone_unprogressed = fresh and received == 1
-                raise
-            finally:
-                self.connected = False
+                    self._mark_synced()  # a resumed informer: the server took our version
+        except Gone:
+            # 410 (HTTP or ERROR event) before anything else, right after a fresh list: the
+            # server's window is tiny or broken, and relisting at once would spin.
+            self._gone_unprogressed = fresh and received <= 1
+            raise
+        finally:
+            self.connected = False
+        self._mark_synced()
         if received == 0 and loop.time() - opened < min(1.0, timeout / 2):
             # client-go's "very short watch": something is wrong; do not spin.
             await self._retry(ClientError("watch closed immediately without events"))
@@ -338,6 +339,11 @@ class Informer:
             if deltas:
                 await self._emit(Batch("watch", deltas, self.resource_version or ""))
         self.backoff.reset()
+
+    def _mark_synced(self) -> None:
+        if not self.synced.is_set():
+            self.synced.set()
+            self._settled.set()
 
     # -- recovery -------------------------------------------------------------------------------
 
@@ -374,11 +380,11 @@ class Informer:
 
 
 def _calls_for_paging(exc: ClientError) -> bool:
-    """A cache LIST that timed out (too big to send in time) or whose version is gone is worth
-    retrying as a paged consistent LIST."""
+    """A cache LIST that timed out (too big to send in time) is worth retrying as a paged
+    consistent LIST. (A 410 on it takes the same route through ``_on_gone``.)"""
     if isinstance(exc, RequestTimeout):
         return True
-    return isinstance(exc, ApiError) and (exc.code in (410, 504) or exc.reason == "Timeout")
+    return isinstance(exc, ApiError) and (exc.code == 504 or exc.reason == "Timeout")
 
 
 def _items_with_type(page: dict[str, Any]) -> list[dict[str, Any]]:
