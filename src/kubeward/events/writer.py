@@ -37,13 +37,24 @@ from kubeward.store import Store
 log = logging.getLogger("kubeward.events.writer")
 
 
+# SQLite reports "no such table" and syntax errors as OperationalError too: only these
+# messages mean the store is unavailable rather than the statement wrong.
+_SQLITE_DOWN = ("locked", "busy", "unable to open", "readonly", "disk i/o", "disk is full")
+
+
 def is_store_down(exc: DBAPIError) -> bool:
     """A failure of the store itself (retry later), not of the statement (a bug: raise).
 
-    OperationalError covers refused/lost connections, server shutdown, and SQLite's
-    "database is locked" / "unable to open database file" / "readonly database".
+    PostgreSQL: refused/lost connections, server shutdown, disk full (OperationalError,
+    InterfaceError, or an invalidated connection). SQLite: locked, unopenable or read-only file.
     """
-    return isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if exc.orig is not None and type(exc.orig).__module__.startswith("sqlite3"):
+        return any(phrase in str(exc.orig).lower() for phrase in _SQLITE_DOWN)
+    return True
 
 
 class _Metrics:
