@@ -515,3 +515,21 @@ async def test_user_agent_names_kubeward_and_its_version(
     ]
     assert fake.seen[0].headers["authorization"] == "Bearer t0k3n"
     assert fake.seen[0].headers["accept"] == "application/json"
+
+
+async def test_a_failing_consumer_surfaces_in_wait_synced(
+    fake: FakeApiServer, api: ApiClient
+) -> None:
+    async def handler(req: Seen) -> Response:
+        return listing([cm("a", 1)], 2) if req.verb == "LIST" else watch()
+
+    async def broken(batch: Batch) -> None:
+        raise ValueError("consumer bug")
+
+    fake.handler = handler
+    inf = Informer(api, PODS, namespace="ns", on_batch=broken)
+    inf.start()
+    with pytest.raises(ValueError, match="consumer bug"):
+        await inf.wait_synced(10)
+    await inf.stop()
+    assert not inf.synced.is_set()

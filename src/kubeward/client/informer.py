@@ -130,7 +130,7 @@ class Informer:
         self._settled = asyncio.Event()  # synced or failed: what wait_synced() waits for
         self._need_list = True
         self._ever_listed = False
-        self._cache_failed = False  # the RV=0 LIST timed out: list consistently instead
+        self._cache_failed = False  # a cache-served LIST timed out: next one consistent
         self._rv_unavailable = False  # our version is too old for a NotOlderThan relist
         self._after_list = False
         self._gone_unprogressed = False
@@ -190,12 +190,18 @@ class Informer:
                     await self._on_gone(exc)
                 except _PERMANENT as exc:
                     if not self.synced.is_set():
-                        self.failure = exc
-                        self._settled.set()
                         raise
                     await self._retry(exc)
                 except ClientError as exc:
                     await self._retry(exc)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            # Whatever ends run() (a permanent error, a bug, a consumer's exception) must not
+            # leave wait_synced() waiting for ever.
+            self.failure = self.failure or exc
+            self._settled.set()
+            raise
         finally:
             self.connected = False
 
@@ -213,9 +219,9 @@ class Informer:
                     self.resource, self.namespace, params, self.request_timeout
                 )
             except Gone:
-                self.stats.gone += 1
                 if "continue" not in params:
-                    raise
+                    raise  # counted and handled by _on_gone
+                self.stats.gone += 1
                 # The snapshot behind the continue token left the server's window: start over.
                 expired += 1
                 self.stats.list_restarts += 1
@@ -226,7 +232,7 @@ class Informer:
                 log.info("list restart resource=%s reason=continue-expired", self.resource.display)
                 continue
             except (RequestTimeout, ApiError) as exc:
-                if first.get("resourceVersion") == "0" and _calls_for_paging(exc):
+                if "resourceVersion" in first and _calls_for_paging(exc):
                     self._cache_failed = True
                 raise
             items.extend(_items_with_type(page))
@@ -257,6 +263,7 @@ class Informer:
         self._need_list = False
         self._ever_listed = True
         self._rv_unavailable = False
+        self._cache_failed = False
         self._after_list = True
         self.stats.lists += 1
         self.stats.relists += relist
