@@ -9,6 +9,7 @@ and client certificates, bearer / token-file / exec / basic auth). lightkube its
 from __future__ import annotations
 
 import json
+import os
 import ssl
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -49,9 +50,8 @@ _AUTH_FAILURES = (ConfigError, FileNotFoundError, PermissionError, KeyError, jso
 
 
 def user_agent(agent: str = DEFAULT_AGENT) -> str:
-    """``<agent>/<kubeward version>``: how the API server's audit log and APF flow schemas
-    (which match on user agent only through the user, but operators grep audit logs by agent)
-    recognise kubeward's requests."""
+    """``<agent>/<kubeward version>``: the ``userAgent`` the API server's audit log records
+    for kubeward's requests, so an operator can tell the collector from the guard."""
     return f"{agent}/{kubeward.__version__}"
 
 
@@ -308,7 +308,7 @@ def _is_tls_verify_failure(exc: BaseException) -> bool:
 
 
 async def connect(
-    kubeconfig: str | None = None,
+    kubeconfig: str | os.PathLike[str] | None = None,
     context: str | None = None,
     *,
     agent: str = DEFAULT_AGENT,
