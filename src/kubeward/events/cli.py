@@ -11,11 +11,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from kubeward.events.importer import iter_event_objects
 from kubeward.events.normalize import EventShapeError
 from kubeward.events.query import EventFilter, list_events, stats
-from kubeward.events.render import events_table, stats_table, to_json
+from kubeward.events.render import events_table, print_table, stats_table, to_json
 from kubeward.events.retention import purge_events
 from kubeward.events.timeparse import parse_duration, parse_time
 from kubeward.events.writer import EventWriter
@@ -33,6 +34,14 @@ _STORE_HELP = (
     f"Store: a SQLite file path (default {DEFAULT_STORE}) or a URL, "
     "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB."
 )
+
+
+def _error(message: str) -> None:
+    # Messages quote drivers and files: no Rich markup in them, and no hard wrapping (URLs and
+    # paths must stay copyable).
+    err_console.print(
+        Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False
+    )
 
 
 def _bad(option: str, message: str) -> typer.BadParameter:
@@ -90,7 +99,7 @@ def _opened(store: str | None, *, create: bool) -> Iterator[Store]:
     except StoreURLError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--store'") from None
     except StoreError as exc:
-        err_console.print(f"[red]error:[/red] --store: {exc}", markup=True, highlight=False)
+        _error(f"--store: {exc}")
         raise typer.Exit(1) from None
     with opened:
         yield opened
@@ -142,7 +151,7 @@ def list_command(
     if not rows:
         err_console.print("No events found.")
         return
-    console.print(events_table(rows, show_namespace=namespace is None))
+    print_table(console, events_table(rows, show_namespace=namespace is None))
     if limit and len(rows) == limit:
         err_console.print(f"(the newest {limit} shown; --limit 0 shows all)")
 
@@ -166,7 +175,7 @@ def stats_command(
     if as_json:
         sys.stdout.write(json.dumps([c.__dict__ for c in counts], indent=2) + "\n")
     elif counts:
-        console.print(stats_table(counts))
+        print_table(console, stats_table(counts))
     else:
         err_console.print("No events found.")
 
@@ -194,7 +203,10 @@ def import_command(
         except EventShapeError as exc:
             raise typer.BadParameter(f"{path}: {exc}", param_hint="PATH") from None
         if not writer.close():
-            err_console.print(f"[red]error:[/red] store unavailable: {writer.last_error}")
+            _error(
+                f"--store: store unavailable, {writer.dropped} events not stored: "
+                f"{writer.last_error}"
+            )
             raise typer.Exit(1)
     err_console.print(f"Imported {len(objects)} events into {opened.display_url}.")
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -74,3 +76,13 @@ def to_json(row: dict[str, Any]) -> dict[str, Any]:
             value = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
         out[key] = value
     return out
+
+
+def print_table(console: Console, table: Table) -> None:
+    """In a terminal: fit its width (MESSAGE wraps). Piped: one line per row, like kubectl,
+    so grep and friends see whole messages."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        width = Measurement.get(console, console.options.update_width(1_000_000), table).maximum
+        Console(file=console.file, width=max(width, 1), color_system=None).print(table)

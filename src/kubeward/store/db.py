@@ -139,7 +139,10 @@ def _first_line(exc: DBAPIError) -> str:
 
 def _fix_hint(url: URL) -> str:
     if url.get_backend_name() == "sqlite":
-        return "Check that the file's directory is writable and the file is a kubeward store."
+        return (
+            "Check that the file's directory is writable, that the file is a kubeward store, "
+            "and, if it is locked, that no other process holds it in a long write."
+        )
     return (
         "Check that PostgreSQL is running and reachable at that host/port, that the database "
         "exists and that the user may connect (URL form: postgresql://USER:PASSWORD@HOST:PORT/DB)."

@@ -7,6 +7,7 @@ do not both try to create it, and a failed step leaves the previous schema intac
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -30,6 +31,7 @@ def alembic_config() -> Config:
     return cfg
 
 
+@functools.cache
 def head_revision() -> str:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
@@ -42,6 +44,11 @@ def current_revision(conn: Connection) -> str | None:
 
 def upgrade(engine: Engine) -> None:
     """Bring the store's schema to the newest revision this kubeward knows."""
+    with engine.connect() as conn:
+        # Already current (the usual case): no write lock, so opening a store for reading
+        # does not wait for (or block) a collector that is writing to it.
+        if current_revision(conn) == head_revision():
+            return
     cfg = alembic_config()
     with engine.connect() as conn:
         conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
