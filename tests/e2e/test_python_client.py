@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
@@ -278,6 +279,9 @@ def test_tls_kubeconfig_and_wrong_token(sim: SimProcess, tmp_path: Path) -> None
     assert sim.server.startswith("https://")
     with sim.client() as http:
         r = http.get("/api/v1/namespaces", headers={"Authorization": "Bearer wrong"})
+        # public paths: open to anonymous requests, but a wrong token is refused there too
+        assert http.get("/version", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(f"{sim.server}/version", verify=sim.ssl_context()).status_code == 200
     assert r.status_code == 401
     assert r.json() == {
         "kind": "Status",

@@ -204,13 +204,19 @@ class APIServer:
         user: User | None = None
         admitted: ModelRequest | None = None
         try:
-            if path in ("/healthz", "/livez", "/readyz") or path.startswith(
+            public = path in ("/healthz", "/livez", "/readyz", "/version") or path.startswith(
                 ("/healthz/", "/livez/", "/readyz/")
-            ):
+            )
+            # Anonymous requests may read the public paths; a bad token is refused everywhere,
+            # as kube-apiserver authenticates before it authorizes.
+            if public and "authorization" not in request.headers:
+                user = None
+            else:
+                user = self._authenticate(request)
+            if public:
+                if path == "/version":
+                    return _json(discovery.version_info())
                 return Response(b"ok", media_type="text/plain")
-            if path == "/version":
-                return _json(discovery.version_info())
-            user = self._authenticate(request)
             if self.load is not None:
                 admitted = self._model_request(request, info, query, user)
                 await self._admit(admitted)
