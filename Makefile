@@ -19,11 +19,17 @@ install: $(STAMP)
 	scripts/install-kubectl.sh > .kubeward/kubectl-path.tmp
 	mv .kubeward/kubectl-path.tmp .kubeward/kubectl-path
 
+.kubeward/postgres-bin: scripts/install-postgres.sh
+	mkdir -p .kubeward
+	scripts/install-postgres.sh > .kubeward/postgres-bin.tmp
+	mv .kubeward/postgres-bin.tmp .kubeward/postgres-bin
+
 demo: $(STAMP) .kubeward/kubectl-path
 	KUBEWARD_KUBECTL=$$(cat .kubeward/kubectl-path) $(VENV)/bin/kubeward demo
 
-test: $(STAMP) .kubeward/kubectl-path lint
-	KUBEWARD_KUBECTL=$$(cat .kubeward/kubectl-path) $(VENV)/bin/pytest -q
+test: $(STAMP) .kubeward/kubectl-path .kubeward/postgres-bin lint
+	KUBEWARD_KUBECTL=$$(cat .kubeward/kubectl-path) KUBEWARD_PG_BIN=$$(cat .kubeward/postgres-bin) \
+	  $(VENV)/bin/pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from kubectlhelp import Kubectl, _debian_kubectl
 from kubeward.events.cli import events_app
+from kubeward.events.importer import iter_event_objects
 from postgres_fixture import PostgresServer, postgres_server  # noqa: F401  (fixture)
 from simproc import SimProcess, eventually
 
@@ -145,6 +148,8 @@ def test_list_filters(imported: str) -> None:
     assert uids("--until", "1h", "--since", "7d") == ["e2e-uid-3"]
     assert uids("--since", ts(NOW - timedelta(minutes=5))) == ["e2e-uid-5", "e2e-uid-2"]
     assert uids("--limit", "2") == ["e2e-uid-5", "e2e-uid-2"]
+    limited = ok("list", "--store", imported, "--limit", "2").output
+    assert "the newest 2 shown; --limit 0 shows all" in limited
     row = listed(imported, "--object", "pod/web-1", "--reason", "BackOff")[0]
     assert row["count"] == 12 and row["last_seen"] == ts(NOW - timedelta(minutes=2))
     assert row["object_kind"] == "Pod" and row["reporting_controller"] == "kubelet"
@@ -168,13 +173,19 @@ def test_reimport_dedupes_and_purge_applies_retention(imported: str, tmp_path: P
                    count=13, rv=2, ago=timedelta(minutes=1))  # fmt: skip
     stale = event(1, ns="shop", kind="Pod", obj="web-1", reason="Changed", rv=0)
     # A watch stream: the series bump, a stale replay, a bookmark; DELETED keeps the event.
+    # kubectl -w -o json prints indented documents back to back; ?watch=1 one per line.
     stream = "\n".join(
-        json.dumps(doc)
-        for doc in (
-            {"type": "MODIFIED", "object": bumped},
-            {"type": "ADDED", "object": stale},
-            {"type": "BOOKMARK", "object": {"kind": "Event", "metadata": {"resourceVersion": "9"}}},
-            {"type": "DELETED", "object": EVENTS[4]},
+        json.dumps(doc, indent=4 if n % 2 else None)
+        for n, doc in enumerate(
+            (
+                {"type": "MODIFIED", "object": bumped},
+                {"type": "ADDED", "object": stale},
+                {
+                    "type": "BOOKMARK",
+                    "object": {"kind": "Event", "metadata": {"resourceVersion": "9"}},
+                },
+                {"type": "DELETED", "object": EVENTS[4]},
+            )
         )
     )
     ok("import", "-", "--store", imported, input=stream)
@@ -291,16 +302,28 @@ def test_events_from_both_apis_of_a_cluster_dedupe_to_one_row_each(
 
         core, new = eventually(both, timeout=30)
     assert new["apiVersion"] == "events.k8s.io/v1" and "regarding" in new["items"][0]
-    (tmp_path / "core.json").write_text(json.dumps(core))
-    (tmp_path / "new.json").write_text(json.dumps(new))
-    ok("import", str(tmp_path / "core.json"), "--store", store, "--cluster", "sim")
-    ok("import", str(tmp_path / "new.json"), "--store", store, "--cluster", "sim")
+    # What users feed it: the API's JSON, kubectl's output from both APIs, a kubectl watch.
+    kubectl = Kubectl(_debian_kubectl(), sim, tmp_path)
+    inputs = [json.dumps(core), json.dumps(new)]
+    for resource in ("events", "events.v1.events.k8s.io"):
+        inputs.append(kubectl("get", resource, "-n", NS, "-o", "json").stdout)
+    watch = kubectl.popen("get", "events", "-n", NS, "-w", "-o", "json", "--output-watch-events")
+    try:
+        threading.Event().wait(3)  # the watch prints the existing events first, then waits
+    finally:
+        watch.terminate()
+        streamed, _ = watch.communicate(timeout=10)
+    assert len(re.findall(r'"type":\s*"ADDED"', streamed)) >= len(core["items"])
+    inputs.append(streamed)
+    seen: list[str] = []
+    for n, text_ in enumerate(inputs):
+        (tmp_path / f"in{n}.json").write_text(text_)
+        ok("import", str(tmp_path / f"in{n}.json"), "--store", store, "--cluster", "sim")
+        seen += [e["metadata"]["uid"] for e in iter_event_objects(text_)]
 
     rows = listed(store, "-n", NS, "--limit", "0")
-    uids = {e["metadata"]["uid"] for e in core["items"]} | {
-        e["metadata"]["uid"] for e in new["items"]
-    }
-    assert sorted(r["uid"] for r in rows) == sorted(uids)  # one row per Event object
+    assert len(seen) >= 5 * len(core["items"])  # every Event came in five times
+    assert sorted(r["uid"] for r in rows) == sorted(set(seen))  # one row per Event object
     failed = listed(store, "-n", NS, "--object", "pod/big", "--reason", "FailedScheduling")
     assert failed and failed[0]["type"] == "Warning"
     assert "Insufficient cpu" in failed[0]["message"]

@@ -555,3 +555,29 @@ def test_durations() -> None:
 )  # fmt: skip
 def test_ages_as_kubectl_prints_them(seconds: int, shown: str) -> None:
     assert human_duration(seconds) == shown
+
+
+def test_postgres_connections_name_kubeward_and_time_out(
+    postgres_server: PostgresServer,  # noqa: F811
+) -> None:
+    with open_store(postgres_server.create_database()) as opened, opened.read() as conn:
+        assert conn.execute(text("SHOW application_name")).scalar_one() == "kubeward"
+        assert opened.engine.dialect.name == "postgresql"
+        assert conn.connection.dbapi_connection.info.get_parameters()["connect_timeout"] == "5"
+
+
+def test_table_fits_a_terminal_by_wrapping_messages(populated: Store) -> None:
+    import io
+
+    from rich.console import Console
+
+    from kubeward.events.render import events_table, print_table
+
+    out = io.StringIO()
+    console = Console(file=out, width=90, force_terminal=True, color_system=None)
+    rows = list_events(populated, EventFilter(cluster="default"), limit=None)
+    print_table(console, events_table(rows, show_namespace=True, now=T0 + timedelta(minutes=4)))
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 90 for line in lines)
+    assert len(lines) > len(rows) + 1  # long messages wrapped onto more lines
+    assert lines[1].split()[:5] == ["blog", "60s", "Warning", "BackOff", "pod/db-0"]

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -307,3 +308,34 @@ def test_collector_can_start_while_postgres_is_down(
     rows = list_events(store, EventFilter(reason="FailedScheduling"), limit=None)
     assert len(rows) == 12 and rows[0]["api_version"] == "events.k8s.io/v1"
     store.close()
+
+
+def test_retries_back_off_exponentially(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "k.db"
+    store = open_store(f"sqlite:///{path}?timeout=0.01")
+    clock = FakeClock()
+    writer = EventWriter(store, flush_interval=3600, retry_initial=1, retry_max=4, clock=clock)
+    attempts: list[float] = []
+    real_write = store.write
+
+    def counting_write() -> Any:
+        attempts.append(clock.now)
+        return real_write()
+
+    monkeypatch.setattr(store, "write", counting_write)
+    writer.add(core_event(1))
+    lock = lock_sqlite(path)
+    try:
+        start = clock.now
+        for _ in range(40):  # poll every 0.5 s for 20 s
+            writer.flush()
+            clock.now += 0.5
+        offsets = [t - start for t in attempts]
+        # Waits of 1, 2, 4, then capped at 4 seconds.
+        assert offsets[:6] == [0, 1, 3, 7, 11, 15]
+        assert writer.flush(force=True) is False and len(attempts) == len(offsets) + 1
+    finally:
+        lock.rollback()
+        lock.close()
+    clock.now += 4
+    assert writer.flush() and stored(store) == {"uid-1": 1}
