@@ -1,0 +1,210 @@
+"""``kubeward collect``: the collector's command line.
+
+Registered in ``kubeward.cli`` as ``app.command("collect")(collect)``; also runnable as
+``python -m kubeward.collect.cli``. Heavy imports (pyarrow, uvicorn, the store) happen inside
+the command so ``kubeward --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+collect_app = typer.Typer(
+    help="Collect cluster state and events with one LIST+WATCH per kind.",
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+DEFAULT_STORE = ".kubeward/kubeward.db"
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def _error(message: str) -> None:
+    # Messages quote URLs, files and RBAC rules: no markup, no hard wrapping.
+    err_console.print(
+        Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False
+    )
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) -> (host, port)."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise typer.BadParameter(
+            f"{value!r} is not HOST:PORT (e.g. {DEFAULT_LISTEN}; port 0 picks free ports)",
+            param_hint="'--listen'",
+        )
+    return host, int(port)
+
+
+@collect_app.command()
+def collect(
+    kubeconfig: Path | None = typer.Option(
+        None,
+        "--kubeconfig",
+        help="Kubeconfig file (default: $KUBECONFIG, the pod's service account in a cluster, "
+        "else ~/.kube/config).",
+    ),
+    context: str | None = typer.Option(None, "--context", help="Kubeconfig context to use."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=256,
+        help="Worker processes holding shards of the state and serving them. The API server "
+        "sees one LIST and one WATCH per kind whatever this is.",
+    ),
+    listen: str = typer.Option(
+        DEFAULT_LISTEN,
+        "--listen",
+        help="HOST:PORT of the master's /metrics (all shards); worker i serves its shard on "
+        "PORT+i. Loopback by default; port 0 picks free ports (see /workers).",
+    ),
+    store: str = typer.Option(
+        DEFAULT_STORE,
+        "--store",
+        envvar="KUBEWARD_STORE",
+        help="Event store: SQLite file path or sqlite:///PATH or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB.",
+    ),
+    no_store: bool = typer.Option(False, "--no-store", help="Do not collect Events."),
+    cluster: str = typer.Option(
+        "default", "--cluster", help="Name the events are filed under in the store."
+    ),
+    watch_timeout: float | None = typer.Option(
+        None,
+        "--watch-timeout",
+        min=1,
+        help="Seconds each watch asks the server to keep it open (default: random 300-600, "
+        "as client-go).",
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level."),
+) -> None:
+    """Watch a cluster (one LIST+WATCH per kind), serve kube-state-metrics-compatible
+    /metrics from N workers and store its Events."""
+    host, port = parse_listen(listen)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    settings: dict[str, Any] = {
+        "kubeconfig": kubeconfig,
+        "context": context,
+        "workers": workers,
+        "host": host,
+        "port": port,
+        "store": None if no_store else store,
+        "cluster": cluster,
+        "watch_timeout": watch_timeout,
+    }
+    raise typer.Exit(asyncio.run(_run(settings)))
+
+
+async def _run(s: dict[str, Any]) -> int:
+    from kubeward.client import ClientError, connect
+    from kubeward.store import StoreError, open_store
+
+    try:
+        api = await connect(s["kubeconfig"], s["context"])
+    except ClientError as exc:
+        _error(str(exc))
+        return 1
+    store = None
+    if s["store"] is not None:
+        try:
+            # Lazy: the collector starts (and buffers events) while the database is down.
+            store = open_store(s["store"], lazy=True)
+        except StoreError as exc:
+            _error(str(exc))
+            await api.aclose()
+            return 2
+    try:
+        return await _serve(api, store, s)
+    finally:
+        await api.aclose()
+        if store is not None:
+            store.close()
+
+
+async def _serve(api: Any, store: Any, s: dict[str, Any]) -> int:
+    from kubeward.collect.link import WorkerDied
+    from kubeward.collect.master import Collector, Options
+    from kubeward.collect.server import bind, make_server
+
+    options = Options(s["workers"], s["host"], s["port"], s["cluster"], s["watch_timeout"])
+    try:
+        sock = bind(options.host, options.port)
+    except OSError as exc:
+        _error(f"cannot listen on {options.host}:{options.port}: {exc}. Fix: pick another --listen")
+        return 1
+    collector = Collector(api, options, store)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    server = make_server(collector)
+    serving: asyncio.Task[None] | None = None
+    try:
+        await collector.start_workers()
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        port = sock.getsockname()[1]
+        typer.echo(
+            f"kubeward collect: serving http://{options.host}:{port}/metrics "
+            f"workers={','.join(collector.worker_urls())}"
+        )
+        collector.start_informers()
+        return await _until_done(collector, stop)
+    except WorkerDied as exc:
+        _error(str(exc))
+        return 1
+    finally:
+        server.should_exit = True
+        if serving is not None:
+            await asyncio.wait([serving], timeout=5)
+        if not await collector.stop():
+            _error("some Events could not be written to the store before exit (see the log)")
+        sock.close()
+
+
+async def _until_done(collector: Any, stop: asyncio.Event) -> int:
+    synced = asyncio.create_task(collector.wait_synced())
+    stopped = asyncio.create_task(stop.wait())
+    fatal = asyncio.create_task(collector.fatal_event.wait())
+    try:
+        done, _ = await asyncio.wait({synced, stopped, fatal}, return_when=asyncio.FIRST_COMPLETED)
+        if synced in done:
+            error = synced.exception()
+            if error is not None:
+                _report_sync_failure(collector, error)
+                return 1
+            typer.echo(f"kubeward collect: synced {len(collector.informers)} resources")
+            done, _ = await asyncio.wait({stopped, fatal}, return_when=asyncio.FIRST_COMPLETED)
+        if fatal in done:
+            _error(f"{collector.fatal}; exiting so the supervisor restarts the collector")
+            return 1
+        return 0
+    finally:
+        for task in (synced, stopped, fatal):
+            task.cancel()
+
+
+def _report_sync_failure(collector: Any, error: BaseException) -> None:
+    """The first failure in full (it names the fix); the other kinds' on one line each."""
+    _error(str(error))
+    for name, informer in collector.informers.items():
+        failure = informer.failure
+        if failure is not None and failure is not error:
+            _error(f"also {name}: {str(failure).splitlines()[0]}")
+
+
+if __name__ == "__main__":
+    collect_app()

@@ -1,0 +1,476 @@
+"""kube-state-metrics v2 families: names, HELP, types, labels and semantics of KSM's
+``internal/store/{pod,node,deployment,daemonset,statefulset,job,namespace,
+horizontalpodautoscaler}.go``, rendered from a shard's columns.
+
+Conventions copied from KSM: one series per condition *status* (true/false/unknown, value 1 on
+the current one); phases as one series per possible phase; ``<none>`` for a pod without a
+controller or owner; a family with no series still gets its HELP and TYPE lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from kubeward.collect.render import KindView, filtered
+from kubeward.collect.textwriter import Line, Text, flags, floats, header, ints
+
+Render = Callable[[KindView], list[Text]]
+
+CONDITION_STATUSES = ("true", "false", "unknown")
+POD_PHASES = ("Pending", "Succeeded", "Failed", "Unknown", "Running")
+NAMESPACE_PHASES = ("Active", "Terminating")
+JOB_FAILURE_REASONS = ("BackoffLimitExceeded", "DeadlineExceeded", "Evicted")
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    help: str
+    type: str
+    kind: str
+    render: Render
+
+    @property
+    def header(self) -> bytes:
+        return header(self.name, self.help, self.type)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _simple(name: str, help_text: str, kind: str, column: str, fmt: str = "int") -> Family:
+    converter = ints if fmt == "int" else (floats if fmt == "float" else flags)
+
+    def render(v: KindView) -> list[Text]:
+        return [Line(name).text(v.identity).value(converter(v.main_col(column)))]
+
+    return Family(name, help_text, "gauge", kind, render)
+
+
+def _one_of(name: str, v: KindView, column: str, label: str, values: tuple[str, ...]) -> list[Text]:
+    """One series per possible value, 1 on the current one; objects with an empty value get
+    none (KSM skips an unset phase / a pod without a Ready condition)."""
+    current = v.main_col(column)
+    present = pc.not_equal(current, "")
+    ident, current = v.identity.filter(present), current.filter(present)
+    return [
+        Line(name).text(ident).label(label, value).value(flags(pc.equal(current, value)))
+        for value in values
+    ]
+
+
+def _conditions(name: str, v: KindView, table: str, extra: tuple[str, ...] = ()) -> list[Text]:
+    """``condition``/``status`` series of a conditions child table (3 per condition)."""
+    ident = v.child_identity(table)
+    status = v.col(table, "status")
+    out = []
+    for value in CONDITION_STATUSES:
+        line = Line(name).text(ident)
+        for label in extra:
+            line.label(label, v.col(table, label))
+        line.label("condition", v.col(table, "condition")).label("status", value)
+        out.append(line.value(flags(pc.equal(status, value))))
+    return out
+
+
+# -- pods ------------------------------------------------------------------------------------
+
+
+def _pod_info(v: KindView) -> list[Text]:
+    line = Line("kube_pod_info").text(v.identity)
+    for label in (
+        "host_ip",
+        "pod_ip",
+        "node",
+        "created_by_kind",
+        "created_by_name",
+        "priority_class",
+        "host_network",
+    ):
+        line.label(label, v.main_col(label))
+    return [line.value("1")]
+
+
+def _container_rows(name: str, v: KindView, flag: str | None, reason: str | None) -> list[Text]:
+    table = "pod_containers"
+    mask = v.col(table, flag) if flag else None
+    line = Line(name).text(v.child_identity(table, mask))
+    line.label("container", filtered(v.col(table, "container"), mask))
+    if reason:
+        return [line.label("reason", filtered(v.col(table, reason), mask)).value("1")]
+    return [line.value(ints(filtered(v.col(table, "restarts"), mask)))]
+
+
+def _pod_resources(name: str, type_: str) -> Render:
+    def render(v: KindView) -> list[Text]:
+        table = "pod_resources"
+        mask = pc.equal(v.col(table, "type"), type_)
+        node = v.of_parent(table, v.main_col("node")).filter(mask)
+        line = Line(name).text(v.child_identity(table, mask))
+        line.label("container", v.col(table, "container").filter(mask)).label("node", node)
+        line.label("resource", v.col(table, "resource").filter(mask))
+        line.label("unit", v.col(table, "unit").filter(mask))
+        return [line.value(floats(v.col(table, "value").filter(mask)))]
+
+    return render
+
+
+def _pod_owner(v: KindView) -> list[Text]:
+    t = "pod_owners"
+    line = Line("kube_pod_owner").text(v.child_identity(t))
+    for label in ("owner_kind", "owner_name", "owner_is_controller"):
+        line.label(label, v.col(t, label))
+    return [line.value("1")]
+
+
+# -- nodes -----------------------------------------------------------------------------------
+
+
+def _node_info(v: KindView) -> list[Text]:
+    line = Line("kube_node_info").text(v.identity)
+    for label in (
+        "kernel_version",
+        "os_image",
+        "container_runtime_version",
+        "kubelet_version",
+        "kubeproxy_version",
+        "provider_id",
+        "pod_cidr",
+        "system_uuid",
+        "internal_ip",
+    ):
+        line.label(label, v.main_col(label))
+    return [line.value("1")]
+
+
+def _node_resources(name: str, type_: str) -> Render:
+    def render(v: KindView) -> list[Text]:
+        t = "node_resources"
+        mask = pc.equal(v.col(t, "type"), type_)
+        line = Line(name).text(v.child_identity(t, mask))
+        line.label("resource", v.col(t, "resource").filter(mask))
+        line.label("unit", v.col(t, "unit").filter(mask))
+        return [line.value(floats(v.col(t, "value").filter(mask)))]
+
+    return render
+
+
+def _node_taint(v: KindView) -> list[Text]:
+    t = "node_taints"
+    line = Line("kube_node_spec_taint").text(v.child_identity(t))
+    for label in ("key", "value", "effect"):
+        line.label(label, v.col(t, label))
+    return [line.value("1")]
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+def _job_failed(v: KindView) -> list[Text]:
+    """KSM's rules: no ``reason`` label while nothing failed; with a Failed condition, one
+    series per known reason (1 on the condition's); and ``reason=""`` with the count when the
+    reason is none of the known ones or there is no Failed condition."""
+    name = "kube_job_status_failed"
+    failed = v.main_col("failed")
+    reason = v.main_col("failed_reason")
+    condition = v.main_col("has_failed_condition")
+    known = pc.and_(condition, pc.is_in(reason, pa.array(JOB_FAILURE_REASONS)))
+    none = pc.equal(failed, 0)
+    some = pc.invert(none)
+    per_reason = pc.and_(some, condition)
+    unknown = pc.and_(some, pc.invert(known))
+    out = [Line(name).text(v.identity.filter(none)).value(ints(failed.filter(none)))]
+    for r in JOB_FAILURE_REASONS:
+        hit = flags(pc.equal(reason.filter(per_reason), r))
+        out.append(Line(name).text(v.identity.filter(per_reason)).label("reason", r).value(hit))
+    line = Line(name).text(v.identity.filter(unknown)).label("reason", "")
+    out.append(line.value(ints(failed.filter(unknown))))
+    return out
+
+
+# -- the families ----------------------------------------------------------------------------
+
+FAMILIES: tuple[Family, ...] = (
+    # pods
+    Family("kube_pod_info", "Information about pod.", "gauge", "pods", _pod_info),
+    Family("kube_pod_owner", "Information about the Pod's owner.", "gauge", "pods", _pod_owner),
+    Family(
+        "kube_pod_status_phase",
+        "The pods current phase.",
+        "gauge",
+        "pods",
+        lambda v: _one_of("kube_pod_status_phase", v, "phase", "phase", POD_PHASES),
+    ),
+    Family(
+        "kube_pod_status_ready",
+        "Describes whether the pod is ready to serve requests.",
+        "gauge",
+        "pods",
+        lambda v: _one_of("kube_pod_status_ready", v, "ready", "condition", CONDITION_STATUSES),
+    ),
+    Family(
+        "kube_pod_container_status_restarts_total",
+        "The number of container restarts per container.",
+        "counter",
+        "pods",
+        lambda v: _container_rows("kube_pod_container_status_restarts_total", v, None, None),
+    ),
+    Family(
+        "kube_pod_container_status_waiting_reason",
+        "Describes the reason the container is currently in waiting state.",
+        "gauge",
+        "pods",
+        lambda v: _container_rows(
+            "kube_pod_container_status_waiting_reason", v, "waiting", "waiting_reason"
+        ),
+    ),
+    Family(
+        "kube_pod_container_status_last_terminated_reason",
+        "Describes the last reason the container was in terminated state.",
+        "gauge",
+        "pods",
+        lambda v: _container_rows(
+            "kube_pod_container_status_last_terminated_reason",
+            v,
+            "last_terminated",
+            "last_terminated_reason",
+        ),
+    ),
+    Family(
+        "kube_pod_container_resource_requests",
+        "The number of requested request resource by a container.",
+        "gauge",
+        "pods",
+        _pod_resources("kube_pod_container_resource_requests", "requests"),
+    ),
+    Family(
+        "kube_pod_container_resource_limits",
+        "The number of requested limit resource by a container.",
+        "gauge",
+        "pods",
+        _pod_resources("kube_pod_container_resource_limits", "limits"),
+    ),
+    # nodes
+    Family("kube_node_info", "Information about a cluster node.", "gauge", "nodes", _node_info),
+    Family(
+        "kube_node_status_condition",
+        "The condition of a cluster node.",
+        "gauge",
+        "nodes",
+        lambda v: _conditions("kube_node_status_condition", v, "node_conditions"),
+    ),
+    Family(
+        "kube_node_status_capacity",
+        "The capacity for different resources of a node.",
+        "gauge",
+        "nodes",
+        _node_resources("kube_node_status_capacity", "capacity"),
+    ),
+    Family(
+        "kube_node_status_allocatable",
+        "The allocatable for different resources of a node that are available for scheduling.",
+        "gauge",
+        "nodes",
+        _node_resources("kube_node_status_allocatable", "allocatable"),
+    ),
+    _simple(
+        "kube_node_spec_unschedulable",
+        "Whether a node can schedule new pods.",
+        "nodes",
+        "unschedulable",
+        "flag",
+    ),
+    Family("kube_node_spec_taint", "The taint of a cluster node.", "gauge", "nodes", _node_taint),
+    # namespaces
+    Family(
+        "kube_namespace_status_phase",
+        "kubernetes namespace status phase.",
+        "gauge",
+        "namespaces",
+        lambda v: _one_of("kube_namespace_status_phase", v, "phase", "phase", NAMESPACE_PHASES),
+    ),
+    # deployments
+    _simple(
+        "kube_deployment_spec_replicas",
+        "Number of desired pods for a deployment.",
+        "deployments",
+        "spec_replicas",
+    ),
+    _simple(
+        "kube_deployment_status_replicas_available",
+        "The number of available replicas per deployment.",
+        "deployments",
+        "available",
+    ),
+    _simple(
+        "kube_deployment_status_replicas_unavailable",
+        "The number of unavailable replicas per deployment.",
+        "deployments",
+        "unavailable",
+    ),
+    _simple(
+        "kube_deployment_status_replicas_updated",
+        "The number of updated replicas per deployment.",
+        "deployments",
+        "updated",
+    ),
+    Family(
+        "kube_deployment_status_condition",
+        "The current status conditions of a deployment.",
+        "gauge",
+        "deployments",
+        lambda v: _conditions(
+            "kube_deployment_status_condition", v, "deployment_conditions", ("reason",)
+        ),
+    ),
+    # daemonsets
+    _simple(
+        "kube_daemonset_status_current_number_scheduled",
+        "The number of nodes running at least one daemon pod and are supposed to.",
+        "daemonsets",
+        "current_number_scheduled",
+    ),
+    _simple(
+        "kube_daemonset_status_desired_number_scheduled",
+        "The number of nodes that should be running the daemon pod.",
+        "daemonsets",
+        "desired_number_scheduled",
+    ),
+    _simple(
+        "kube_daemonset_status_number_available",
+        "The number of nodes that should be running the daemon pod and have one or more of "
+        "the daemon pod running and available",
+        "daemonsets",
+        "number_available",
+    ),
+    _simple(
+        "kube_daemonset_status_number_misscheduled",
+        "The number of nodes running a daemon pod but are not supposed to.",
+        "daemonsets",
+        "number_misscheduled",
+    ),
+    _simple(
+        "kube_daemonset_status_number_ready",
+        "The number of nodes that should be running the daemon pod and have one or more of "
+        "the daemon pod running and ready.",
+        "daemonsets",
+        "number_ready",
+    ),
+    _simple(
+        "kube_daemonset_status_number_unavailable",
+        "The number of nodes that should be running the daemon pod and have none of the "
+        "daemon pod running and available",
+        "daemonsets",
+        "number_unavailable",
+    ),
+    _simple(
+        "kube_daemonset_status_updated_number_scheduled",
+        "The total number of nodes that are running updated daemon pod",
+        "daemonsets",
+        "updated_number_scheduled",
+    ),
+    # statefulsets
+    _simple(
+        "kube_statefulset_replicas",
+        "Number of desired pods for a StatefulSet.",
+        "statefulsets",
+        "replicas",
+    ),
+    _simple(
+        "kube_statefulset_status_replicas",
+        "The number of replicas per StatefulSet.",
+        "statefulsets",
+        "status_replicas",
+    ),
+    _simple(
+        "kube_statefulset_status_replicas_ready",
+        "The number of ready replicas per StatefulSet.",
+        "statefulsets",
+        "status_replicas_ready",
+    ),
+    _simple(
+        "kube_statefulset_status_replicas_current",
+        "The number of current replicas per StatefulSet.",
+        "statefulsets",
+        "status_replicas_current",
+    ),
+    _simple(
+        "kube_statefulset_status_replicas_updated",
+        "The number of updated replicas per StatefulSet.",
+        "statefulsets",
+        "status_replicas_updated",
+    ),
+    # jobs
+    _simple("kube_job_status_active", "The number of actively running pods.", "jobs", "active"),
+    _simple(
+        "kube_job_status_succeeded",
+        "The number of pods which reached Phase Succeeded.",
+        "jobs",
+        "succeeded",
+    ),
+    Family(
+        "kube_job_status_failed",
+        "The number of pods which reached Phase Failed and the reason for failure.",
+        "gauge",
+        "jobs",
+        _job_failed,
+    ),
+    _simple(
+        "kube_job_status_start_time",
+        "StartTime represents time when the job was acknowledged by the Job Manager.",
+        "jobs",
+        "start_time",
+    ),
+    _simple(
+        "kube_job_status_completion_time",
+        "CompletionTime represents time when the job was completed.",
+        "jobs",
+        "completion_time",
+    ),
+    # horizontal pod autoscalers
+    _simple(
+        "kube_horizontalpodautoscaler_spec_max_replicas",
+        "Upper limit for the number of pods that can be set by the autoscaler; cannot be "
+        "smaller than MinReplicas.",
+        "horizontalpodautoscalers",
+        "spec_max_replicas",
+    ),
+    _simple(
+        "kube_horizontalpodautoscaler_spec_min_replicas",
+        "Lower limit for the number of pods that can be set by the autoscaler, default 1.",
+        "horizontalpodautoscalers",
+        "spec_min_replicas",
+    ),
+    _simple(
+        "kube_horizontalpodautoscaler_status_current_replicas",
+        "Current number of replicas of pods managed by this autoscaler.",
+        "horizontalpodautoscalers",
+        "status_current_replicas",
+    ),
+    _simple(
+        "kube_horizontalpodautoscaler_status_desired_replicas",
+        "Desired number of replicas of pods managed by this autoscaler.",
+        "horizontalpodautoscalers",
+        "status_desired_replicas",
+    ),
+)
+FAMILY_NAMES = tuple(f.name for f in FAMILIES)
+
+
+def render_families(tables: dict[str, list[pa.Table]]) -> Iterator[tuple[Family, list[Text]]]:
+    """Each family's lines (without HELP/TYPE) for a shard snapshot, in FAMILIES order."""
+    views = {kind: KindView(kind, t) for kind, t in tables.items()}
+    for family in FAMILIES:
+        view = views[family.kind]
+        yield family, family.render(view) if view.rows() else []
+
+
+def exposition(tables: dict[str, list[pa.Table]]) -> Iterator[Text]:
+    """The complete text exposition of a snapshot, piece by piece."""
+    for family, body in render_families(tables):
+        yield family.header
+        yield from body

@@ -1,0 +1,112 @@
+"""Turning Kubernetes field values into what kube-state-metrics exposes.
+
+- label values escaped for the Prometheus text format once, when a row is built, so rendering
+  never has to look at them again;
+- timestamps as Unix seconds (Go's ``Time.Unix()``: whole seconds, rounded down);
+- resource quantities in base units with KSM's ``resource``/``unit`` labels, following its
+  ``pod.go`` / ``node.go`` rules (which differ: pods use ``Value()`` for bytes, nodes
+  ``MilliValue()/1000`` for everything).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+
+from kubeward.kube.quantity import QuantityError, to_int, to_milli
+
+_INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+CORE, BYTE, INTEGER = "core", "byte", "integer"  # KSM's constant.UnitCore/UnitByte/UnitInteger
+
+
+def esc(value: object) -> str:
+    """A label value for the text format: ``\\``, ``"`` and newlines escaped; None -> ""."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if "\\" in text or '"' in text or "\n" in text:
+        text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return text
+
+
+def unix_seconds(timestamp: object) -> int | None:
+    """RFC 3339 (``2024-05-01T10:00:00Z``) to Unix seconds; None when absent or unparseable."""
+    if not isinstance(timestamp, str) or not timestamp:
+        return None
+    try:
+        return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() // 1)
+    except ValueError:
+        return None
+
+
+def sanitize(name: str) -> str:
+    """KSM's ``sanitizeLabelName``: ``ephemeral-storage`` -> ``ephemeral_storage``."""
+    return _INVALID_LABEL_CHARS.sub("_", name)
+
+
+def _is_native(name: str) -> bool:
+    return "/" not in name or "kubernetes.io/" in name
+
+
+def _is_extended(name: str) -> bool:
+    """``v1helper.IsExtendedResourceName``: e.g. ``nvidia.com/gpu``."""
+    if _is_native(name) or name.startswith("requests."):
+        return False
+    prefix, _, short = f"requests.{name}".rpartition("/")
+    return (
+        len(prefix) <= 253
+        and bool(_DNS_SUBDOMAIN.match(prefix))
+        and len(short) <= 63
+        and bool(_QUALIFIED_NAME.match(short))
+    )
+
+
+def _unit(name: str, *, node: bool) -> str | None:
+    """The KSM unit of a resource name, or None when KSM does not expose it."""
+    if name == "cpu":
+        return CORE
+    if name in ("memory", "storage", "ephemeral-storage"):
+        return BYTE
+    if node and name == "pods":
+        return INTEGER
+    if name.startswith(("hugepages-", "attachable-volumes-")):
+        return BYTE
+    if _is_extended(name):
+        return INTEGER
+    return None
+
+
+@lru_cache(maxsize=16384)
+def container_resource(name: str, quantity: str) -> tuple[str, str, float] | None:
+    """(resource, unit, value) of a container request/limit as ``kube_pod_container_resource_*``
+    shows it: cpu in cores (``MilliValue()/1000``), everything else ``Value()`` (rounded up)."""
+    unit = _unit(name, node=False)
+    if unit is None:
+        return None
+    try:
+        value = to_milli(quantity) / 1000 if unit == CORE else float(to_int(quantity))
+    except (QuantityError, TypeError, ValueError):
+        return None
+    return sanitize(name), unit, value
+
+
+@lru_cache(maxsize=16384)
+def node_resource(name: str, quantity: str) -> tuple[str, str, float] | None:
+    """(resource, unit, value) of a node capacity/allocatable entry: ``MilliValue()/1000``."""
+    unit = _unit(name, node=True)
+    if unit is None:
+        return None
+    try:
+        value = to_milli(quantity) / 1000
+    except (QuantityError, TypeError, ValueError):
+        return None
+    return sanitize(name), unit, value
+
+
+def condition_status(status: object) -> str:
+    """A condition's status lower-cased as KSM's ``condition``/``status`` label compares it."""
+    return status.lower() if isinstance(status, str) else ""

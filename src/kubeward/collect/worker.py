@@ -1,0 +1,154 @@
+"""A worker process: one shard's state, its /metrics, and renders for the master.
+
+The worker never talks to the API server. It reads the master's messages from a pipe:
+
+- ``("apply", kind, ops)``: ordered upserts/deletes for its shard;
+- ``("render", request_id)``: send back each family's lines (``("chunk", request_id, index,
+  bytes)`` in FAMILIES order, then ``("end", request_id, error)``) for the master's merged
+  /metrics;
+- ``("stop",)``.
+
+It answers with ``("hello", index, port, pid)`` once its own HTTP server listens. Its /metrics
+serves its shard plus its own counters. When the master goes away (EOF on the pipe) it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from kubeward.collect.ksm import exposition, render_families
+from kubeward.collect.state import COMPACT_AFTER, ShardState
+
+log = logging.getLogger("kubeward.collect.worker")
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class ShardMetrics(Collector):
+    """The worker's own series, read from the state at scrape time."""
+
+    def __init__(self, state: ShardState, index: int, shards: int) -> None:
+        self.state, self.index, self.shards = state, index, shards
+
+    def collect(self) -> Iterator[Any]:
+        info = GaugeMetricFamily(
+            "kubeward_collector_shard_info", "This worker's shard.", labels=["shard", "shards"]
+        )
+        info.add_metric([str(self.index), str(self.shards)], 1)
+        yield info
+        objects = GaugeMetricFamily(
+            "kubeward_collector_shard_objects", "Objects held by this shard.", labels=["resource"]
+        )
+        for kind, n in self.state.objects().items():
+            objects.add_metric([kind], n)
+        yield objects
+        applied = CounterMetricFamily(
+            "kubeward_collector_shard_deltas_applied",
+            "Deltas applied to this shard's columnar state.",
+            labels=["resource"],
+        )
+        for kind in self.state.kinds:
+            applied.add_metric([kind], self.state.applied[kind])
+        yield applied
+        yield CounterMetricFamily(
+            "kubeward_collector_shard_compactions",
+            "Batched compactions of pending rows into the Arrow columns.",
+            value=self.state.compactions,
+        )
+        yield GaugeMetricFamily(
+            "kubeward_collector_shard_arrow_bytes",
+            "Bytes held by this shard's Arrow tables.",
+            value=self.state.nbytes(),
+        )
+
+
+def _handler(state: ShardState, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] == "/metrics":
+                snapshot = state.snapshot()
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPE)
+                self.end_headers()
+                for piece in exposition(snapshot):
+                    self.wfile.write(piece)
+                self.wfile.write(generate_latest(registry))
+            elif self.path == "/healthz":
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok\n")
+            else:
+                self.send_error(404)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("http %s", format % args)
+
+    return Handler
+
+
+def _render_for_master(conn: Connection, request: int, state: ShardState) -> None:
+    try:
+        for index, (_family, body) in enumerate(render_families(state.snapshot())):
+            conn.send(("chunk", request, index, b"".join(bytes(b) for b in body)))
+    except Exception as exc:  # a bug must not leave the master waiting for chunks
+        log.exception("render failed")
+        conn.send(("end", request, f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("end", request, None))
+
+
+def worker_main(
+    index: int, shards: int, conn: Connection, host: str, port: int, log_level: int
+) -> None:
+    """Entry point of a worker process (started by :class:`~kubeward.collect.link.WorkerLink`)."""
+    # A terminal's Ctrl-C or a group-wide SIGTERM reaches the master, which stops the workers in
+    # order; a worker ends when told to or when the master is gone (EOF on the pipe).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(
+        level=log_level,
+        format=f"ts=%(asctime)s level=%(levelname)s logger=%(name)s worker={index} %(message)s",
+    )
+    state = ShardState()
+    registry = CollectorRegistry()
+    registry.register(ShardMetrics(state, index, shards))
+    server = ThreadingHTTPServer((host, port), _handler(state, registry))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="worker-http", daemon=True).start()
+    conn.send(("hello", index, server.server_address[1], os.getpid()))
+    try:
+        _loop(conn, state)
+    except (EOFError, OSError):
+        log.info("master went away; exiting")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _loop(conn: Connection, state: ShardState) -> None:
+    while True:
+        if not conn.poll(COMPACT_AFTER):
+            state.maybe_compact()  # quiet: fold in what is pending
+            continue
+        message = conn.recv()
+        verb = message[0]
+        if verb == "apply":
+            state.apply(message[1], message[2])
+            state.maybe_compact()
+        elif verb == "render":
+            _render_for_master(conn, message[1], state)
+        elif verb == "stop":
+            return
+        else:
+            log.error("unknown message %r", verb)

@@ -1,0 +1,341 @@
+"""kube-state-metrics semantics of the exposition, object by object, and its text format
+checked by the real promtool."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from kubeward.collect.kinds import STATE_KIND_BY_NAME
+from kubeward.collect.ksm import FAMILIES, exposition
+from kubeward.collect.state import ShardState
+
+Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def render(objects: dict[str, list[dict[str, Any]]]) -> str:
+    state = ShardState()
+    for kind, objs in objects.items():
+        rows = STATE_KIND_BY_NAME[kind].rows
+        ops = [
+            (f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}", rows(o)) for o in objs
+        ]
+        state.apply(kind, ops)
+    return b"".join(bytes(p) for p in exposition(state.snapshot())).decode()
+
+
+def parse(text: str) -> Series:
+    out: Series = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            key = (s.name, frozenset(s.labels.items()))
+            assert key not in out, f"duplicate series {key}"
+            out[key] = s.value
+    return out
+
+
+def of(series: Series, name: str) -> dict[frozenset[tuple[str, str]], float]:
+    return {labels: v for (n, labels), v in series.items() if n == name}
+
+
+def L(**labels: str) -> frozenset[tuple[str, str]]:  # reads like a literal
+    return frozenset(labels.items())
+
+
+def promtool() -> str:
+    path = os.environ.get("KUBEWARD_PROMTOOL") or shutil.which("promtool") or "/usr/bin/promtool"
+    if not Path(path).exists():
+        pytest.fail(
+            "promtool not found: run scripts/install-prometheus.sh (Debian package prometheus) "
+            "or set KUBEWARD_PROMTOOL"
+        )
+    return path
+
+
+POD = {
+    "metadata": {
+        "name": "web-1",
+        "namespace": "shop",
+        "uid": "u-1",
+        "ownerReferences": [
+            {"kind": "ReplicaSet", "name": "web-7f", "controller": True},
+            {"kind": "Thing", "name": "other"},
+        ],
+    },
+    "spec": {
+        "nodeName": "n1",
+        "priorityClassName": "high",
+        "containers": [
+            {
+                "name": "app",
+                "resources": {
+                    "requests": {"cpu": "250m", "memory": "64Mi"},
+                    "limits": {"cpu": "1", "memory": "128Mi"},
+                },
+            },
+            {"name": "sidecar"},
+        ],
+    },
+    "status": {
+        "phase": "Running",
+        "hostIP": "10.0.0.1",
+        "podIP": "10.64.0.9",
+        "conditions": [{"type": "Ready", "status": "False"}],
+        "containerStatuses": [
+            {
+                "name": "app",
+                "restartCount": 4,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"reason": "Error", "exitCode": 1}},
+            },
+            {"name": "sidecar", "restartCount": 0, "state": {"running": {}}},
+        ],
+    },
+}
+BARE_POD = {"metadata": {"name": "bare", "namespace": "shop", "uid": "u-2"}, "spec": {}}
+
+
+def test_pod_families() -> None:
+    s = parse(render({"pods": [POD, BARE_POD]}))
+    web = {"namespace": "shop", "pod": "web-1", "uid": "u-1"}
+    bare = {"namespace": "shop", "pod": "bare", "uid": "u-2"}
+    assert of(s, "kube_pod_info") == {
+        L(**web, host_ip="10.0.0.1", pod_ip="10.64.0.9", node="n1", created_by_kind="ReplicaSet",
+          created_by_name="web-7f", priority_class="high", host_network="false"): 1,
+        L(**bare, host_ip="", pod_ip="", node="", created_by_kind="<none>",
+          created_by_name="<none>", priority_class="", host_network="false"): 1,
+    }  # fmt: skip
+    assert of(s, "kube_pod_owner") == {
+        L(**web, owner_kind="ReplicaSet", owner_name="web-7f", owner_is_controller="true"): 1,
+        L(**web, owner_kind="Thing", owner_name="other", owner_is_controller="false"): 1,
+        L(**bare, owner_kind="<none>", owner_name="<none>", owner_is_controller="<none>"): 1,
+    }
+    # Every phase for a pod with a phase, none for one without.
+    assert of(s, "kube_pod_status_phase") == {
+        L(**web, phase=p): float(p == "Running")
+        for p in ("Pending", "Succeeded", "Failed", "Unknown", "Running")
+    }
+    assert of(s, "kube_pod_status_ready") == {
+        L(**web, condition="true"): 0,
+        L(**web, condition="false"): 1,
+        L(**web, condition="unknown"): 0,
+    }
+    assert of(s, "kube_pod_container_status_restarts_total") == {
+        L(**web, container="app"): 4,
+        L(**web, container="sidecar"): 0,
+    }
+    assert of(s, "kube_pod_container_status_waiting_reason") == {
+        L(**web, container="app", reason="CrashLoopBackOff"): 1
+    }
+    assert of(s, "kube_pod_container_status_last_terminated_reason") == {
+        L(**web, container="app", reason="Error"): 1
+    }
+    res = {**web, "container": "app", "node": "n1"}
+    assert of(s, "kube_pod_container_resource_requests") == {
+        L(**res, resource="cpu", unit="core"): 0.25,
+        L(**res, resource="memory", unit="byte"): 67108864,
+    }
+    assert of(s, "kube_pod_container_resource_limits") == {
+        L(**res, resource="cpu", unit="core"): 1,
+        L(**res, resource="memory", unit="byte"): 134217728,
+    }
+
+
+NODE = {
+    "metadata": {"name": "n1"},
+    "spec": {
+        "unschedulable": True,
+        "podCIDR": "10.64.0.0/24",
+        "providerID": "kubeward://r/z/n1",
+        "taints": [{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}],
+    },
+    "status": {
+        "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+        "allocatable": {"cpu": "3800m", "memory": "7Gi", "pods": "110"},
+        "conditions": [{"type": "Ready", "status": "Unknown"}],
+        "addresses": [{"type": "InternalIP", "address": "10.0.0.1"}],
+        "nodeInfo": {
+            "kernelVersion": "6.1",
+            "osImage": "Debian",
+            "containerRuntimeVersion": "containerd://1.7",
+            "kubeletVersion": "v1.31.0",
+            "kubeProxyVersion": "v1.31.0",
+            "systemUUID": "sys-1",
+        },
+    },
+}
+
+
+def test_node_families() -> None:
+    s = parse(render({"nodes": [NODE]}))
+    assert of(s, "kube_node_info") == {
+        L(node="n1", kernel_version="6.1", os_image="Debian",
+          container_runtime_version="containerd://1.7", kubelet_version="v1.31.0",
+          kubeproxy_version="v1.31.0", provider_id="kubeward://r/z/n1",
+          pod_cidr="10.64.0.0/24", system_uuid="sys-1", internal_ip="10.0.0.1"): 1
+    }  # fmt: skip
+    assert of(s, "kube_node_status_condition") == {
+        L(node="n1", condition="Ready", status=st): float(st == "unknown")
+        for st in ("true", "false", "unknown")
+    }
+    assert of(s, "kube_node_status_capacity") == {
+        L(node="n1", resource="cpu", unit="core"): 4,
+        L(node="n1", resource="memory", unit="byte"): 8 * 2**30,
+        L(node="n1", resource="pods", unit="integer"): 110,
+    }
+    assert of(s, "kube_node_status_allocatable")[L(node="n1", resource="cpu", unit="core")] == 3.8
+    assert of(s, "kube_node_spec_unschedulable") == {L(node="n1"): 1}
+    assert of(s, "kube_node_spec_taint") == {
+        L(node="n1", key="node.kubernetes.io/unschedulable", value="", effect="NoSchedule"): 1
+    }
+
+
+def test_workload_families() -> None:
+    deployment = {
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"replicas": 3},
+        "status": {
+            "availableReplicas": 2,
+            "unavailableReplicas": 1,
+            "updatedReplicas": 3,
+            "conditions": [
+                {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}
+            ],
+        },
+    }
+    statefulset = {"metadata": {"name": "db", "namespace": "shop"}, "spec": {}, "status": {}}
+    daemonset = {
+        "metadata": {"name": "agent", "namespace": "kube-system"},
+        "status": {"desiredNumberScheduled": 3, "numberReady": 2, "numberMisscheduled": 1},
+    }
+    hpa = {
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"maxReplicas": 10},
+        "status": {"currentReplicas": 3, "desiredReplicas": 4},
+    }
+    namespace = {"metadata": {"name": "shop"}, "status": {"phase": "Terminating"}}
+    s = parse(
+        render(
+            {
+                "deployments": [deployment],
+                "statefulsets": [statefulset],
+                "daemonsets": [daemonset],
+                "horizontalpodautoscalers": [hpa],
+                "namespaces": [namespace],
+            }
+        )
+    )
+    d = {"namespace": "shop", "deployment": "web"}
+    assert of(s, "kube_deployment_spec_replicas") == {L(**d): 3}
+    assert of(s, "kube_deployment_status_replicas_available") == {L(**d): 2}
+    assert of(s, "kube_deployment_status_replicas_unavailable") == {L(**d): 1}
+    assert of(s, "kube_deployment_status_replicas_updated") == {L(**d): 3}
+    assert of(s, "kube_deployment_status_condition") == {
+        L(**d, reason="MinimumReplicasAvailable", condition="Available", status=st): float(
+            st == "true"
+        )
+        for st in ("true", "false", "unknown")
+    }
+    # An unset spec.replicas is not exposed (KSM checks for nil); status counts default to 0.
+    assert of(s, "kube_statefulset_replicas") == {}
+    assert of(s, "kube_statefulset_status_replicas_ready") == {
+        L(namespace="shop", statefulset="db"): 0
+    }
+    ds = {"namespace": "kube-system", "daemonset": "agent"}
+    assert of(s, "kube_daemonset_status_desired_number_scheduled") == {L(**ds): 3}
+    assert of(s, "kube_daemonset_status_number_ready") == {L(**ds): 2}
+    assert of(s, "kube_daemonset_status_number_misscheduled") == {L(**ds): 1}
+    assert of(s, "kube_daemonset_status_updated_number_scheduled") == {L(**ds): 0}
+    h = {"namespace": "shop", "horizontalpodautoscaler": "web"}
+    assert of(s, "kube_horizontalpodautoscaler_spec_min_replicas") == {L(**h): 1}  # default
+    assert of(s, "kube_horizontalpodautoscaler_spec_max_replicas") == {L(**h): 10}
+    assert of(s, "kube_horizontalpodautoscaler_status_desired_replicas") == {L(**h): 4}
+    assert of(s, "kube_namespace_status_phase") == {
+        L(namespace="shop", phase="Active"): 0,
+        L(namespace="shop", phase="Terminating"): 1,
+    }
+
+
+def job(name: str, **status: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "batch"}, "status": status}
+
+
+def test_job_families_and_failure_reasons() -> None:
+    failed_condition = [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]
+    odd_condition = [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy"}]
+    s = parse(
+        render(
+            {
+                "jobs": [
+                    job(
+                        "ok",
+                        succeeded=1,
+                        startTime="1970-01-01T00:00:10Z",
+                        completionTime="1970-01-01T00:01:00Z",
+                    ),
+                    job("running", active=2, startTime="1970-01-01T00:00:20Z"),
+                    job("backoff", failed=3, conditions=failed_condition),
+                    job("policy", failed=1, conditions=odd_condition),
+                    job("retrying", failed=2),
+                ]
+            }
+        )
+    )
+
+    def j(name: str, **labels: str) -> frozenset[tuple[str, str]]:
+        return L(namespace="batch", job_name=name, **labels)
+
+    assert of(s, "kube_job_status_failed") == {
+        # Nothing failed: one series without a reason label.
+        j("ok"): 0,
+        j("running"): 0,
+        # A known reason: one series per known reason, 1 on the condition's.
+        j("backoff", reason="BackoffLimitExceeded"): 1,
+        j("backoff", reason="DeadlineExceeded"): 0,
+        j("backoff", reason="Evicted"): 0,
+        j("policy", reason="BackoffLimitExceeded"): 0,
+        j("policy", reason="DeadlineExceeded"): 0,
+        j("policy", reason="Evicted"): 0,
+        # An unknown reason or no Failed condition: reason="" with the count.
+        j("policy", reason=""): 1,
+        j("retrying", reason=""): 2,
+    }
+    assert of(s, "kube_job_status_active")[j("running")] == 2
+    assert of(s, "kube_job_status_succeeded")[j("ok")] == 1
+    assert of(s, "kube_job_status_start_time") == {j("ok"): 10, j("running"): 20}
+    assert of(s, "kube_job_status_completion_time") == {j("ok"): 60}
+
+
+def test_every_family_has_help_and_type_even_when_empty() -> None:
+    text = render({})
+    for family in FAMILIES:
+        assert f"# HELP {family.name} " in text
+        assert f"# TYPE {family.name} {family.type}\n" in text
+    assert len(parse(text)) == 0
+
+
+def test_promtool_accepts_the_exposition_with_awkward_label_values(tmp_path: Path) -> None:
+    awkward = {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u"},
+        "spec": {"nodeName": 'node "quoted" \\ back', "priorityClassName": "line\nbreak"},
+        "status": {"phase": "Pending"},
+    }
+    text = render({"pods": [POD, awkward], "nodes": [NODE]})
+    assert parse(text)[
+        (
+            "kube_pod_info",
+            L(namespace="ns", pod="p", uid="u", host_ip="", pod_ip="", node='node "quoted" \\ back',
+              created_by_kind="<none>", created_by_name="<none>", priority_class="line\nbreak",
+              host_network="false"),
+        )
+    ] == 1  # fmt: skip
+    result = subprocess.run(
+        [promtool(), "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
