@@ -199,11 +199,20 @@ async def _until_done(collector: Any, stop: asyncio.Event) -> int:
 
 def _report_sync_failure(collector: Any, error: BaseException) -> None:
     """The first failure in full (it names the fix); the other kinds' on one line each."""
+    from kubeward.client import Forbidden
+
     _error(str(error))
+    forbidden = isinstance(error, Forbidden)
     for name, informer in collector.informers.items():
         failure = informer.failure
         if failure is not None and failure is not error:
+            forbidden = forbidden or isinstance(failure, Forbidden)
             _error(f"also {name}: {str(failure).splitlines()[0]}")
+    if forbidden:
+        _error(
+            "deploy/rbac.yaml in kubeward's source has the ClusterRole granting list and watch "
+            "on exactly the kinds the collector reads (kubectl apply -f deploy/rbac.yaml)."
+        )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,526 @@
+"""``kubeward collect`` against ``kubeward sim`` over HTTPS: every kube-state-metrics family it
+exposes equals a recomputation from a direct LIST of the same cluster (master and workers), and
+the real promtool accepts the master's and a worker's exposition."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from e2e.test_collect_support import (
+    Collector,
+    Labels,
+    Series,
+    parse,
+    promtool_check,
+    start_collector,
+)
+from kubeward.collect.ksm import FAMILY_NAMES
+from kubeward.kube.quantity import to_int, to_milli
+from simproc import SimProcess, eventually, start_sim
+
+pytestmark = pytest.mark.e2e
+
+NS = "col-e2e"
+
+
+def behaviour(**fields: Any) -> dict[str, str]:
+    return {"sim.kubeward.io/behaviour": json.dumps(fields)}
+
+
+def template(labels: dict[str, str], container: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"labels": labels, "annotations": kw.pop("annotations", {})},
+        "spec": {"containers": [container], **kw},
+    }
+
+
+APP = {
+    "name": "app",
+    "image": "nginx:1.27",
+    "resources": {
+        "requests": {"cpu": "100m", "memory": "64Mi"},
+        "limits": {"cpu": "200m", "memory": "128Mi"},
+    },
+}
+OBJECTS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "/apis/apps/v1/namespaces/{ns}/deployments",
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": template({"app": "web"}, APP),
+            },
+        },
+    ),
+    (
+        "/apis/apps/v1/namespaces/{ns}/deployments",
+        {
+            "metadata": {"name": "broken"},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "broken"}},
+                "template": template(
+                    {"app": "broken"},
+                    {"name": "app", "image": "nope:404"},
+                    annotations=behaviour(imagePullable=False),
+                ),
+            },
+        },
+    ),
+    (
+        "/api/v1/namespaces/{ns}/pods",
+        {
+            "metadata": {"name": "crasher", "annotations": behaviour(crashAfterSeconds=1)},
+            "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}]},
+        },
+    ),
+    (
+        "/apis/apps/v1/namespaces/{ns}/statefulsets",
+        {
+            "metadata": {"name": "db"},
+            "spec": {
+                "replicas": 1,
+                "serviceName": "db",
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": template({"app": "db"}, {"name": "db", "image": "postgres:16"}),
+            },
+        },
+    ),
+    (
+        "/apis/apps/v1/namespaces/{ns}/daemonsets",
+        {
+            "metadata": {"name": "agent"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": template({"app": "agent"}, {"name": "agent", "image": "agent:1"}),
+            },
+        },
+    ),
+    (
+        "/apis/batch/v1/namespaces/{ns}/jobs",
+        {
+            "metadata": {"name": "once"},
+            "spec": {
+                "template": template(
+                    {"job": "once"},
+                    {"name": "work", "image": "busybox:1.36"},
+                    restartPolicy="Never",
+                    annotations=behaviour(runSeconds=1),
+                )
+            },
+        },
+    ),
+    (
+        "/apis/batch/v1/namespaces/{ns}/jobs",
+        {
+            "metadata": {"name": "fails"},
+            "spec": {
+                "backoffLimit": 0,
+                "template": template(
+                    {"job": "fails"},
+                    {"name": "work", "image": "busybox:1.36"},
+                    restartPolicy="Never",
+                    annotations=behaviour(crashAfterSeconds=1),
+                ),
+            },
+        },
+    ),
+    (
+        "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers",
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "minReplicas": 2,
+                "maxReplicas": 4,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 80},
+                        },
+                    }
+                ],
+            },
+        },
+    ),
+]
+
+LISTS = {
+    "pods": "/api/v1/pods",
+    "nodes": "/api/v1/nodes",
+    "namespaces": "/api/v1/namespaces",
+    "deployments": "/apis/apps/v1/deployments",
+    "daemonsets": "/apis/apps/v1/daemonsets",
+    "statefulsets": "/apis/apps/v1/statefulsets",
+    "jobs": "/apis/batch/v1/jobs",
+    "hpas": "/apis/autoscaling/v2/horizontalpodautoscalers",
+}
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
+    proc = start_sim(tmp_path_factory.mktemp("colsim"), "--scenario", "tiny", "--speed", "5")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(sim: SimProcess) -> Iterator[httpx.Client]:
+    with sim.client() as client:
+        r = client.post("/api/v1/namespaces", json={"metadata": {"name": NS}})
+        assert r.status_code == 201, r.text
+        for path, body in OBJECTS:
+            r = client.post(path.format(ns=NS), json=body)
+            assert r.status_code == 201, r.text
+        taint = {"key": "e2e", "value": "yes", "effect": "PreferNoSchedule"}
+        r = client.patch(
+            "/api/v1/nodes/tiny-0",
+            json={"spec": {"taints": [taint]}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert r.status_code == 200, r.text
+
+        def settled() -> bool:
+            jobs = {j["metadata"]["name"]: j["status"] for j in listed(client, "jobs")}
+            web = client.get(f"/apis/apps/v1/namespaces/{NS}/deployments/web").json()
+            crasher = client.get(f"/api/v1/namespaces/{NS}/pods/crasher").json()
+            restarts = [
+                c.get("restartCount", 0) for c in crasher["status"].get("containerStatuses", [])
+            ]
+            return (
+                jobs.get("once", {}).get("succeeded") == 1
+                and any(c["type"] == "Failed" for c in jobs.get("fails", {}).get("conditions", []))
+                and web["status"].get("availableReplicas") == 2
+                and bool(restarts)
+                and restarts[0] >= 1
+            )
+
+        eventually(settled, timeout=60)
+        yield client
+
+
+@pytest.fixture(scope="module")
+def collector(
+    sim: SimProcess, cluster: httpx.Client, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Collector]:
+    proc = start_collector(tmp_path_factory.mktemp("col"), sim.kubeconfig, "--no-store", workers=2)
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        assert proc.stop() == 0, proc.log()
+
+
+def listed(client: httpx.Client, kind: str) -> list[dict[str, Any]]:
+    r = client.get(LISTS[kind])
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
+
+
+# -- the recomputation: kube-state-metrics' rules written out plainly -----------------------
+
+
+def _l(**labels: str) -> Labels:
+    return frozenset(labels.items())
+
+
+def _statuses(status: str) -> dict[str, float]:
+    return {s: float(status.lower() == s) for s in ("true", "false", "unknown")}
+
+
+def _resource(name: str, qty: str, node: bool) -> tuple[str, str, float] | None:
+    if name == "cpu":
+        return "cpu", "core", to_milli(qty) / 1000
+    if name in ("memory", "ephemeral-storage", "storage"):
+        return name.replace("-", "_"), "byte", (to_milli(qty) / 1000 if node else to_int(qty))
+    if node and name == "pods":
+        return "pods", "integer", to_milli(qty) / 1000
+    if name.startswith("hugepages-"):
+        label = re.sub("[^a-zA-Z0-9_]", "_", name)
+        return label, "byte", (to_milli(qty) / 1000 if node else to_int(qty))
+    return None  # the simulated cluster has no other resources
+
+
+def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
+    out: Series = {}
+
+    def add(name: str, value: float, /, **labels: str) -> None:
+        out[name, _l(**labels)] = value
+
+    for p in c["pods"]:
+        m, spec, st = p["metadata"], p["spec"], p.get("status", {})
+        pod = {"namespace": m["namespace"], "pod": m["name"], "uid": m["uid"]}
+        owners = m.get("ownerReferences", [])
+        ctrl = next((o for o in owners if o.get("controller")), {})
+        add(
+            "kube_pod_info",
+            1,
+            **pod,
+            host_ip=st.get("hostIP", ""),
+            pod_ip=st.get("podIP", ""),
+            node=spec.get("nodeName", ""),
+            created_by_kind=ctrl.get("kind", "<none>"),
+            created_by_name=ctrl.get("name", "<none>"),
+            priority_class=spec.get("priorityClassName", ""),
+            host_network=str(bool(spec.get("hostNetwork"))).lower(),
+        )
+        for o in owners or [{"kind": "<none>", "name": "<none>", "controller": "<none>"}]:
+            is_ctrl = (
+                o["controller"]
+                if o.get("controller") == "<none>"
+                else str(bool(o.get("controller"))).lower()
+            )
+            add(
+                "kube_pod_owner",
+                1,
+                **pod,
+                owner_kind=o["kind"],
+                owner_name=o["name"],
+                owner_is_controller=is_ctrl,
+            )
+        if st.get("phase"):
+            for phase in ("Pending", "Succeeded", "Failed", "Unknown", "Running"):
+                add("kube_pod_status_phase", float(st["phase"] == phase), **pod, phase=phase)
+        for cond in st.get("conditions", []):
+            if cond["type"] == "Ready":
+                for s, v in _statuses(cond["status"]).items():
+                    add("kube_pod_status_ready", v, **pod, condition=s)
+        for cs in st.get("containerStatuses", []):
+            ctr = {**pod, "container": cs["name"]}
+            add("kube_pod_container_status_restarts_total", cs.get("restartCount", 0), **ctr)
+            waiting = cs.get("state", {}).get("waiting")
+            if waiting is not None:
+                add(
+                    "kube_pod_container_status_waiting_reason",
+                    1,
+                    **ctr,
+                    reason=waiting.get("reason", ""),
+                )
+            last = cs.get("lastState", {}).get("terminated")
+            if last is not None:
+                add(
+                    "kube_pod_container_status_last_terminated_reason",
+                    1,
+                    **ctr,
+                    reason=last.get("reason", ""),
+                )
+        for ctr_spec in spec.get("containers", []):
+            for type_ in ("requests", "limits"):
+                for rname, qty in ctr_spec.get("resources", {}).get(type_, {}).items():
+                    r = _resource(rname, qty, node=False)
+                    if r:
+                        add(
+                            f"kube_pod_container_resource_{type_}",
+                            r[2],
+                            **pod,
+                            container=ctr_spec["name"],
+                            node=spec.get("nodeName", ""),
+                            resource=r[0],
+                            unit=r[1],
+                        )
+    for n in c["nodes"]:
+        name, spec, st = n["metadata"]["name"], n.get("spec", {}), n.get("status", {})
+        info = st.get("nodeInfo", {})
+        ip = [a["address"] for a in st.get("addresses", []) if a["type"] == "InternalIP"]
+        add(
+            "kube_node_info",
+            1,
+            node=name,
+            kernel_version=info.get("kernelVersion", ""),
+            os_image=info.get("osImage", ""),
+            container_runtime_version=info.get("containerRuntimeVersion", ""),
+            kubelet_version=info.get("kubeletVersion", ""),
+            kubeproxy_version=info.get("kubeProxyVersion", ""),
+            provider_id=spec.get("providerID", ""),
+            pod_cidr=spec.get("podCIDR", ""),
+            system_uuid=info.get("systemUUID", ""),
+            internal_ip=ip[-1] if ip else "",
+        )
+        for cond in st.get("conditions", []):
+            for s, v in _statuses(cond["status"]).items():
+                add("kube_node_status_condition", v, node=name, condition=cond["type"], status=s)
+        for type_ in ("capacity", "allocatable"):
+            for rname, qty in st.get(type_, {}).items():
+                r = _resource(rname, qty, node=True)
+                if r:
+                    add(f"kube_node_status_{type_}", r[2], node=name, resource=r[0], unit=r[1])
+        add("kube_node_spec_unschedulable", float(bool(spec.get("unschedulable"))), node=name)
+        for t in spec.get("taints", []):
+            add(
+                "kube_node_spec_taint",
+                1,
+                node=name,
+                key=t["key"],
+                value=t.get("value", ""),
+                effect=t["effect"],
+            )
+    for ns in c["namespaces"]:
+        phase = ns.get("status", {}).get("phase")
+        for p in ("Active", "Terminating") if phase else ():
+            add(
+                "kube_namespace_status_phase",
+                float(phase == p),
+                namespace=ns["metadata"]["name"],
+                phase=p,
+            )
+    for d in c["deployments"]:
+        key = {"namespace": d["metadata"]["namespace"], "deployment": d["metadata"]["name"]}
+        st = d.get("status", {})
+        add("kube_deployment_spec_replicas", d["spec"]["replicas"], **key)
+        add("kube_deployment_status_replicas_available", st.get("availableReplicas", 0), **key)
+        add("kube_deployment_status_replicas_unavailable", st.get("unavailableReplicas", 0), **key)
+        add("kube_deployment_status_replicas_updated", st.get("updatedReplicas", 0), **key)
+        for cond in st.get("conditions", []):
+            for s, v in _statuses(cond["status"]).items():
+                add(
+                    "kube_deployment_status_condition",
+                    v,
+                    **key,
+                    reason=cond.get("reason", ""),
+                    condition=cond["type"],
+                    status=s,
+                )
+    for ds in c["daemonsets"]:
+        key = {"namespace": ds["metadata"]["namespace"], "daemonset": ds["metadata"]["name"]}
+        st = ds.get("status", {})
+        for field, suffix in [
+            ("currentNumberScheduled", "current_number_scheduled"),
+            ("desiredNumberScheduled", "desired_number_scheduled"),
+            ("numberAvailable", "number_available"),
+            ("numberMisscheduled", "number_misscheduled"),
+            ("numberReady", "number_ready"),
+            ("numberUnavailable", "number_unavailable"),
+            ("updatedNumberScheduled", "updated_number_scheduled"),
+        ]:
+            add(f"kube_daemonset_status_{suffix}", st.get(field, 0), **key)
+    for ss in c["statefulsets"]:
+        key = {"namespace": ss["metadata"]["namespace"], "statefulset": ss["metadata"]["name"]}
+        st = ss.get("status", {})
+        if "replicas" in ss["spec"]:
+            add("kube_statefulset_replicas", ss["spec"]["replicas"], **key)
+        add("kube_statefulset_status_replicas", st.get("replicas", 0), **key)
+        add("kube_statefulset_status_replicas_ready", st.get("readyReplicas", 0), **key)
+        add("kube_statefulset_status_replicas_current", st.get("currentReplicas", 0), **key)
+        add("kube_statefulset_status_replicas_updated", st.get("updatedReplicas", 0), **key)
+    for j in c["jobs"]:
+        key = {"namespace": j["metadata"]["namespace"], "job_name": j["metadata"]["name"]}
+        st = j.get("status", {})
+        add("kube_job_status_active", st.get("active", 0), **key)
+        add("kube_job_status_succeeded", st.get("succeeded", 0), **key)
+        failed = st.get("failed", 0)
+        if not failed:
+            add("kube_job_status_failed", 0, **key)
+        else:
+            conds = [x for x in st.get("conditions", []) if x["type"] == "Failed"]
+            known = ("BackoffLimitExceeded", "DeadlineExceeded", "Evicted")
+            for cond in conds:
+                for r in known:
+                    add("kube_job_status_failed", float(cond.get("reason") == r), **key, reason=r)
+            if not any(x.get("reason") in known for x in conds):
+                add("kube_job_status_failed", failed, **key, reason="")
+        for field, suffix in (("startTime", "start_time"), ("completionTime", "completion_time")):
+            if st.get(field):
+                ts = datetime.fromisoformat(st[field].replace("Z", "+00:00")).timestamp()
+                add(f"kube_job_status_{suffix}", float(int(ts)), **key)
+    for h in c["hpas"]:
+        key = {
+            "namespace": h["metadata"]["namespace"],
+            "horizontalpodautoscaler": h["metadata"]["name"],
+        }
+        st = h.get("status", {})
+        add("kube_horizontalpodautoscaler_spec_max_replicas", h["spec"]["maxReplicas"], **key)
+        add(
+            "kube_horizontalpodautoscaler_spec_min_replicas", h["spec"].get("minReplicas", 1), **key
+        )
+        add(
+            "kube_horizontalpodautoscaler_status_current_replicas",
+            st.get("currentReplicas", 0),
+            **key,
+        )
+        add(
+            "kube_horizontalpodautoscaler_status_desired_replicas",
+            st.get("desiredReplicas", 0),
+            **key,
+        )
+    return out
+
+
+def ksm_only(series: Series) -> Series:
+    return {
+        k: v
+        for k, v in series.items()
+        if k[0].removesuffix("_total") in _FAMILIES or k[0] in _FAMILIES
+    }
+
+
+_FAMILIES = set(FAMILY_NAMES)
+
+
+def _diff(actual: Series, want: Series) -> str:
+    missing = sorted(str(k) for k in want.keys() - actual.keys())[:5]
+    extra = sorted(str(k) for k in actual.keys() - want.keys())[:5]
+    wrong = [(k, actual[k], want[k]) for k in want.keys() & actual.keys() if actual[k] != want[k]]
+    return f"missing={missing} extra={extra} wrong={wrong[:5]}"
+
+
+def test_every_family_equals_a_recomputation_from_a_direct_list(
+    cluster: httpx.Client, collector: Collector
+) -> None:
+    failures: list[str] = []
+
+    def matches() -> bool:
+        before = {k: listed(cluster, k) for k in LISTS}
+        master = ksm_only(parse(collector.scrape()))
+        after = {k: listed(cluster, k) for k in LISTS}
+        if before != after:
+            return False  # the cluster moved while we looked: try again
+        want = expected(before)
+        if master != want:
+            failures.append(_diff(master, want))
+            return False
+        # The workers' shards partition the master's view: nothing lost, nothing doubled.
+        union: Series = {}
+        for url in collector.workers:
+            shard = ksm_only(parse(collector.scrape(url)))
+            assert not shard.keys() & union.keys(), "a series is in two shards"
+            union.update(shard)
+        return union == master
+
+    try:
+        eventually(matches, timeout=30)
+    except AssertionError:
+        raise AssertionError(f"never matched; last differences: {failures[-3:]}") from None
+    # The test objects are really there (the comparison is not vacuous).
+    master = parse(collector.scrape())
+    names = {name for name, _ in master}
+    assert set(FAMILY_NAMES) <= names  # every family has series for the test's objects
+    web = (
+        "kube_deployment_status_replicas_available",
+        frozenset({("namespace", NS), ("deployment", "web")}),
+    )
+    assert master[web] == 2
+    fails = (
+        "kube_job_status_failed",
+        frozenset({("namespace", NS), ("job_name", "fails"), ("reason", "BackoffLimitExceeded")}),
+    )
+    assert master[fails] == 1
+
+
+def test_promtool_accepts_master_and_worker_expositions(collector: Collector) -> None:
+    master = collector.scrape()
+    assert "kubeward_collector_stale_seconds" in master
+    promtool_check(master)
+    worker = collector.scrape(collector.workers[0])
+    assert "kubeward_collector_shard_objects" in worker
+    promtool_check(worker)
