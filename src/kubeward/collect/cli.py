@@ -210,8 +210,8 @@ def _report_sync_failure(collector: Any, error: BaseException) -> None:
             _error(f"also {name}: {str(failure).splitlines()[0]}")
     if forbidden:
         _error(
-            "deploy/rbac.yaml in kubeward's source has the ClusterRole granting list and watch "
-            "on exactly the kinds the collector reads (kubectl apply -f deploy/rbac.yaml)."
+            "deploy/02-rbac.yaml in kubeward's source has the ClusterRole granting list and watch "
+            "on exactly the kinds the collector reads (kubectl apply -f deploy/)."
         )
 
 
