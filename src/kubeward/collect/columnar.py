@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -58,17 +59,18 @@ class TableSpec:
     def empty(self) -> pa.Table:
         return self.schema.empty_table()
 
-    def build(self, rows: Sequence[tuple[Any, ...]]) -> pa.Table:
-        """Rows (``seq`` first, then the columns in order) to a table, column by column."""
+    def build(self, seqs: Sequence[int], rows: Sequence[tuple[Any, ...]]) -> pa.Table:
+        """Rows (the columns in order) and their seqs to a table, column by column.
+
+        Transposed with one ``itemgetter`` pass per column: several times faster than
+        ``zip(*rows)`` on a million rows, and no per-row tuple is built."""
         if not rows:
             return self.empty()
-        columns = list(zip(*rows, strict=True))
-        arrays = [pa.array(columns[0], pa.int64())]
-        for col, values in zip(self.columns, columns[1:], strict=True):
-            if col.kind == "dict":
-                arrays.append(pa.array(values, pa.string()).dictionary_encode())
-            else:
-                arrays.append(pa.array(values, _TYPES[col.kind]))
+        if any(len(row) != len(self.columns) for row in (rows[0], rows[-1])):
+            raise ValueError(f"{self.name}: rows must have {len(self.columns)} values")
+        arrays = [pa.array(seqs, pa.int64())]
+        for i, col in enumerate(self.columns):
+            arrays.append(pa.array(list(map(itemgetter(i), rows)), _TYPES[col.kind]))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
@@ -90,19 +92,21 @@ class ColumnTable:
         self.spec = spec
         self.base: pa.Table = spec.empty()
         self.pending: list[tuple[Any, ...]] = []
+        self.pending_seqs: list[int] = []
 
     def __len__(self) -> int:
         return self.base.num_rows + len(self.pending)
 
     def append(self, seq: int, row: tuple[Any, ...]) -> None:
-        self.pending.append((seq, *row))
+        self.pending.append(row)
+        self.pending_seqs.append(seq)
 
     def compact(self, dead: np.ndarray | None) -> pa.Table:
         """Append pending rows, drop rows whose ``seq`` is in ``dead``; returns the result."""
         table = self.base
         if self.pending:
-            table = pa.concat_tables([table, self.spec.build(self.pending)])
-            self.pending = []
+            table = pa.concat_tables([table, self.spec.build(self.pending_seqs, self.pending)])
+            self.pending, self.pending_seqs = [], []
         if dead is not None and len(dead) and table.num_rows:
             keep = pc.invert(pc.is_in(table["seq"], value_set=pa.array(dead, pa.int64())))
             table = table.filter(keep)

@@ -83,6 +83,14 @@ class WorkerLink:
             if message[0] == "hello":
                 _, _, self.port, self.pid = message
                 self.ready.set()
+            elif message[0] == "chunk":
+                # The family's text follows as raw frames (see worker._render_for_master).
+                try:
+                    parts = [self._conn.recv_bytes() for _ in range(message[3])]
+                except (EOFError, OSError):
+                    self._died("pipe closed")
+                    return
+                self.inbox.put((*message[:3], b"".join(parts)))
             else:
                 self.inbox.put(message)
 

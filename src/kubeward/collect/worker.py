@@ -3,9 +3,11 @@
 The worker never talks to the API server. It reads the master's messages from a pipe:
 
 - ``("apply", kind, ops)``: ordered upserts/deletes for its shard;
-- ``("render", request_id)``: send back each family's lines (``("chunk", request_id, index,
-  bytes)`` in FAMILIES order, then ``("end", request_id, error)``) for the master's merged
-  /metrics;
+- ``("render", request_id)``: send back each family's lines for the master's merged /metrics:
+  ``("chunk", request_id, index, parts)`` in FAMILIES order, each followed by ``parts`` raw
+  frames (the Arrow text buffers, sent without copying), then ``("end", request_id, error)``;
+- ``("sync", request_id)``: fold everything received so far into the columns, then answer
+  ``("end", request_id, None)`` (a barrier: used to time the apply path);
 - ``("stop",)``.
 
 It answers with ``("hello", index, port, pid)`` once its own HTTP server listens. Its /metrics
@@ -23,6 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from typing import Any
 
+import pyarrow as pa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -81,8 +84,12 @@ def _handler(state: ShardState, registry: CollectorRegistry) -> type[BaseHTTPReq
                 self.send_response(200)
                 self.send_header("Content-Type", CONTENT_TYPE)
                 self.end_headers()
-                for piece in exposition(snapshot):
-                    self.wfile.write(piece)
+                try:
+                    for piece in exposition(snapshot):
+                        self.wfile.write(piece)
+                finally:
+                    del snapshot
+                    pa.default_memory_pool().release_unused()
                 self.wfile.write(generate_latest(registry))
             elif self.path == "/healthz":
                 self.send_response(200)
@@ -100,11 +107,17 @@ def _handler(state: ShardState, registry: CollectorRegistry) -> type[BaseHTTPReq
 def _render_for_master(conn: Connection, request: int, state: ShardState) -> None:
     try:
         for index, (_family, body) in enumerate(render_families(state.snapshot())):
-            conn.send(("chunk", request, index, b"".join(bytes(b) for b in body)))
+            parts = [b for b in body if len(b)]
+            conn.send(("chunk", request, index, len(parts)))
+            for part in parts:
+                conn.send_bytes(part)  # the buffer itself: no copy into a pickle
+            del parts, body
     except Exception as exc:  # a bug must not leave the master waiting for chunks
         log.exception("render failed")
         conn.send(("end", request, f"{type(exc).__name__}: {exc}"))
         return
+    finally:
+        pa.default_memory_pool().release_unused()  # give the render's buffers back to the OS
     conn.send(("end", request, None))
 
 
@@ -148,6 +161,9 @@ def _loop(conn: Connection, state: ShardState) -> None:
             state.maybe_compact()
         elif verb == "render":
             _render_for_master(conn, message[1], state)
+        elif verb == "sync":
+            state.maybe_compact(force=True)
+            conn.send(("end", message[1], None))
         elif verb == "stop":
             return
         else:
