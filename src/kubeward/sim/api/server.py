@@ -209,14 +209,13 @@ class APIServer:
             )
             # Anonymous requests may read the public paths; a bad token is refused everywhere,
             # as kube-apiserver authenticates before it authorizes.
-            if public and "authorization" not in request.headers:
-                user = None
-            else:
-                user = self._authenticate(request)
             if public:
+                if "authorization" in request.headers:
+                    self._authenticate(request)
                 if path == "/version":
                     return _json(discovery.version_info())
                 return Response(b"ok", media_type="text/plain")
+            user = self._authenticate(request)
             if self.load is not None:
                 admitted = self._model_request(request, info, query, user)
                 await self._admit(admitted)
