@@ -19,6 +19,11 @@ install: $(STAMP)
 	scripts/install-kubectl.sh > .kubeward/kubectl-path.tmp
 	mv .kubeward/kubectl-path.tmp .kubeward/kubectl-path
 
+.kubeward/promtool-path: scripts/install-prometheus.sh
+	mkdir -p .kubeward
+	scripts/install-prometheus.sh > .kubeward/promtool-path.tmp
+	mv .kubeward/promtool-path.tmp .kubeward/promtool-path
+
 .kubeward/postgres-bin: scripts/install-postgres.sh
 	mkdir -p .kubeward
 	scripts/install-postgres.sh > .kubeward/postgres-bin.tmp
@@ -27,9 +32,9 @@ install: $(STAMP)
 demo: $(STAMP) .kubeward/kubectl-path
 	KUBEWARD_KUBECTL=$$(cat .kubeward/kubectl-path) $(VENV)/bin/kubeward demo
 
-test: $(STAMP) .kubeward/kubectl-path .kubeward/postgres-bin lint
+test: $(STAMP) .kubeward/kubectl-path .kubeward/postgres-bin .kubeward/promtool-path lint
 	KUBEWARD_KUBECTL=$$(cat .kubeward/kubectl-path) KUBEWARD_PG_BIN=$$(cat .kubeward/postgres-bin) \
-	  $(VENV)/bin/pytest -q
+	  KUBEWARD_PROMTOOL=$$(cat .kubeward/promtool-path) $(VENV)/bin/pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

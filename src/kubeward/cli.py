@@ -197,5 +197,17 @@ def demo(
     raise typer.Exit(code)
 
 
+def _register_subcommands() -> None:
+    # Each package owns its CLI; the top-level app only mounts them.
+    from kubeward.collect.cli import collect
+    from kubeward.events.cli import events_app
+
+    app.command("collect")(collect)
+    app.add_typer(events_app, name="events")
+
+
+_register_subcommands()
+
+
 if __name__ == "__main__":
     app()

@@ -3,6 +3,7 @@ checked by the real promtool."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from kubeward.collect.ksm import FAMILIES, exposition
 from kubeward.collect.state import ShardState
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+PODS = STATE_KIND_BY_NAME["pods"]
 
 
 def render(objects: dict[str, list[dict[str, Any]]]) -> str:
@@ -106,11 +108,27 @@ def test_pod_families() -> None:
     web = {"namespace": "shop", "pod": "web-1", "uid": "u-1"}
     bare = {"namespace": "shop", "pod": "bare", "uid": "u-2"}
     assert of(s, "kube_pod_info") == {
-        L(**web, host_ip="10.0.0.1", pod_ip="10.64.0.9", node="n1", created_by_kind="ReplicaSet",
-          created_by_name="web-7f", priority_class="high", host_network="false"): 1,
-        L(**bare, host_ip="", pod_ip="", node="", created_by_kind="<none>",
-          created_by_name="<none>", priority_class="", host_network="false"): 1,
-    }  # fmt: skip
+        L(
+            **web,
+            host_ip="10.0.0.1",
+            pod_ip="10.64.0.9",
+            node="n1",
+            created_by_kind="ReplicaSet",
+            created_by_name="web-7f",
+            priority_class="high",
+            host_network="false",
+        ): 1,
+        L(
+            **bare,
+            host_ip="",
+            pod_ip="",
+            node="",
+            created_by_kind="<none>",
+            created_by_name="<none>",
+            priority_class="",
+            host_network="false",
+        ): 1,
+    }
     assert of(s, "kube_pod_owner") == {
         L(**web, owner_kind="ReplicaSet", owner_name="web-7f", owner_is_controller="true"): 1,
         L(**web, owner_kind="Thing", owner_name="other", owner_is_controller="false"): 1,
@@ -175,11 +193,19 @@ NODE = {
 def test_node_families() -> None:
     s = parse(render({"nodes": [NODE]}))
     assert of(s, "kube_node_info") == {
-        L(node="n1", kernel_version="6.1", os_image="Debian",
-          container_runtime_version="containerd://1.7", kubelet_version="v1.31.0",
-          kubeproxy_version="v1.31.0", provider_id="kubeward://r/z/n1",
-          pod_cidr="10.64.0.0/24", system_uuid="sys-1", internal_ip="10.0.0.1"): 1
-    }  # fmt: skip
+        L(
+            node="n1",
+            kernel_version="6.1",
+            os_image="Debian",
+            container_runtime_version="containerd://1.7",
+            kubelet_version="v1.31.0",
+            kubeproxy_version="v1.31.0",
+            provider_id="kubeward://r/z/n1",
+            pod_cidr="10.64.0.0/24",
+            system_uuid="sys-1",
+            internal_ip="10.0.0.1",
+        ): 1
+    }
     assert of(s, "kube_node_status_condition") == {
         L(node="n1", condition="Ready", status=st): float(st == "unknown")
         for st in ("true", "false", "unknown")
@@ -327,15 +353,59 @@ def test_promtool_accepts_the_exposition_with_awkward_label_values(tmp_path: Pat
         "status": {"phase": "Pending"},
     }
     text = render({"pods": [POD, awkward], "nodes": [NODE]})
-    assert parse(text)[
-        (
-            "kube_pod_info",
-            L(namespace="ns", pod="p", uid="u", host_ip="", pod_ip="", node='node "quoted" \\ back',
-              created_by_kind="<none>", created_by_name="<none>", priority_class="line\nbreak",
-              host_network="false"),
-        )
-    ] == 1  # fmt: skip
+    assert (
+        parse(text)[
+            (
+                "kube_pod_info",
+                L(
+                    namespace="ns",
+                    pod="p",
+                    uid="u",
+                    host_ip="",
+                    pod_ip="",
+                    node='node "quoted" \\ back',
+                    created_by_kind="<none>",
+                    created_by_name="<none>",
+                    priority_class="line\nbreak",
+                    host_network="false",
+                ),
+            )
+        ]
+        == 1
+    )
     result = subprocess.run(
         [promtool(), "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rendering_slice_by_slice_changes_nothing(tmp_path: Path) -> None:
+    """Renders cut the objects into slices to bound memory; the text must not depend on it."""
+    state = ShardState()
+    pods = []
+    for i in range(10):
+        p = json.loads(json.dumps(POD))
+        p["metadata"].update(name=f"web-{i}", uid=f"u-{i}")
+        p["spec"]["containers"] = p["spec"]["containers"][: 1 + i % 2]
+        pods.append(p)
+    state.apply("pods", [(f"shop/web-{i}", PODS.rows(p)) for i, p in enumerate(pods)])
+    state.apply("pods", [("shop/web-3", None)])  # a hole in the seqs
+    state.apply("nodes", [("n1", STATE_KIND_BY_NAME["nodes"].rows(NODE))])
+    tables = state.snapshot()
+
+    def blocks(size: int) -> list[tuple[str, list[str]]]:
+        """(family, its sorted sample lines) in exposition order."""
+        text = b"".join(bytes(p) for p in exposition(tables, size)).decode()
+        out: list[tuple[str, list[str]]] = []
+        for line in text.splitlines():
+            if line.startswith("# HELP "):
+                out.append((line.split()[2], []))
+            elif not line.startswith("#"):
+                assert line.split("{")[0].split(" ")[0].startswith(out[-1][0])  # contiguous
+                out[-1][1].append(line)
+        return [(name, sorted(lines)) for name, lines in out]
+
+    whole = blocks(25_000)
+    assert sum(line.startswith("kube_pod_info{") for _, ls in whole for line in ls) == 9
+    for size in (1, 3, 4):
+        assert blocks(size) == whole

@@ -89,8 +89,10 @@ def collect(
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level."),
 ) -> None:
-    """Watch a cluster (one LIST+WATCH per kind), serve kube-state-metrics-compatible
-    /metrics from N workers and store its Events."""
+    """Watch a cluster and serve kube-state-metrics-compatible /metrics; store its Events.
+
+    One LIST+WATCH per kind for the whole collector, however many workers serve the shards.
+    """
     host, port = parse_listen(listen)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

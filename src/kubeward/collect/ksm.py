@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kubeward.collect.render import KindView, filtered
+from kubeward.collect.render import SLICE_OBJECTS, KindView, filtered, slices, views
 from kubeward.collect.textwriter import Line, Text, flags, floats, header, ints
 
 Render = Callable[[KindView], list[Text]]
@@ -461,16 +461,21 @@ FAMILIES: tuple[Family, ...] = (
 FAMILY_NAMES = tuple(f.name for f in FAMILIES)
 
 
-def render_families(tables: dict[str, list[pa.Table]]) -> Iterator[tuple[Family, list[Text]]]:
-    """Each family's lines (without HELP/TYPE) for a shard snapshot, in FAMILIES order."""
-    views = {kind: KindView(kind, t) for kind, t in tables.items()}
+def render_families(
+    tables: dict[str, list[pa.Table]], slice_objects: int = SLICE_OBJECTS
+) -> Iterator[tuple[Family, Iterator[Text]]]:
+    """Each family's lines (without HELP/TYPE) for a shard snapshot, in FAMILIES order, as
+    pieces produced slice by slice (consume a family's pieces before asking for the next)."""
+    plans = {kind: slices(kind, t, slice_objects) for kind, t in tables.items()}
     for family in FAMILIES:
-        view = views[family.kind]
-        yield family, family.render(view) if view.rows() else []
+        pieces = (p for view in views(family.kind, plans[family.kind]) for p in family.render(view))
+        yield family, pieces
 
 
-def exposition(tables: dict[str, list[pa.Table]]) -> Iterator[Text]:
+def exposition(
+    tables: dict[str, list[pa.Table]], slice_objects: int = SLICE_OBJECTS
+) -> Iterator[Text]:
     """The complete text exposition of a snapshot, piece by piece."""
-    for family, body in render_families(tables):
+    for family, body in render_families(tables, slice_objects):
         yield family.header
         yield from body

@@ -74,6 +74,7 @@ class WorkerLink:
                 return
 
     def _recv_loop(self) -> None:
+        parts: list[bytes] = []
         while True:
             try:
                 message = self._conn.recv()
@@ -83,14 +84,16 @@ class WorkerLink:
             if message[0] == "hello":
                 _, _, self.port, self.pid = message
                 self.ready.set()
-            elif message[0] == "chunk":
-                # The family's text follows as raw frames (see worker._render_for_master).
+            elif message[0] == "part":
+                # A piece of a family's text follows as a raw frame (worker._render_for_master).
                 try:
-                    parts = [self._conn.recv_bytes() for _ in range(message[3])]
+                    parts.append(self._conn.recv_bytes())
                 except (EOFError, OSError):
                     self._died("pipe closed")
                     return
-                self.inbox.put((*message[:3], b"".join(parts)))
+            elif message[0] == "chunk":
+                self.inbox.put((*message, b"".join(parts)))  # one family, assembled
+                parts = []
             else:
                 self.inbox.put(message)
 

@@ -1,8 +1,13 @@
-"""What one render of a shard's state needs: its tables, decoded columns and identity labels,
-each computed once per render and shared by the families that use them."""
+"""What a render of a shard's state works on: a kind's tables, cut into slices of objects.
+
+A :class:`KindView` holds one slice: its decoded columns and identity labels are computed once
+and shared by the lines of one family. Rendering slice by slice bounds the memory a render
+needs (the text and temporaries of one slice, not of 150,000 pods at once) without changing the
+output: a family's lines stay together, slice after slice."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cached_property
 
 import numpy as np
@@ -78,6 +83,36 @@ class KindView:
     def child_identity(self, table: str, mask: pa.Array | None = None) -> pa.Array:
         ident = self.of_parent(table, self.identity)
         return ident if mask is None else ident.filter(mask)
+
+
+SLICE_OBJECTS = 25_000  # objects per slice
+
+
+def slices(kind: str, tables: list[pa.Table], size: int = SLICE_OBJECTS) -> list[list[pa.Table]]:
+    """The kind's tables cut into zero-copy slices of ``size`` objects, each with its child
+    rows (tables are sorted by seq, so an object's children are one contiguous range)."""
+    main = tables[0]
+    if main.num_rows == 0:
+        return []
+    main_seq = seq_array(main)
+    child_seqs = [seq_array(t) for t in tables[1:]]
+    out = []
+    for start in range(0, main.num_rows, size):
+        stop = min(start + size, main.num_rows)
+        lo, hi = main_seq[start], main_seq[stop - 1]
+        part = [main.slice(start, stop - start)]
+        for table, seqs in zip(tables[1:], child_seqs, strict=True):
+            first = int(np.searchsorted(seqs, lo, "left"))
+            last = int(np.searchsorted(seqs, hi, "right"))
+            part.append(table.slice(first, last - first))
+        out.append(part)
+    return out
+
+
+def views(kind: str, parts: list[list[pa.Table]]) -> Iterator[KindView]:
+    """A fresh view per slice: its caches live as long as one family's slice."""
+    for tables in parts:
+        yield KindView(kind, tables)
 
 
 def filtered(array: pa.Array, mask: pa.Array | None) -> pa.Array:

@@ -3,9 +3,10 @@
 The worker never talks to the API server. It reads the master's messages from a pipe:
 
 - ``("apply", kind, ops)``: ordered upserts/deletes for its shard;
-- ``("render", request_id)``: send back each family's lines for the master's merged /metrics:
-  ``("chunk", request_id, index, parts)`` in FAMILIES order, each followed by ``parts`` raw
-  frames (the Arrow text buffers, sent without copying), then ``("end", request_id, error)``;
+- ``("render", request_id)``: send back each family's lines for the master's merged /metrics,
+  in FAMILIES order: ``("part", request_id, index)`` each followed by one raw frame (an Arrow
+  text buffer, sent without copying) as slices are rendered, ``("chunk", request_id, index)``
+  when the family is complete, and finally ``("end", request_id, error)``;
 - ``("sync", request_id)``: fold everything received so far into the columns, then answer
   ``("end", request_id, None)`` (a barrier: used to time the apply path);
 - ``("stop",)``.
@@ -107,11 +108,11 @@ def _handler(state: ShardState, registry: CollectorRegistry) -> type[BaseHTTPReq
 def _render_for_master(conn: Connection, request: int, state: ShardState) -> None:
     try:
         for index, (_family, body) in enumerate(render_families(state.snapshot())):
-            parts = [b for b in body if len(b)]
-            conn.send(("chunk", request, index, len(parts)))
-            for part in parts:
-                conn.send_bytes(part)  # the buffer itself: no copy into a pickle
-            del parts, body
+            for piece in body:
+                if len(piece):
+                    conn.send(("part", request, index))
+                    conn.send_bytes(piece)  # the buffer itself: no copy into a pickle
+            conn.send(("chunk", request, index))
     except Exception as exc:  # a bug must not leave the master waiting for chunks
         log.exception("render failed")
         conn.send(("end", request, f"{type(exc).__name__}: {exc}"))
