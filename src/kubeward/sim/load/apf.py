@@ -23,120 +23,28 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kubeward.kube.flowcontrol import (
+    FlowSchema,
+    Identity,
+    Target,
+    by_precedence,
+    service_account_groups,
+)
+
+__all__ = [
+    "FlowControl",
+    "FlowSchema",
+    "Identity",
+    "PriorityLevel",
+    "Queued",
+    "Target",
+    "service_account_groups",
+]
+
 
 class Queued(Protocol):
     seats: int
     arrival: float
-
-
-@dataclass(frozen=True)
-class Identity:
-    user: str
-    groups: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a request asks for, as APF's RequestDigest sees it."""
-
-    verb: str  # Kubernetes verb: get, list, watch, create, update, patch, delete, ...
-    is_resource: bool = True
-    api_group: str = ""
-    resource: str = ""  # with "/subresource" when there is one
-    namespace: str = ""
-    path: str = ""  # non-resource requests
-
-
-def service_account_groups(user: str) -> tuple[str, ...]:
-    """The groups the service-account authenticator adds (``system:serviceaccount:ns:name``)."""
-    parts = user.split(":")
-    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
-        return ("system:serviceaccounts", f"system:serviceaccounts:{parts[2]}")
-    return ()
-
-
-def _subject_matches(subject: dict[str, Any], who: Identity) -> bool:
-    kind = subject.get("kind")
-    if kind == "User":
-        name = (subject.get("user") or {}).get("name", "")
-        return name in ("*", who.user)
-    if kind == "Group":
-        name = (subject.get("group") or {}).get("name", "")
-        return name == "*" or name in who.groups
-    if kind == "ServiceAccount":
-        sa = subject.get("serviceAccount") or {}
-        parts = who.user.split(":")
-        if len(parts) != 4 or parts[:2] != ["system", "serviceaccount"]:
-            return False
-        return sa.get("namespace") == parts[2] and sa.get("name") in ("*", parts[3])
-    return False
-
-
-def _in(values: list[str] | None, value: str) -> bool:
-    return bool(values) and ("*" in values or value in values)  # type: ignore[operator]
-
-
-def _resource_rule_matches(rule: dict[str, Any], target: Target) -> bool:
-    if not (_in(rule.get("verbs"), target.verb) and _in(rule.get("apiGroups"), target.api_group)):
-        return False
-    if not _in(rule.get("resources"), target.resource):
-        return False
-    if not target.namespace:
-        return bool(rule.get("clusterScope"))
-    return _in(rule.get("namespaces"), target.namespace)
-
-
-def _non_resource_rule_matches(rule: dict[str, Any], target: Target) -> bool:
-    if not _in(rule.get("verbs"), target.verb):
-        return False
-    for url in rule.get("nonResourceURLs") or ():
-        if url == "*" or url == target.path:
-            return True
-        if url.endswith("/*") and target.path.startswith(url[:-1]):
-            return True
-    return False
-
-
-@dataclass
-class FlowSchema:
-    name: str
-    uid: str
-    precedence: int
-    level: str
-    distinguisher: str  # "", "ByUser" or "ByNamespace"
-    rules: list[dict[str, Any]]
-
-    @classmethod
-    def of(cls, obj: dict[str, Any]) -> FlowSchema:
-        spec = obj.get("spec") or {}
-        return cls(
-            name=obj["metadata"]["name"],
-            uid=obj["metadata"].get("uid", ""),
-            precedence=int(spec.get("matchingPrecedence") or 1000),
-            level=(spec.get("priorityLevelConfiguration") or {}).get("name", ""),
-            distinguisher=(spec.get("distinguisherMethod") or {}).get("type", ""),
-            rules=list(spec.get("rules") or ()),
-        )
-
-    def matches(self, who: Identity, target: Target) -> bool:
-        for rule in self.rules:
-            if not any(_subject_matches(s, who) for s in rule.get("subjects") or ()):
-                continue
-            if target.is_resource:
-                if any(_resource_rule_matches(r, target) for r in rule.get("resourceRules") or ()):
-                    return True
-            elif any(
-                _non_resource_rule_matches(r, target) for r in rule.get("nonResourceRules") or ()
-            ):
-                return True
-        return False
-
-    def flow(self, who: Identity, target: Target) -> str:
-        if self.distinguisher == "ByUser":
-            return who.user
-        if self.distinguisher == "ByNamespace":
-            return target.namespace
-        return ""
 
 
 @dataclass
@@ -269,9 +177,7 @@ class FlowControl:
             if not lv.exempt:
                 lv.seats = max(1, math.ceil(self.server_concurrency * lv.shares / max(total, 1)))
         self.levels = new_levels
-        self.schemas = sorted(
-            (FlowSchema.of(o) for o in schemas), key=lambda s: (s.precedence, s.name)
-        )
+        self.schemas = by_precedence(FlowSchema.of(o) for o in schemas)
         self.generation += 1
         return queued
 
