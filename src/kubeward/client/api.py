@@ -114,6 +114,13 @@ class ApiClient:
         body = await self._get("/version", None, "get", None, None, self.timeout)
         return dict(orjson.loads(body))
 
+    async def get_raw(
+        self, path: str, params: dict[str, str] | None = None, timeout: float | None = None
+    ) -> bytes:
+        """``GET path`` for a non-resource endpoint such as ``/metrics``: the body as bytes,
+        with the same error mapping (401, 403 with the RBAC hint, unreachable) as any request."""
+        return await self._get(path, params, "get", None, None, timeout)
+
     async def list_page(
         self,
         resource: Resource,

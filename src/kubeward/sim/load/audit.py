@@ -16,7 +16,9 @@ from typing import IO, Any
 
 import orjson
 
-SAMPLE_ANNOTATION = "sim.kubeward.io/audit-sample-rate"
+from kubeward.kube.apiserver import AUDIT_SAMPLE_RATE_ANNOTATION
+
+SAMPLE_ANNOTATION = AUDIT_SAMPLE_RATE_ANNOTATION
 _MESSAGES = {
     429: ("TooManyRequests", "Too many requests, please try again later."),
     503: ("ServiceUnavailable", "The API server is restarting (simulated out-of-memory kill)."),
@@ -76,6 +78,7 @@ class AuditLog:
         annotations: dict[str, str],
         sampled: bool = False,
         source_ip: str = "127.0.0.1",
+        extra: dict[str, list[str]] | None = None,
     ) -> None:
         status: dict[str, Any] = {"metadata": {}, "code": code}
         if code >= 400 and code in _MESSAGES:
@@ -101,6 +104,8 @@ class AuditLog:
                 **annotations,
             },
         }
+        if extra:
+            event["user"]["extra"] = extra
         if object_ref:
             event["objectRef"] = object_ref
         if sampled and self.sample < 1:

@@ -220,6 +220,7 @@ class _Template:
             synthetic=True,
             client=self.client.spec.name,
             system=self.client.spec.system,
+            node=self.node,
             on_done=self.client.record,
         )
 

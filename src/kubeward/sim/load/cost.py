@@ -20,11 +20,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from kubeward.kube.apiserver import MUTATING_VERBS, served_from_watch_cache
+
 KIB = 1024.0
 MIB = 1024.0 * KIB
 GIB = 1024.0 * MIB
 
-MUTATING = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+MUTATING = MUTATING_VERBS
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class Cost:
 
 def from_cache(verb: str, resource_version: str | None) -> bool:
     """LIST/WATCH served by the watch cache: any resourceVersion except none ("" = quorum)."""
-    return verb == "watch" or (resource_version is not None and resource_version != "")
+    return served_from_watch_cache(verb, resource_version)
 
 
 def request_cost(

@@ -57,6 +57,7 @@ class Request:
     synthetic: bool = True
     client: str = ""  # the synthetic client's name
     system: bool = False  # a system component's request (for the success ratio)
+    node: str = ""  # the node a per-node synthetic client's instance runs on
     on_done: Callable[[Request, int], None] | None = None
     # filled in by the model
     arrival: float = 0.0
