@@ -8,7 +8,11 @@ outage is hidden, and clients may be sent to pod IPs that no longer exist.)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from kubeward.sim.load.clients import SyntheticClient
 from kubeward.sim.load.spec import CoreDNSSpec
@@ -43,6 +47,7 @@ class CoreDNSModel:
         self.first_failure: float | None = None
         self._last = 0.0
         self._carry = 0.0
+        self.registry.register(_OutageCollector(self))
 
     def healthy_replicas(self, now: float) -> list[bool]:
         window = self.spec.cache_window
@@ -79,3 +84,17 @@ class CoreDNSModel:
             self.requests.labels(SERVER, ZONE, "udp", "1", "A").inc(n)
             self.responses.labels(SERVER, ZONE, rcode, "kubernetes").inc(n)
             self.app_lookups.labels("ok" if healthy else "failed").inc(n)
+
+
+class _OutageCollector(Collector):
+    """The model's own tally of total DNS outage, for replays to read over HTTP."""
+
+    def __init__(self, model: CoreDNSModel) -> None:
+        self.model = model
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "kubeward_sim_dns_outage_seconds",
+            "Simulated seconds during which every CoreDNS replica answered SERVFAIL.",
+            value=self.model.failure_seconds,
+        )

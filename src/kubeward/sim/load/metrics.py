@@ -170,9 +170,15 @@ _ETCD_OPERATIONS = {
 class ModelCollector(Collector):
     """State read from the model at scrape time."""
 
-    def __init__(self, model: APIServerModel, start_time: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        model: APIServerModel,
+        start_time: Callable[[], float],
+        model_time: Callable[[], float],
+    ) -> None:
         self.model = model
         self.start_time = start_time
+        self.model_time = model_time
 
     def collect(self) -> Iterator[Metric]:
         model = self.model
@@ -267,6 +273,12 @@ class ModelCollector(Collector):
             "kubeward_sim_apiserver_up",
             "1 while the modelled kube-apiserver process is running.",
             value=1 if model.state.up else 0,
+        )
+        yield GaugeMetricFamily(
+            "kubeward_sim_model_time_seconds",
+            "The load model's simulated time (unix seconds): what a replay measures detection "
+            "and mitigation against.",
+            value=self.model_time(),
         )
         yield GaugeMetricFamily(
             "kubeward_sim_apiserver_cpu_cores_busy",

@@ -89,7 +89,9 @@ class LoadRunner:
         self.stats = StoreStats(store, spec.capacity.object_size_factor)
         self.model = APIServerModel(self.stats, capacity_of(spec, overrides))
         self.metrics = APIServerMetrics()
-        self.metrics.registry.register(ModelCollector(self.model, self._process_start))
+        self.metrics.registry.register(
+            ModelCollector(self.model, self._process_start, self._model_time)
+        )
         self.model.observers.append(self)
         self.clients: list[SyntheticClient] = []
         self.coredns: CoreDNSModel | None = None
@@ -324,6 +326,9 @@ class LoadRunner:
 
     def _process_start(self) -> float:
         return self.clock.time_at(self.model.state.started_at).timestamp()
+
+    def _model_time(self) -> float:
+        return self.clock.time_at(self.model.now).timestamp()
 
     # -- results ------------------------------------------------------------------------------
 
