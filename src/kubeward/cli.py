@@ -201,9 +201,11 @@ def _register_subcommands() -> None:
     # Each package owns its CLI; the top-level app only mounts them.
     from kubeward.collect.cli import collect
     from kubeward.events.cli import events_app
+    from kubeward.guard.cli import guard_app
 
     app.command("collect")(collect)
     app.add_typer(events_app, name="events")
+    app.add_typer(guard_app, name="guard")
 
 
 _register_subcommands()
