@@ -7,7 +7,6 @@ for the registered resources lands on the same verb, namespace, resource, name a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import logging
 import random
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from kubeward.aio import wait_event
 from kubeward.kube import status as st
 from kubeward.kube.apply import manager_from_user_agent
 from kubeward.kube.registry import REGISTRY, ResourceRegistry, ResourceType
@@ -817,8 +817,7 @@ class APIServer:
                     break
                 wait = min(deadline, next_bookmark if bookmarks else deadline) - now
                 if not watcher.pending:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(watcher.wakeup.wait(), timeout=max(wait, 0))
+                    await wait_event(watcher.wakeup, wait)
                 batch = watcher.drain()
                 if batch:
                     yield b"".join(self._event_line(rt, t, ev, encoder) for t, ev in batch)

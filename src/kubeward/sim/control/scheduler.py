@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from kubeward.aio import wait_event
 from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
@@ -231,11 +232,8 @@ class Scheduler:
             self._mark_gated()
             if not self._active:
                 self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    # Wake for retries even without events: backoff expiry, 5-minute flush.
-                    await asyncio.wait_for(
-                        self._wakeup.wait(), timeout=self.api.clock.real_seconds(BACKOFF_INITIAL)
-                    )
+                # Wake for retries even without events: backoff expiry, 5-minute flush.
+                await wait_event(self._wakeup, self.api.clock.real_seconds(BACKOFF_INITIAL))
                 continue
             batch: list[str] = []
             while self._active and len(batch) < BATCH:

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from kubeward.aio import wait_event
 from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
@@ -203,8 +204,7 @@ class LoadRunner:
                 continue
             wait = (self.model.next_event_time() - self.clock.elapsed()) / self.clock.speed
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=min(max(wait, 0.0), 0.25))
+            await wait_event(self._wake, min(wait, 0.25))
 
     def advance_to(self, elapsed: float) -> None:
         """Run the model alone up to ``elapsed`` simulated seconds (benchmarks, tests)."""
