@@ -136,6 +136,10 @@ def refusal(user: str, groups: Sequence[str] = ()) -> str | None:
     if (sa is not None and sa[0] == KUBE_SYSTEM) or (
         f"system:serviceaccounts:{KUBE_SYSTEM}" in all_groups
     ):
+        if sa is None:  # a member of the group: name what kube-system's accounts use
+            schemas = _schemas_text(
+                system_flow_schemas(service_account_user(KUBE_SYSTEM, "any"))
+            ).replace(" Its requests are", " Service accounts in kube-system are")
         return (
             head + "a service account in kube-system, where the cluster's own controllers "
             "and add-ons run (CoreDNS, kube-proxy, the CNI plugin, controllers started with "

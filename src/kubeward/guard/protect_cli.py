@@ -76,6 +76,12 @@ def protect(
     service_account: str | None = typer.Option(
         None, "--service-account", help="Service account to throttle, as NAMESPACE/NAME."
     ),
+    group: list[str] = typer.Option(
+        [],
+        "--group",
+        help="A group of the user as the audit log records it (repeatable); only used to "
+        "refuse system identities such as members of system:masters or system:nodes.",
+    ),
     apply: bool = typer.Option(
         False, "--apply", help="Server-side apply the objects (field manager kubeward-guard)."
     ),
@@ -113,7 +119,7 @@ def protect(
         culprit = _culprit(user, service_account)
     except GuardInputError as exc:
         raise _fail(EXIT_BAD_INPUT, str(exc)) from None
-    reason = refusal(culprit.user, culprit.groups)
+    reason = refusal(culprit.user, [*group, *culprit.groups])
     if reason is not None and not revert:  # removing an old rule is always allowed
         raise _fail(EXIT_REFUSED, reason)
     try:
