@@ -315,3 +315,42 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     # printing the YAML needs no cluster at all
     printed = guard(kubeconfig, "--service-account", "monitoring/agent")
     assert printed.returncode == 0 and "kind: FlowSchema" in printed.stdout
+
+
+async def test_the_python_api_the_replay_calls(slow_sim: SimProcess) -> None:
+    """What auto-protect uses: refusal, build, apply, diff, managed, revert_all."""
+    from kubeward.client import connect
+    from kubeward.guard import protect as ops
+    from kubeward.guard.apf import Culprit, Limits, build
+    from kubeward.guard.identities import refusal
+
+    culprit = Culprit.service_account("telemetry", "collector")
+    assert refusal(culprit.user, culprit.groups) is None
+    objects = build(culprit, Limits(shares=2, queues=8, hand_size=4, queue_length=5))
+    async with await connect(slow_sim.kubeconfig, agent="kubeward-guard") as api:
+        assert "FlowSchema" in await ops.diff(api, objects)
+        first = await ops.apply(api, objects)
+        assert first.changed and first.shadowed_by == []
+        assert [o.action for o in first.outcomes] == ["created", "created"]
+        second = await ops.apply(api, objects)
+        assert not second.changed
+        assert await ops.diff(api, objects) == ""
+        found = await ops.managed(api)
+        assert [o["metadata"]["name"] for o in found["FlowSchema"]] == [objects.name]
+        assert [o["metadata"]["name"] for o in found["PriorityLevelConfiguration"]] == [
+            objects.name
+        ]
+        level = found["PriorityLevelConfiguration"][0]["spec"]["limited"]
+        assert level["nominalConcurrencyShares"] == 2
+        assert level["limitResponse"]["queuing"] == {
+            "queues": 8,
+            "handSize": 4,
+            "queueLengthLimit": 5,
+        }
+        assert api.requests["patch", "flowschemas.flowcontrol.apiserver.k8s.io"] == 4
+        removed = await ops.revert_all(api)
+        assert [(o.kind, o.action) for o in removed] == [
+            ("FlowSchema", "deleted"),
+            ("PriorityLevelConfiguration", "deleted"),
+        ]
+        assert await ops.managed(api) == {"FlowSchema": [], "PriorityLevelConfiguration": []}
