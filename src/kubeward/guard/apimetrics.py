@@ -59,7 +59,10 @@ def parse_metrics(text: str) -> ApiServerMetrics:
             if name in STORAGE_OBJECT_METRICS and "resource" in labels:
                 # Both names on a 1.31/1.32 server: the same figure, keep the larger.
                 resource = labels["resource"]
-                out.storage_objects[resource] = max(out.storage_objects.get(resource, 0), value)
+                if value >= 0:  # -1: not counted yet
+                    out.storage_objects[resource] = max(
+                        out.storage_objects.get(resource, 0.0), value
+                    )
             elif name == "apiserver_flowcontrol_rejected_requests_total":
                 key = (
                     labels.get("flow_schema", ""),
@@ -78,8 +81,6 @@ def parse_metrics(text: str) -> ApiServerMetrics:
             elif name == "kubeward_sim_apiserver_restarts_total":
                 out.restarts = value
     out.requests_by_code = dict(codes)
-    # apiserver_storage_objects reports -1 for resources it has not counted yet.
-    out.storage_objects = {k: v for k, v in out.storage_objects.items() if v >= 0}
     return out
 
 

@@ -18,6 +18,7 @@ from kubeward.client import ClientError, connect
 from kubeward.guard.analysis import Aggregator, Analysis
 from kubeward.guard.apimetrics import ApiServerMetrics, MetricsError, fetch_metrics
 from kubeward.guard.audit import AuditParser, read_audit_log
+from kubeward.guard.protect_cli import protect
 from kubeward.guard.report import render
 
 guard_app = typer.Typer(
@@ -206,4 +207,9 @@ def analyze(
         doc["apiServer"] = api_metrics.to_dict()
         typer.echo(json.dumps(doc, indent=2))
         return
-    render(analysis, console, top=top, source=str(audit_log), stats=stats)
+    # Piped output keeps whole rows (a wide table wraps badly at the default 80 columns).
+    out = console if console.is_terminal else Console(width=220)
+    render(analysis, out, top=top, source=str(audit_log), stats=stats)
+
+
+guard_app.command("protect")(protect)

@@ -15,6 +15,12 @@ from kubeward.guard.audit import ReadStats
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
+def short_agent(user_agent: str) -> str:
+    """The program and version of a userAgent ("kubelet/v1.31.0 (linux/amd64) kubernetes/abc"
+    -> "kubelet/v1.31.0"): enough to tell clients apart in a table."""
+    return user_agent.split(" ", 1)[0] if user_agent else ""
+
+
 def _when(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -77,7 +83,7 @@ def render(
         culprits.add_row(
             str(c.rank),
             c.user,
-            c.user_agent,
+            short_agent(c.user_agent),
             _rate(c.requests_per_second),
             _pct(c.share),
             _num(c.throttled),
@@ -111,7 +117,7 @@ def render(
         rows.add_row(
             str(r.rank),
             r.user,
-            r.user_agent,
+            short_agent(r.user_agent),
             r.verb,
             r.resource,
             r.scope,
@@ -136,7 +142,7 @@ def render(
         line = Text(f"{i}. ")
         line.append(f"[{f.severity}] ", style=_SEVERITY_STYLE.get(f.severity, ""))
         line.append(f.kind, style="bold")
-        who = f.user + (f" ({f.user_agent})" if f.user_agent else "")
+        who = f.user + (f" ({short_agent(f.user_agent)})" if f.user_agent else "")
         if who:
             line.append(f"  {who}")
         if f.resource:
