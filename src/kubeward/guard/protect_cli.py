@@ -2,8 +2,8 @@
 
 Without ``--apply``/``--revert``/``--dry-run`` it prints the two objects as YAML (no cluster
 needed: pipe them to ``kubectl apply --server-side -f -`` or review them). Exit codes: 0 done,
-1 the cluster failed the request (unreachable, 401/403, conflict), 2 bad input, 3 refused
-(system or exempt identity, or an object the guard does not manage).
+1 the kubeconfig or the cluster failed (unreadable config, unreachable, 401/403, conflict),
+2 bad input, 3 refused (system or exempt identity, or an object the guard does not manage).
 """
 
 from __future__ import annotations
