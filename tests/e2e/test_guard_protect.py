@@ -53,13 +53,15 @@ def kubectl(slow_sim: SimProcess, tmp_path: Path) -> Kubectl:
 
 
 def guard(sim: SimProcess | Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``kubeward guard protect`` as a separate process."""
+    """``kubeward guard protect`` as a separate process, through the kubeward CLI."""
     kubeconfig = sim.kubeconfig if isinstance(sim, SimProcess) else sim
     return subprocess.run(
         [
             sys.executable,
             "-m",
-            "kubeward.guard.protect_cli",
+            "kubeward.cli",
+            "guard",
+            "protect",
             "--kubeconfig",
             str(kubeconfig),
             *args,
