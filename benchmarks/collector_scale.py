@@ -22,7 +22,16 @@ nodeInfo) go through the collector's real code paths:
   tool keeps), measured on a sample and scaled -> ``kubernetes_models_mib`` and
   ``rss_ratio_models_over_worker``.
 
-Targets (issue 5): worker RSS <= 1 GiB at full scale, render <= 5 s.
+End to end (``--e2e-pods``, default 150,000 x scale; 0 skips it): ``benchmarks/_simserver.py``
+(the simulator's API server alone, plain HTTP, no load model, the ``tiny`` scenario's 3 nodes)
+preloaded with that many Running pods, and a real ``kubeward collect --workers 1 --no-store``
+process against it -> ``e2e.initial_sync_seconds`` (process start to "synced": the RV=0 LISTs,
+rows, the pipe and the worker's columns), ``e2e.master_rss_mib`` / ``e2e.master_peak_rss_mib``
+(VmRSS after the sync, VmHWM: the high-water mark reached while the LIST is decoded),
+``e2e.worker_rss_mib``, ``e2e.collector_rss_mib`` (master + worker after the sync), and three
+scrapes of the master's merged /metrics -> ``e2e.metrics_seconds`` (each, and their median).
+
+Targets (issue 5): RSS <= 1 GiB at full scale, render <= 5 s.
 
     .venv/bin/python benchmarks/collector_scale.py               # 15,000 nodes, 150,000 pods
     .venv/bin/python benchmarks/collector_scale.py --scale 0.1   # a tenth, for a quick look
@@ -36,13 +45,20 @@ import json
 import logging
 import multiprocessing
 import queue
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -306,6 +322,67 @@ def kubernetes_models_mib(pods: list[dict[str, Any]], sample: int) -> float:
     return size / len(docs) * len(pods) / 2**20
 
 
+def end_to_end(pods: int) -> dict[str, Any]:
+    """``kubeward collect`` as a process against a simulator holding ``pods`` Running pods."""
+    from sim_api import Server  # benchmarks/ is on sys.path when this runs as a script
+
+    with tempfile.TemporaryDirectory() as tmp, Server(Path(tmp) / "sim", pods) as server:
+        out: dict[str, Any] = {"pods": pods, "sim_load_seconds": round(server.load_seconds, 1)}
+        cmd = [
+            sys.executable,
+            "-m",
+            "kubeward.collect.cli",
+            "--kubeconfig",
+            str(Path(tmp) / "sim" / "kubeconfig"),
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--no-store",
+        ]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            serving = re.search(r"serving (\S+)", proc.stdout.readline())
+            assert serving, "kubeward collect did not start"
+            synced = proc.stdout.readline()
+            assert "synced" in synced, synced
+            out["initial_sync_seconds"] = round(time.perf_counter() - start, 1)
+            url = serving[1]
+            workers = httpx.get(url.replace("/metrics", "/workers"), timeout=30).json()
+            time.sleep(5)  # the master's post-list trim runs once its rows reached the worker
+            master = rss_mib(proc.pid)
+            worker = sum(rss_mib(w["pid"]) for w in workers)
+            out.update(
+                master_rss_mib=round(master, 1),
+                master_peak_rss_mib=round(rss_mib(proc.pid, "VmHWM"), 1),
+                worker_rss_mib=round(worker, 1),
+                collector_rss_mib=round(master + worker, 1),
+            )
+            seconds = []
+            for _ in range(3):
+                t = time.perf_counter()
+                body = httpx.get(url, timeout=600).content
+                seconds.append(round(time.perf_counter() - t, 2))
+            out.update(
+                metrics_seconds=seconds,
+                metrics_seconds_median=statistics.median(seconds),
+                series=sum(1 for line in body.split(b"\n") if line and line[:1] != b"#"),
+                exposition_mib=round(len(body) / 2**20, 1),
+                master_rss_after_scrapes_mib=round(rss_mib(proc.pid), 1),
+                worker_peak_rss_mib=round(sum(rss_mib(w["pid"], "VmHWM") for w in workers), 1),
+            )
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return out
+
+
 def run(scale: float, model_sample: int) -> dict[str, Any]:
     n_nodes, n_pods = max(3, int(15_000 * scale)), max(10, int(150_000 * scale))
     t = time.perf_counter()
@@ -410,14 +487,36 @@ def run(scale: float, model_sample: int) -> dict[str, Any]:
     return result
 
 
+def add_end_to_end(result: dict[str, Any], pods: int) -> None:
+    e2e = result["e2e"] = end_to_end(pods)
+    result["meets_targets"].update(
+        {
+            "e2e_collector_rss<=1GiB": e2e["collector_rss_mib"] <= 1024,
+            "e2e_master_peak_rss<=1GiB": e2e["master_peak_rss_mib"] <= 1024,
+            "e2e_metrics<=5s": e2e["metrics_seconds_median"] <= 5,
+        }
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of 15k nodes/150k pods")
     parser.add_argument(
         "--model-sample", type=int, default=5_000, help="pods deserialised as V1Pod models"
     )
+    parser.add_argument(
+        "--e2e-pods",
+        type=int,
+        default=None,
+        help="pods preloaded in a simulator for the end-to-end kubeward collect run "
+        "(default: 150,000 x scale; 0 skips it)",
+    )
     args = parser.parse_args()
-    print(json.dumps(run(args.scale, args.model_sample)))
+    result = run(args.scale, args.model_sample)
+    e2e_pods = int(150_000 * args.scale) if args.e2e_pods is None else args.e2e_pods
+    if e2e_pods > 0:
+        add_end_to_end(result, e2e_pods)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

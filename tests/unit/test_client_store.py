@@ -142,3 +142,17 @@ def test_resource_paths() -> None:
 def test_object_keys_are_client_go_keys() -> None:
     assert object_key(obj("a", 1)) == "ns/a"
     assert object_key(obj("n1", 1, ns=None)) == "n1"
+
+
+def test_what_the_store_keeps_is_not_the_decoded_documents_strings() -> None:
+    # The kept strings must be copies: originals would pin the whole decoded LIST's memory.
+    items = orjson.loads(orjson.dumps([obj("a", 12345), obj("n1", 7, ns=None)]))
+    s = ObjectStore(keep_objects=False)
+    s.replace(items)
+    for item in items:
+        meta = item["metadata"]
+        key = object_key(item)
+        rv, uid = s.versions[key]
+        assert (rv, uid) == (meta["resourceVersion"], meta["uid"])
+        assert rv is not meta["resourceVersion"] and uid is not meta["uid"]
+        assert all(k is not meta["name"] for k in s.versions)

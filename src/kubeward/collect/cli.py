@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,18 @@ def parse_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def parse_retention(value: str | None) -> timedelta | None:
+    """``--event-retention``: a positive duration (``7d``) or None."""
+    if value is None:
+        return None
+    from kubeward.events.timeparse import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--event-retention'") from None
+
+
 @collect_app.command()
 def collect(
     kubeconfig: Path | None = typer.Option(
@@ -80,6 +93,20 @@ def collect(
     cluster: str = typer.Option(
         "default", "--cluster", help="Name the events are filed under in the store."
     ),
+    event_retention: str | None = typer.Option(
+        None,
+        "--event-retention",
+        help="Delete stored events of this --cluster last seen longer ago than this (30m, 12h, "
+        "7d, 2w), checked every 5 minutes (default: keep them all; "
+        "`kubeward events purge` does it by hand).",
+    ),
+    event_buffer: int = typer.Option(
+        100_000,
+        "--event-buffer",
+        min=1,
+        help="Events held in memory while the store is unavailable; past it the oldest are "
+        "dropped and counted in kubeward_events_dropped_total.",
+    ),
     watch_timeout: float | None = typer.Option(
         None,
         "--watch-timeout",
@@ -94,6 +121,7 @@ def collect(
     One LIST+WATCH per kind for the whole collector, however many workers serve the shards.
     """
     host, port = parse_listen(listen)
+    retention = parse_retention(event_retention)
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
@@ -107,6 +135,8 @@ def collect(
         "store": None if no_store else store,
         "cluster": cluster,
         "watch_timeout": watch_timeout,
+        "event_retention": retention,
+        "event_buffer": event_buffer,
     }
     raise typer.Exit(asyncio.run(_run(settings)))
 
@@ -142,7 +172,15 @@ async def _serve(api: Any, store: Any, s: dict[str, Any]) -> int:
     from kubeward.collect.master import Collector, Options
     from kubeward.collect.server import bind, make_server
 
-    options = Options(s["workers"], s["host"], s["port"], s["cluster"], s["watch_timeout"])
+    options = Options(
+        s["workers"],
+        s["host"],
+        s["port"],
+        s["cluster"],
+        s["watch_timeout"],
+        event_retention=s["event_retention"],
+        event_buffer=s["event_buffer"],
+    )
     try:
         sock = bind(options.host, options.port)
     except OSError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
+from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import DBAPIError
@@ -27,10 +28,27 @@ FLUSH_INTERVAL = 1.0
 
 
 class EventIngest:
-    def __init__(self, store: Store, cluster: str, registry: CollectorRegistry) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cluster: str,
+        registry: CollectorRegistry,
+        *,
+        retention: timedelta | None = None,
+        buffer_limit: int = 100_000,
+    ) -> None:
         self.store = store
         self.cluster = cluster
-        self.writer = EventWriter(store, cluster=cluster, auto_flush=False, registry=registry)
+        # Retention runs in the flush thread: at the first successful flush, then every
+        # EventWriter.purge_interval seconds.
+        self.writer = EventWriter(
+            store,
+            cluster=cluster,
+            auto_flush=False,
+            registry=registry,
+            retention=retention,
+            buffer_limit=buffer_limit,
+        )
         self.received_by: Counter[str] = Counter()  # Event deltas passed to the writer
         self.skipped = 0  # objects that are not Events kubeward can store
         self._stop = threading.Event()

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import multiprocessing
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
 
-from kubeward.client import ApiClient, Informer
+from kubeward.client import ApiClient, Batch, Informer
 from kubeward.collect.dispatch import Dispatcher
 from kubeward.collect.events import EventIngest
-from kubeward.collect.kinds import EVENT_RESOURCES, STATE_KINDS
+from kubeward.collect.kinds import EVENT_RESOURCES, STATE_KINDS, StateKind
 from kubeward.collect.ksm import FAMILIES
 from kubeward.collect.link import WorkerDied, WorkerLink
 from kubeward.collect.selfmetrics import CollectorMetrics, Contact
@@ -32,6 +35,31 @@ log = logging.getLogger("kubeward.collect.master")
 
 WORKER_START_TIMEOUT = 60.0
 RENDER_TIMEOUT = 60.0  # per family and worker
+TRIM_POLL = 0.5  # seconds between checks that a list's rows have left for the workers
+TRIM_WAIT = 300.0  # give up waiting for the outboxes to drain after this
+
+
+def _rss_mib() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return -1
+
+
+def _malloc_trim() -> bool:
+    """Give free heap pages back to the OS (glibc only; elsewhere a no-op)."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 @dataclass
@@ -41,6 +69,8 @@ class Options:
     port: int = 8080  # the master's; worker i listens on port + i (0: any free port)
     cluster: str = "default"
     watch_timeout: float | None = None  # None: the client's random 5-10 minutes
+    event_retention: timedelta | None = None  # None: stored events are kept
+    event_buffer: int = 100_000  # events buffered while the store is down
 
 
 class Collector:
@@ -64,7 +94,17 @@ class Collector:
         self.dispatcher = Dispatcher(self.links)
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
-        self.events = EventIngest(store, options.cluster, self.registry) if store else None
+        self.events = (
+            EventIngest(
+                store,
+                options.cluster,
+                self.registry,
+                retention=options.event_retention,
+                buffer_limit=options.event_buffer,
+            )
+            if store
+            else None
+        )
         self.informers: dict[str, Informer] = {}
         self.contact = Contact(self.informers)
         self.registry.register(
@@ -77,6 +117,9 @@ class Collector:
         self._render_lock = asyncio.Lock()
         self._render_seq = 0
         self._monitor: asyncio.Task[None] | None = None
+        self._trim: asyncio.Task[None] | None = None
+        self._trim_wanted = False
+        self.trims = 0  # times the master gave its freed heap back to the OS
 
     def _applied(self, resource: str) -> int:
         if self.events is not None and resource in {r.display for r in EVENT_RESOURCES}:
@@ -85,6 +128,34 @@ class Collector:
 
     def _rejected(self, resource: str) -> int:
         return self.dispatcher.rejected[resource]
+
+    async def _on_state_batch(self, kind: StateKind, batch: Batch) -> None:
+        await self.dispatcher.on_batch(kind, batch)
+        if batch.source != "watch":
+            self._trim_wanted = True
+            if self._trim is None:
+                self._trim = asyncio.create_task(self._trim_after_lists(), name="collector trim")
+
+    async def _trim_after_lists(self) -> None:
+        """A (re)list decodes every object of a kind at once (150,000 pods are about 1.5 GiB of
+        Python objects). They are freed once their rows have been sent to the workers, but
+        glibc keeps some of the freed pages (about 90 MiB after a 150,000-pod list). Once the
+        informer has moved on and every outbox is empty, give them back; again if another list
+        arrived meanwhile."""
+        try:
+            loop = asyncio.get_running_loop()
+            while self._trim_wanted:
+                self._trim_wanted = False
+                deadline = loop.time() + TRIM_WAIT
+                await asyncio.sleep(TRIM_POLL)
+                while loop.time() < deadline and any(link.outbox.qsize() for link in self.links):
+                    await asyncio.sleep(TRIM_POLL)
+                before = _rss_mib()
+                if await asyncio.to_thread(_malloc_trim):
+                    self.trims += 1
+                    log.info("heap trimmed rss_mib_before=%d rss_mib_after=%d", before, _rss_mib())
+        finally:
+            self._trim = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -104,7 +175,7 @@ class Collector:
             self.informers[kind.resource.display] = informer = Informer(
                 self.api,
                 kind.resource,
-                on_batch=partial(self.dispatcher.on_batch, kind),
+                on_batch=partial(self._on_state_batch, kind),
                 keep_objects=False,
                 watch_timeout=self.options.watch_timeout,
             )
@@ -156,10 +227,11 @@ class Collector:
 
     async def stop(self) -> bool:
         """Stop informers, flush the event store, stop workers. False if events were lost."""
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+        for task in (self._monitor, self._trim):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for informer in self.informers.values():
             with contextlib.suppress(Exception):
                 await informer.stop()

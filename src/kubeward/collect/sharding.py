@@ -13,6 +13,7 @@ import bisect
 import hashlib
 from typing import Any
 
+from kubeward.client.store import fresh
 from kubeward.collect.kinds import StateKind
 
 VNODES = 128
@@ -49,7 +50,8 @@ class Placement:
     def _by_node(self, node: str) -> int:
         shard = self._node_shard.get(node)
         if shard is None:
-            shard = self._node_shard[node] = self.ring.shard(node)
+            # A copy of the name: the decoded object's own string would pin its LIST's memory.
+            shard = self._node_shard[fresh(node)] = self.ring.shard(node)
         return shard
 
     def place(self, kind: StateKind, key: str, obj: dict[str, Any]) -> tuple[int, int | None]:
