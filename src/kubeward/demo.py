@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,10 @@ def find_kubectl() -> str | None:
     return os.environ.get("KUBEWARD_KUBECTL") or shutil.which("kubectl")
 
 
-def start_simulator(kubeconfig: Path, scenario: str) -> subprocess.Popen[bytes]:
+def start_simulator(
+    kubeconfig: Path, scenario: str, extra_args: Sequence[str] = (), timeout: float = 60.0
+) -> subprocess.Popen[bytes]:
+    """``kubeward sim`` in a child process on a free port; returns once /readyz answers."""
     kubeconfig.unlink(missing_ok=True)
     proc = subprocess.Popen(
         [
@@ -40,10 +44,11 @@ def start_simulator(kubeconfig: Path, scenario: str) -> subprocess.Popen[bytes]:
             "0",
             "--kubeconfig-out",
             str(kubeconfig),
+            *extra_args,
         ],
         stdout=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while not kubeconfig.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("the simulator did not start; run `kubeward sim -v` to see why")
@@ -57,7 +62,8 @@ def start_simulator(kubeconfig: Path, scenario: str) -> subprocess.Popen[bytes]:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the simulator did not become ready within 60 s")
+                proc.terminate()
+                raise RuntimeError(f"the simulator did not become ready within {timeout:.0f} s")
             time.sleep(0.1)
 
 

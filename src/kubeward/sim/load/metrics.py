@@ -175,10 +175,12 @@ class ModelCollector(Collector):
         model: APIServerModel,
         start_time: Callable[[], float],
         model_time: Callable[[], float],
+        clock_start: float,
     ) -> None:
         self.model = model
         self.start_time = start_time
         self.model_time = model_time
+        self.clock_start = clock_start
 
     def collect(self) -> Iterator[Metric]:
         model = self.model
@@ -279,6 +281,12 @@ class ModelCollector(Collector):
             "The load model's simulated time (unix seconds): what a replay measures detection "
             "and mitigation against.",
             value=self.model_time(),
+        )
+        yield GaugeMetricFamily(
+            "kubeward_sim_clock_start_time_seconds",
+            "Unix time of the simulated clock's start (scenario times such as createAt count "
+            "from here).",
+            value=self.clock_start,
         )
         yield GaugeMetricFamily(
             "kubeward_sim_apiserver_cpu_cores_busy",

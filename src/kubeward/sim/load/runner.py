@@ -93,7 +93,9 @@ class LoadRunner:
         self.model = APIServerModel(self.stats, capacity_of(spec, overrides))
         self.metrics = APIServerMetrics()
         self.metrics.registry.register(
-            ModelCollector(self.model, self._process_start, self._model_time)
+            ModelCollector(
+                self.model, self._process_start, self._model_time, clock.time_at(0).timestamp()
+            )
         )
         self.model.observers.append(self)
         self.clients: list[SyntheticClient] = []
