@@ -36,39 +36,46 @@ def normalize_event(obj: Mapping[str, Any], cluster: str, now: datetime | None =
 
     ``now`` is used only when the event carries no timestamp at all (then it is "seen" at ingest).
     """
+    # The ingest hot path (once per watch delivery): plain dict lookups and one pass per field;
+    # benchmarks/event_ingest.py measures it.
     if not isinstance(obj, Mapping):
         raise EventShapeError(f"expected an Event object, got {type(obj).__name__}")
-    kind = obj.get("kind")
-    if kind not in (None, "Event"):
+    get = obj.get
+    kind = get("kind")
+    if kind is not None and kind != "Event":
         raise EventShapeError(f"kind is {kind!r}, not Event")
-    meta = obj.get("metadata") or {}
-    name = _str(meta.get("name"))
+    meta = get("metadata") or {}
+    name = _str(meta.get("name"), _NAME)
     if not name:
         raise EventShapeError("metadata.name is missing")
-    namespace = _str(meta.get("namespace")) or "default"
+    namespace = _str(meta.get("namespace"), _NAMESPACE) or "default"
     # Every event from an API server has a uid; a hand-written one falls back to its name,
     # which is unique among live events.
     uid = _str(meta.get("uid")) or f"{namespace}/{name}"
+    if len(uid) > _UID:
+        uid = uid[:_UID]
     rv = _str(meta.get("resourceVersion"))
-    is_new_api = "regarding" in obj or "note" in obj or "deprecatedSource" in obj
-    api_version = _str(obj.get("apiVersion")) or ("events.k8s.io/v1" if is_new_api else "v1")
+    api_version = _str(get("apiVersion"), _API_VERSION)
+    if not api_version:
+        is_new_api = "regarding" in obj or "note" in obj or "deprecatedSource" in obj
+        api_version = "events.k8s.io/v1" if is_new_api else "v1"
 
-    ref = obj.get("involvedObject") or obj.get("regarding") or {}
-    related = obj.get("related") or {}
-    source = obj.get("source") or obj.get("deprecatedSource") or {}
-    series = obj.get("series") or {}
+    ref = get("involvedObject") or get("regarding") or {}
+    related = get("related") or {}
+    source = get("source") or get("deprecatedSource") or {}
+    series = get("series") or {}
 
     first_timestamp = _time(obj, "firstTimestamp") or _time(obj, "deprecatedFirstTimestamp")
     last_timestamp = _time(obj, "lastTimestamp") or _time(obj, "deprecatedLastTimestamp")
     event_time = _time(obj, "eventTime")
     series_last = _time(series, "lastObservedTime", "series.")
-    created = _time(meta, "creationTimestamp", "metadata.")
     # kubectl's printEvent: first = firstTimestamp, else eventTime; last = series'
     # lastObservedTime, else lastTimestamp, else first.
+    created = _time(meta, "creationTimestamp", "metadata.")
     first_seen = first_timestamp or event_time or created or now or datetime.now(UTC)
     last_seen = series_last or last_timestamp or first_seen
     count = _int(series.get("count")) if series else None
-    count = count or _int(obj.get("count")) or _int(obj.get("deprecatedCount")) or 1
+    count = count or _int(get("count")) or _int(get("deprecatedCount")) or 1
 
     row: Row = {
         "cluster": cluster,
@@ -77,51 +84,76 @@ def normalize_event(obj: Mapping[str, Any], cluster: str, now: datetime | None =
         "name": name,
         "resource_version": int(rv) if rv.isdigit() else None,
         "api_version": api_version,
-        **_ref("object", ref),
-        "reason": _str(obj.get("reason")),
-        "type": _str(obj.get("type")),
-        "message": _str(obj.get("message") or obj.get("note")),
-        "action": _str(obj.get("action")),
-        "reporting_controller": _str(
-            obj.get("reportingController")
-            or obj.get("reportingComponent")
-            or source.get("component")
-        ),
-        "reporting_instance": _str(obj.get("reportingInstance") or source.get("host")),
-        "count": count,
-        "first_timestamp": first_timestamp,
-        "last_timestamp": last_timestamp,
-        "event_time": event_time,
-        "series_last_observed": series_last,
-        "first_seen": first_seen,
-        "last_seen": last_seen,
-        **_ref("related", related),
     }
-    for column, limit in _LIMITS.items():
-        value = row[column]
-        if isinstance(value, str) and len(value) > limit:
-            row[column] = value[:limit]
+    _ref(row, "object", ref)
+    row["reason"] = _str(get("reason"), _REASON)
+    row["type"] = _str(get("type"), _TYPE)
+    row["message"] = _str(get("message") or get("note"))
+    row["action"] = _str(get("action"), _ACTION)
+    row["reporting_controller"] = _str(
+        get("reportingController") or get("reportingComponent") or source.get("component"),
+        _CONTROLLER,
+    )
+    row["reporting_instance"] = _str(get("reportingInstance") or source.get("host"), _INSTANCE)
+    row["count"] = count
+    row["first_timestamp"] = first_timestamp
+    row["last_timestamp"] = last_timestamp
+    row["event_time"] = event_time
+    row["series_last_observed"] = series_last
+    row["first_seen"] = first_seen
+    row["last_seen"] = last_seen
+    _ref(row, "related", related)
+    if len(cluster) > _CLUSTER:
+        row["cluster"] = cluster[:_CLUSTER]
     return row
 
 
-def _ref(prefix: str, ref: Any) -> Row:
+_NAME, _NAMESPACE, _UID, _API_VERSION, _CLUSTER = (
+    _LIMITS[c] for c in ("name", "namespace", "uid", "api_version", "cluster")
+)
+_REASON, _TYPE, _ACTION, _CONTROLLER, _INSTANCE = (
+    _LIMITS[c] for c in ("reason", "type", "action", "reporting_controller", "reporting_instance")
+)
+# Both references have the same columns and limits (object_* and related_*).
+_REF_KIND, _REF_NAMESPACE, _REF_NAME, _REF_UID, _REF_API_VERSION = (
+    _LIMITS[f"object_{c}"] for c in ("kind", "namespace", "name", "uid", "api_version")
+)
+assert all(
+    _LIMITS[f"related_{c}"] == _LIMITS[f"object_{c}"]
+    for c in ("kind", "namespace", "name", "uid", "api_version")
+)
+# Every length-limited column is cut above (a new one must be added there too).
+assert set(_LIMITS) == {
+    "cluster", "uid", "namespace", "name", "api_version", "reason", "type", "action",
+    "reporting_controller", "reporting_instance",
+    *(f"{p}_{c}" for p in ("object", "related")
+      for c in ("kind", "namespace", "name", "uid", "api_version")),
+}, sorted(_LIMITS)  # fmt: skip
+
+
+def _ref(row: Row, prefix: str, ref: Any) -> None:
     if not isinstance(ref, Mapping):
         raise EventShapeError(f"{prefix} reference is not an object")
-    return {
-        f"{prefix}_kind": _str(ref.get("kind")),
-        f"{prefix}_namespace": _str(ref.get("namespace")),
-        f"{prefix}_name": _str(ref.get("name")),
-        f"{prefix}_uid": _str(ref.get("uid")),
-        f"{prefix}_api_version": _str(ref.get("apiVersion")),
-        f"{prefix}_field_path": _str(ref.get("fieldPath")),
-    }
+    get = ref.get
+    row[f"{prefix}_kind"] = _str(get("kind"), _REF_KIND)
+    row[f"{prefix}_namespace"] = _str(get("namespace"), _REF_NAMESPACE)
+    row[f"{prefix}_name"] = _str(get("name"), _REF_NAME)
+    row[f"{prefix}_uid"] = _str(get("uid"), _REF_UID)
+    row[f"{prefix}_api_version"] = _str(get("apiVersion"), _REF_API_VERSION)
+    row[f"{prefix}_field_path"] = _str(get("fieldPath"))
 
 
-def _str(value: Any) -> str:
+def _str(value: Any, limit: int = 0) -> str:
+    """``value`` as text without NUL (PostgreSQL text cannot hold it: a stray one must not fail
+    the batch it is in), cut to ``limit`` characters when given."""
     if value is None:
         return ""
-    # PostgreSQL text cannot hold NUL; a stray one must not fail the batch it is in.
-    return str(value).replace("\x00", "")
+    text = value if type(value) is str else str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if limit and len(text) > limit:
+        text = text[:limit]
+    return text
 
 
 def _int(value: Any) -> int | None:
@@ -131,10 +163,30 @@ def _int(value: Any) -> int | None:
         return None
 
 
+# Parsed timestamps by their text: a watch stream repeats the same second-precision times
+# (creation, first and last timestamps of one burst) over and over.
+_TIMES: dict[str, datetime | None] = {}
+_TIMES_MAX = 4096
+
+
 def _time(obj: Mapping[str, Any], field: str, prefix: str = "") -> datetime | None:
     value = obj.get(field)
-    if value in (None, ""):
+    if value is None or value == "":
         return None
+    if type(value) is str:
+        try:
+            return _TIMES[value]
+        except KeyError:
+            pass
+        parsed = _parse_time(value, field, prefix)
+        if len(_TIMES) >= _TIMES_MAX:
+            _TIMES.clear()
+        _TIMES[value] = parsed
+        return parsed
+    return _parse_time(value, field, prefix)
+
+
+def _parse_time(value: Any, field: str, prefix: str) -> datetime | None:
     if isinstance(value, datetime):
         parsed = value
     else:

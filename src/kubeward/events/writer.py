@@ -57,6 +57,20 @@ def is_store_down(exc: DBAPIError) -> bool:
     return True
 
 
+RECENT_VERSIONS = 20_000
+
+
+def _version(obj: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(metadata.uid, metadata.resourceVersion) when the Event has both."""
+    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+    if not isinstance(meta, Mapping):
+        return None
+    uid, version = meta.get("uid"), meta.get("resourceVersion")
+    if type(uid) is str and type(version) is str and uid and version:
+        return uid, version
+    return None
+
+
 class _Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.dropped = Counter(
@@ -122,12 +136,21 @@ class EventWriter:
         self._flush_lock = threading.Lock()  # one write at a time
         self._buffer: OrderedDict[str, Row] = OrderedDict()  # uid -> newest row, oldest first
         self._pending_resume: dict[str, str] = {}
+        # uid -> metadata.resourceVersion of the version last taken (buffered, then written),
+        # for the last RECENT_VERSIONS uids: the collector watches both Event APIs, which
+        # deliver every version twice. A repeat of that exact version is skipped before it is
+        # even normalised (the store would ignore it: equal resourceVersions are not newer).
+        self._taken: dict[str, str] = {}
+        self.repeats = 0  # deliveries skipped as such repeats
         self._resume_frozen = False  # set by the first drop
         self._dropped_in_outage = 0
         self._backoff = retry_initial
         self._next_attempt = 0.0
         self._last_flush = clock()
         self._last_purge: float | None = None
+        if self._metrics:
+            # Read when scraped: nothing to update per event on the ingest path.
+            self._metrics.buffered.set_function(lambda: len(self._buffer))
 
     # -- input ----------------------------------------------------------------------------
 
@@ -137,13 +160,16 @@ class EventWriter:
 
     def add(self, obj: Mapping[str, Any]) -> None:
         """Buffer one Event (core/v1 or events.k8s.io/v1 dict); may flush (see auto_flush)."""
-        self._enqueue(normalize_event(obj, self.cluster))
+        key = _version(obj)
+        if key is not None and self._taken.get(key[0]) == key[1]:
+            self.repeats += 1  # this very version is buffered or written already
+        else:
+            self._enqueue(normalize_event(obj, self.cluster), key)
         self._maybe_flush()
 
     def add_many(self, objs: Iterable[Mapping[str, Any]]) -> None:
         for obj in objs:
-            self._enqueue(normalize_event(obj, self.cluster))
-            self._maybe_flush()
+            self.add(obj)
 
     def set_resume_version(self, resource: str, version: str) -> None:
         """The watch of ``resource`` has delivered everything up to ``version``.
@@ -154,21 +180,26 @@ class EventWriter:
             self._pending_resume[resource] = version
         self._maybe_flush()
 
-    def _enqueue(self, row: Row) -> None:
+    def _enqueue(self, row: Row, key: tuple[str, str] | None = None) -> None:
         uid = row["uid"]
         with self._lock:
             old = self._buffer.get(uid)
             if old is not None:
-                if is_newer(row, old):
-                    self._buffer[uid] = row
-                    self._buffer.move_to_end(uid)
-                return
-            if len(self._buffer) >= self.buffer_limit:
-                self._buffer.popitem(last=False)  # the oldest: newer events matter more
-                self._record_drop(1)
-            self._buffer[uid] = row
-            if self._metrics:
-                self._metrics.buffered.set(len(self._buffer))
+                if not is_newer(row, old):
+                    return
+                self._buffer[uid] = row
+                self._buffer.move_to_end(uid)
+            else:
+                if len(self._buffer) >= self.buffer_limit:
+                    # The oldest: newer events matter more.
+                    dropped, _ = self._buffer.popitem(last=False)
+                    self._taken.pop(dropped, None)
+                    self._record_drop(1)
+                self._buffer[uid] = row
+            if key is not None and key[0] == uid:
+                if len(self._taken) >= RECENT_VERSIONS:
+                    self._taken.clear()
+                self._taken[uid] = key[1]
 
     def _record_drop(self, n: int) -> None:
         first = self.dropped == 0 or self._dropped_in_outage == 0
@@ -243,7 +274,6 @@ class EventWriter:
                 self.written += len(batch)
                 if self._metrics:
                     self._metrics.written.inc(len(batch))
-                    self._metrics.buffered.set(len(self._buffer))
             if last:
                 return
 
@@ -301,6 +331,7 @@ class EventWriter:
         with self._lock:
             lost = len(self._buffer)
             self._buffer.clear()
+            self._taken.clear()
             if lost:
                 self._record_drop(lost)
         log.error(

@@ -1,7 +1,9 @@
 """Engines tuned per backend.
 
-SQLite: WAL journal (readers never block the writer, the writer never blocks readers) and
-``synchronous=NORMAL`` (durable at checkpoints, safe against corruption). pysqlite's own
+SQLite: WAL journal (readers never block the writer, the writer never blocks readers),
+``synchronous=NORMAL`` (durable at checkpoints, safe against corruption), a larger page
+cache and less frequent checkpoints for the event ingest (ADR 0006,
+``benchmarks/event_ingest.py``). pysqlite's own
 transaction handling is switched off so that SQLAlchemy's ``begin`` emits ``BEGIN`` itself: that
 makes DDL transactional (a failed migration leaves nothing half-built) and lets writers ask for
 ``BEGIN IMMEDIATE`` (take the write lock up front instead of failing to upgrade a read lock).
@@ -16,6 +18,14 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
+
+# Page cache per connection, at most (SQLite's default is 2 MiB): the events table's five
+# indexes take random keys (uids, object names), so a batch touches pages all over them.
+SQLITE_CACHE_KIB = 64 * 1024
+# Checkpoint the WAL into the database every ~40 MiB of WAL (SQLite's default: ~4 MiB), so a
+# page that every batch rewrites (index interior pages) is copied and synced once per
+# checkpoint rather than every few batches. The WAL file may reach that size.
+SQLITE_CHECKPOINT_PAGES = 10_000
 
 # Execution option naming the SQLite BEGIN mode of a connection ("", "IMMEDIATE", "EXCLUSIVE").
 SQLITE_BEGIN = "kubeward_sqlite_begin"
@@ -41,6 +51,8 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
