@@ -1,6 +1,10 @@
 """``kubeward collect`` against ``kubeward sim`` over HTTPS: every kube-state-metrics family it
 exposes equals a recomputation from a direct LIST of the same cluster (master and workers), and
-the real promtool accepts the master's and a worker's exposition."""
+the real promtool accepts the master's and a worker's exposition.
+
+Two clusters: ``tiny`` with objects made here (every family, including failure cases), and the
+``demo`` scenario, whose controllers give its DaemonSet, StatefulSets, CronJob-owned Jobs and
+HPA real status (the workload families are compared there)."""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from e2e.test_collect_support import (
     promtool_check,
     start_collector,
 )
-from kubeward.collect.ksm import FAMILY_NAMES
+from kubeward.collect.ksm import FAMILIES, FAMILY_NAMES
 from kubeward.kube.quantity import to_int, to_milli
 from simproc import SimProcess, eventually, start_sim
 
@@ -122,6 +126,22 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
     (
         "/apis/batch/v1/namespaces/{ns}/jobs",
         {
+            "metadata": {"name": "wide"},
+            "spec": {
+                "completions": 4,
+                "parallelism": 2,
+                "template": template(
+                    {"job": "wide"},
+                    {"name": "work", "image": "busybox:1.36"},
+                    restartPolicy="Never",
+                    annotations=behaviour(runSeconds=1),
+                ),
+            },
+        },
+    ),
+    (
+        "/apis/batch/v1/namespaces/{ns}/jobs",
+        {
             "metadata": {"name": "fails"},
             "spec": {
                 "backoffLimit": 0,
@@ -149,7 +169,21 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
                             "name": "cpu",
                             "target": {"type": "Utilization", "averageUtilization": 80},
                         },
-                    }
+                    },
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "memory",
+                            "target": {"type": "AverageValue", "averageValue": "96Mi"},
+                        },
+                    },
+                    {
+                        "type": "External",
+                        "external": {
+                            "metric": {"name": "queue_depth"},
+                            "target": {"type": "Value", "value": "1500m"},
+                        },
+                    },
                 ],
             },
         },
@@ -200,6 +234,7 @@ def cluster(sim: SimProcess) -> Iterator[httpx.Client]:
             ]
             return (
                 jobs.get("once", {}).get("succeeded") == 1
+                and jobs.get("wide", {}).get("succeeded") == 4
                 and any(c["type"] == "Failed" for c in jobs.get("fails", {}).get("conditions", []))
                 and web["status"].get("availableReplicas") == 2
                 and bool(restarts)
@@ -252,11 +287,22 @@ def _resource(name: str, qty: str, node: bool) -> tuple[str, str, float] | None:
     return None  # the simulated cluster has no other resources
 
 
+def _hpa_quantity(qty: str) -> float:
+    """KSM's convertValueToFloat64 for the sizes used here: MilliValue() / 1000."""
+    return to_milli(qty) / 1000
+
+
 def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
+    """Every family's series from the listed objects (kinds missing from ``c`` give none)."""
+    c = {kind: c.get(kind, []) for kind in LISTS}
     out: Series = {}
 
     def add(name: str, value: float, /, **labels: str) -> None:
         out[name, _l(**labels)] = value
+
+    def conditions(name: str, cond: dict[str, Any], **labels: str) -> None:
+        for s, v in _statuses(cond["status"]).items():
+            add(name, v, **labels, condition=cond["type"], status=s)
 
     for p in c["pods"]:
         m, spec, st = p["metadata"], p["spec"], p.get("status", {})
@@ -402,8 +448,10 @@ def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
             ("numberReady", "number_ready"),
             ("numberUnavailable", "number_unavailable"),
             ("updatedNumberScheduled", "updated_number_scheduled"),
+            ("observedGeneration", "observed_generation"),
         ]:
             add(f"kube_daemonset_status_{suffix}", st.get(field, 0), **key)
+        add("kube_daemonset_metadata_generation", ds["metadata"].get("generation", 0), **key)
     for ss in c["statefulsets"]:
         key = {"namespace": ss["metadata"]["namespace"], "statefulset": ss["metadata"]["name"]}
         st = ss.get("status", {})
@@ -413,6 +461,14 @@ def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
         add("kube_statefulset_status_replicas_ready", st.get("readyReplicas", 0), **key)
         add("kube_statefulset_status_replicas_current", st.get("currentReplicas", 0), **key)
         add("kube_statefulset_status_replicas_updated", st.get("updatedReplicas", 0), **key)
+        add("kube_statefulset_status_replicas_available", st.get("availableReplicas", 0), **key)
+        add("kube_statefulset_status_observed_generation", st.get("observedGeneration", 0), **key)
+        add("kube_statefulset_metadata_generation", ss["metadata"].get("generation", 0), **key)
+        for field, family in (
+            ("currentRevision", "current_revision"),
+            ("updateRevision", "update_revision"),
+        ):
+            add(f"kube_statefulset_status_{family}", 1, **key, revision=st.get(field, ""))
     for j in c["jobs"]:
         key = {"namespace": j["metadata"]["namespace"], "job_name": j["metadata"]["name"]}
         st = j.get("status", {})
@@ -433,6 +489,26 @@ def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
             if st.get(field):
                 ts = datetime.fromisoformat(st[field].replace("Z", "+00:00")).timestamp()
                 add(f"kube_job_status_{suffix}", float(int(ts)), **key)
+        for cond in st.get("conditions", []):
+            family = {"Complete": "kube_job_complete", "Failed": "kube_job_failed"}
+            if cond["type"] in family:
+                for s, v in _statuses(cond["status"]).items():
+                    add(family[cond["type"]], v, **key, condition=s)
+        for field in ("completions", "parallelism"):
+            if j["spec"].get(field) is not None:
+                add(f"kube_job_spec_{field}", j["spec"][field], **key)
+        owners = j["metadata"].get("ownerReferences", [])
+        for o in owners:
+            add(
+                "kube_job_owner",
+                1,
+                **key,
+                owner_kind=o["kind"],
+                owner_name=o["name"],
+                owner_is_controller=str(bool(o.get("controller"))).lower(),
+            )
+        if not owners:
+            add("kube_job_owner", 1, **key, owner_kind="", owner_name="", owner_is_controller="")
     for h in c["hpas"]:
         key = {
             "namespace": h["metadata"]["namespace"],
@@ -453,6 +529,32 @@ def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
             st.get("desiredReplicas", 0),
             **key,
         )
+        add(
+            "kube_horizontalpodautoscaler_metadata_generation",
+            h["metadata"].get("generation", 0),
+            **key,
+        )
+        for cond in st.get("conditions", []):
+            conditions("kube_horizontalpodautoscaler_status_condition", cond, **key)
+        for m in h["spec"].get("metrics", []):
+            if m["type"] not in ("Object", "Pods", "Resource", "External"):
+                continue  # ContainerResource has a family of its own in recent KSM
+            source = m[m["type"].lower()]  # "Resource" -> "resource"
+            name = source["name"] if "name" in source else source["metric"]["name"]
+            target = source["target"]
+            for field, type_, convert in (
+                ("value", "value", _hpa_quantity),
+                ("averageValue", "average", _hpa_quantity),
+                ("averageUtilization", "utilization", float),
+            ):
+                if field in target:
+                    add(
+                        "kube_horizontalpodautoscaler_spec_target_metric",
+                        convert(target[field]),
+                        **key,
+                        metric_name=name,
+                        metric_target_type=type_,
+                    )
     return out
 
 
@@ -524,3 +626,106 @@ def test_promtool_accepts_master_and_worker_expositions(collector: Collector) ->
     worker = collector.scrape(collector.workers[0])
     assert "kubeward_collector_shard_objects" in worker
     promtool_check(worker)
+
+
+def test_worker_and_master_self_metrics_name_resources_alike(collector: Collector) -> None:
+    """The shards' ``resource`` label is the master's (``deployments.apps``, not ``deployments``),
+    so the two can be joined in a query."""
+
+    def resources(text: str, name: str) -> set[str]:
+        return {dict(labels)["resource"] for n, labels in parse(text) if n == name}
+
+    master = resources(collector.scrape(), "kubeward_collector_objects")
+    assert {"pods", "deployments.apps", "horizontalpodautoscalers.autoscaling"} <= master
+    for url in collector.workers:
+        text = collector.scrape(url)
+        assert resources(text, "kubeward_collector_shard_objects") == master
+        assert resources(text, "kubeward_collector_shard_deltas_applied_total") == master
+
+
+# -- the demo scenario: workloads whose status the simulator's controllers keep --------------
+
+WORKLOAD_LISTS = ("daemonsets", "statefulsets", "jobs", "hpas")
+WORKLOAD_FAMILIES = {
+    f.name
+    for f in FAMILIES
+    if f.kind in ("daemonsets", "statefulsets", "jobs", "horizontalpodautoscalers")
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Collector]]:
+    # At 30x the CronJob batch/cache-warmer (every 5 minutes) makes a Job every 10 s.
+    sim = start_sim(tmp_path_factory.mktemp("demosim"), "--scenario", "demo", "--speed", "30")
+    try:
+        with sim.client() as client:
+
+            def running() -> bool:
+                jobs = listed(client, "jobs")
+                hpa = listed(client, "hpas")
+                sts = {
+                    s["metadata"]["name"]: s.get("status", {})
+                    for s in listed(client, "statefulsets")
+                }
+                return (
+                    any(j["metadata"].get("ownerReferences") for j in jobs)
+                    and any(h.get("status", {}).get("conditions") for h in hpa)
+                    and sts.get("redis", {}).get("readyReplicas") == 3
+                )
+
+            eventually(running, timeout=90)
+            proc = start_collector(
+                tmp_path_factory.mktemp("democol"), sim.kubeconfig, "--no-store", workers=2
+            )
+            try:
+                proc.wait_ready(60)
+                yield client, proc
+            finally:
+                assert proc.stop() == 0, proc.log()
+    finally:
+        sim.stop()
+
+
+def test_demo_workload_families_equal_a_recomputation(
+    demo: tuple[httpx.Client, Collector],
+) -> None:
+    cluster, collector = demo
+    failures: list[str] = []
+
+    def workloads(series: Series) -> Series:
+        return {k: v for k, v in series.items() if k[0] in WORKLOAD_FAMILIES}
+
+    def matches() -> bool:
+        before = {k: listed(cluster, k) for k in WORKLOAD_LISTS}
+        master = workloads(parse(collector.scrape()))
+        after = {k: listed(cluster, k) for k in WORKLOAD_LISTS}
+        if before != after:
+            return False  # a controller moved something while we looked: try again
+        want = expected(before)
+        if master != want:
+            failures.append(_diff(master, want))
+            return False
+        union: Series = {}
+        for url in collector.workers:
+            union.update(workloads(parse(collector.scrape(url))))
+        return union == master
+
+    try:
+        eventually(matches, timeout=60)
+    except AssertionError:
+        raise AssertionError(f"never matched; last differences: {failures[-3:]}") from None
+    # What the comparison covered is real controller output, not empty families.
+    master = workloads(parse(collector.scrape()))
+    names = {name for name, _ in master}
+    assert WORKLOAD_FAMILIES - names <= {"kube_job_failed"}, WORKLOAD_FAMILIES - names
+    owners = [dict(ls) for n, ls in master if n == "kube_job_owner"]
+    assert any(o["owner_kind"] == "CronJob" and o["owner_is_controller"] == "true" for o in owners)
+    redis = {("namespace", "platform"), ("statefulset", "redis")}
+    assert master["kube_statefulset_status_replicas_available", frozenset(redis)] == 3
+    revisions = [dict(ls)["revision"] for n, ls in master if n.endswith("_revision")]
+    assert revisions and all(r.startswith(("redis-", "postgres-")) for r in revisions)
+    web = {("namespace", "shop"), ("horizontalpodautoscaler", "web")}
+    target = {*web, ("metric_name", "cpu"), ("metric_target_type", "utilization")}
+    assert master["kube_horizontalpodautoscaler_spec_target_metric", frozenset(target)] == 60
+    able = {*web, ("condition", "AbleToScale"), ("status", "true")}
+    assert ("kube_horizontalpodautoscaler_status_condition", frozenset(able)) in master

@@ -170,3 +170,34 @@ def test_store_down_buffers_counts_overflow_and_a_restart_recovers_the_dropped(
             assert value(second.scrape(), "kubeward_events_dropped_total") == 0
         finally:
             assert second.stop() == 0, second.log()
+
+
+def test_events_lost_at_shutdown_make_the_exit_code_3(sim: SimProcess, tmp_path: Path) -> None:
+    """Stopped while the store is down, the buffered Events cannot be written: the collector
+    says so and exits 3, not 0, so a supervisor or a script sees the loss."""
+    ns = "ev-lost"
+    db = tmp_path / "events.db"
+    open_store(str(db)).close()
+    url = f"sqlite:///{db}?timeout=0.05"
+    with sim.client() as kube:
+        assert kube.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).status_code == 201
+        now = datetime.now(UTC)
+        for i in range(3):
+            r = kube.post(f"/api/v1/namespaces/{ns}/events", json=event(f"e{i}", ns, now))
+            assert r.status_code == 201, r.text
+    lock = sqlite3.connect(db, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")  # the store is down for writers until the end
+        collector = start_collector(tmp_path, sim.kubeconfig, "--store", url)
+        try:
+            collector.wait_ready(60)
+            eventually(lambda: value(collector.scrape(), "kubeward_events_buffered") >= 3)
+        finally:
+            code = collector.stop()
+    finally:
+        lock.close()
+    log = collector.log()
+    assert code == 3, log
+    assert "some Events could not be written to the store before exit" in log
+    assert "event_writer_closed_with_loss" in log
+    assert not stored_uids(db)

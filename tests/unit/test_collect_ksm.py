@@ -338,6 +338,161 @@ def test_job_families_and_failure_reasons() -> None:
     assert of(s, "kube_job_status_completion_time") == {j("ok"): 60}
 
 
+def test_job_conditions_spec_and_owner() -> None:
+    complete = job("done", succeeded=1, conditions=[{"type": "Complete", "status": "True"}])
+    complete["spec"] = {"completions": 3, "parallelism": 2}
+    complete["metadata"]["ownerReferences"] = [
+        {"kind": "CronJob", "name": "nightly", "controller": True},
+        {"kind": "Thing", "name": "other"},  # no controller field: "false"
+    ]
+    failed = job(
+        "broke",
+        failed=1,
+        conditions=[
+            {"type": "Suspended", "status": "False"},  # neither Complete nor Failed: ignored
+            {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"},
+        ],
+    )
+    failed["spec"] = {"parallelism": 0}  # set (even to 0) is exposed; unset is not
+    s = parse(render({"jobs": [complete, failed, job("fresh")]}))
+
+    def j(name: str, **labels: str) -> frozenset[tuple[str, str]]:
+        return L(namespace="batch", job_name=name, **labels)
+
+    statuses = ("true", "false", "unknown")
+    # One series per status in a label named "condition", only for jobs with the condition.
+    assert of(s, "kube_job_complete") == {
+        j("done", condition=c): float(c == "true") for c in statuses
+    }
+    assert of(s, "kube_job_failed") == {
+        j("broke", condition=c): float(c == "true") for c in statuses
+    }
+    assert of(s, "kube_job_spec_completions") == {j("done"): 3}
+    assert of(s, "kube_job_spec_parallelism") == {j("done"): 2, j("broke"): 0}
+    assert of(s, "kube_job_owner") == {
+        j("done", owner_kind="CronJob", owner_name="nightly", owner_is_controller="true"): 1,
+        j("done", owner_kind="Thing", owner_name="other", owner_is_controller="false"): 1,
+        # No owner: empty labels, not the "<none>" of kube_pod_owner.
+        j("broke", owner_kind="", owner_name="", owner_is_controller=""): 1,
+        j("fresh", owner_kind="", owner_name="", owner_is_controller=""): 1,
+    }
+
+
+def test_daemonset_and_statefulset_generations_and_revisions() -> None:
+    daemonset = {
+        "metadata": {"name": "agent", "namespace": "kube-system", "generation": 4},
+        "status": {"observedGeneration": 3},
+    }
+    statefulset = {
+        "metadata": {"name": "db", "namespace": "shop", "generation": 2},
+        "spec": {"replicas": 3},
+        "status": {
+            "replicas": 3,
+            "availableReplicas": 2,
+            "observedGeneration": 2,
+            "currentRevision": "db-7c9f",
+            "updateRevision": "db-5d4b",
+        },
+    }
+    fresh = {"metadata": {"name": "new", "namespace": "shop"}, "spec": {}}
+    s = parse(render({"daemonsets": [daemonset], "statefulsets": [statefulset, fresh]}))
+    ds = L(namespace="kube-system", daemonset="agent")
+    assert of(s, "kube_daemonset_metadata_generation") == {ds: 4}
+    assert of(s, "kube_daemonset_status_observed_generation") == {ds: 3}
+    db, new = (
+        {"namespace": "shop", "statefulset": "db"},
+        {"namespace": "shop", "statefulset": "new"},
+    )
+    assert of(s, "kube_statefulset_status_replicas_available") == {L(**db): 2, L(**new): 0}
+    assert of(s, "kube_statefulset_status_observed_generation") == {L(**db): 2, L(**new): 0}
+    assert of(s, "kube_statefulset_metadata_generation") == {L(**db): 2, L(**new): 0}
+    # Revisions are exposed even before the controller set them (as KSM does: revision="").
+    assert of(s, "kube_statefulset_status_current_revision") == {
+        L(**db, revision="db-7c9f"): 1,
+        L(**new, revision=""): 1,
+    }
+    assert of(s, "kube_statefulset_status_update_revision") == {
+        L(**db, revision="db-5d4b"): 1,
+        L(**new, revision=""): 1,
+    }
+
+
+def test_hpa_conditions_generation_and_target_metrics() -> None:
+    def target(**fields: Any) -> dict[str, Any]:
+        return {"type": "X", **fields}
+
+    hpa = {
+        "metadata": {"name": "web", "namespace": "shop", "generation": 5},
+        "spec": {
+            "maxReplicas": 10,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": target(averageUtilization=60)},
+                },
+                {
+                    "type": "Resource",
+                    "resource": {"name": "memory", "target": target(averageValue="512Mi")},
+                },
+                {
+                    "type": "Pods",
+                    "pods": {"metric": {"name": "rps"}, "target": target(averageValue="500m")},
+                },
+                {
+                    "type": "Object",
+                    "object": {
+                        "metric": {"name": "hits"},
+                        "describedObject": {"kind": "Ingress", "name": "main"},
+                        "target": target(value="10k", averageValue="2"),
+                    },
+                },
+                {
+                    "type": "External",
+                    "external": {"metric": {"name": "queue"}, "target": target(value="30")},
+                },
+                {
+                    "type": "ContainerResource",
+                    "containerResource": {
+                        "name": "cpu",
+                        "container": "app",
+                        "target": target(averageUtilization=70),
+                    },
+                },
+                # Skipped: unsupported types, as KSM skips them, and container targets,
+                # which recent KSM exposes in a family of their own.
+                {"type": "Unknown", "unknown": {}},
+            ],
+        },
+        "status": {
+            "conditions": [
+                {"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale"},
+                {"type": "ScalingLimited", "status": "False"},
+            ]
+        },
+    }
+    s = parse(render({"horizontalpodautoscalers": [hpa]}))
+    h = {"namespace": "shop", "horizontalpodautoscaler": "web"}
+    assert of(s, "kube_horizontalpodautoscaler_metadata_generation") == {L(**h): 5}
+    assert of(s, "kube_horizontalpodautoscaler_status_condition") == {
+        L(**h, condition=c, status=st): float(st == want)
+        for c, want in (("AbleToScale", "true"), ("ScalingLimited", "false"))
+        for st in ("true", "false", "unknown")
+    }
+
+    def m(name: str, type_: str) -> frozenset[tuple[str, str]]:
+        return L(**h, metric_name=name, metric_target_type=type_)
+
+    # Quantities as MilliValue()/1000: "500m" -> 0.5, "512Mi" -> 536870912, "10k" -> 10000.
+    assert of(s, "kube_horizontalpodautoscaler_spec_target_metric") == {
+        m("cpu", "utilization"): 60,
+        m("memory", "average"): 536870912,
+        m("rps", "average"): 0.5,
+        m("hits", "value"): 10000,
+        m("hits", "average"): 2,
+        m("queue", "value"): 30,
+    }
+
+
 def test_every_family_has_help_and_type_even_when_empty() -> None:
     text = render({})
     for family in FAMILIES:

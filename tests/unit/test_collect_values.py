@@ -7,6 +7,7 @@ import pytest
 from kubeward.collect.values import (
     container_resource,
     esc,
+    hpa_target_value,
     node_resource,
     sanitize,
     unix_seconds,
@@ -70,3 +71,20 @@ def test_node_resources_follow_ksm(
     name: str, quantity: str, expected: tuple[str, str, float]
 ) -> None:
     assert node_resource(name, quantity) == expected
+
+
+@pytest.mark.parametrize(
+    ("quantity", "expected"),
+    [
+        ("500m", 0.5),
+        ("30", 30.0),
+        ("1.5k", 1500.0),
+        ("1m", 0.001),
+        ("0.5m", 0.001),  # MilliValue() rounds up
+        ("512Mi", 536870912.0),
+        ("9Ei", float(2**63 - 1)),  # past MaxMilliValue: Value(), not MilliValue()/1000
+        ("lots", None),
+    ],
+)
+def test_hpa_targets_convert_as_ksm_does(quantity: str, expected: float | None) -> None:
+    assert hpa_target_value(quantity) == expected

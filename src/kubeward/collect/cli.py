@@ -26,6 +26,8 @@ err_console = Console(stderr=True)
 
 DEFAULT_STORE = ".kubeward/kubeward.db"
 DEFAULT_LISTEN = "127.0.0.1:8080"
+# Exit code of a stop (SIGTERM/SIGINT) that could not write every buffered Event to the store.
+EXIT_EVENTS_LOST = 3
 
 
 def _error(message: str) -> None:
@@ -119,6 +121,10 @@ def collect(
     """Watch a cluster and serve kube-state-metrics-compatible /metrics; store its Events.
 
     One LIST+WATCH per kind for the whole collector, however many workers serve the shards.
+
+    Exit codes: 0 stopped by SIGTERM/SIGINT; 1 cannot connect, list or serve, or a worker or
+    informer failed; 2 bad option or --store URL; 3 stopped, but buffered Events could not be
+    written to the store (the loss is logged with its count).
     """
     host, port = parse_listen(listen)
     retention = parse_retention(event_retention)
@@ -193,6 +199,7 @@ async def _serve(api: Any, store: Any, s: dict[str, Any]) -> int:
         loop.add_signal_handler(sig, stop.set)
     server = make_server(collector)
     serving: asyncio.Task[None] | None = None
+    code = 1
     try:
         await collector.start_workers()
         serving = asyncio.create_task(server.serve(sockets=[sock]))
@@ -202,17 +209,21 @@ async def _serve(api: Any, store: Any, s: dict[str, Any]) -> int:
             f"workers={','.join(collector.worker_urls())}"
         )
         collector.start_informers()
-        return await _until_done(collector, stop)
+        code = await _until_done(collector, stop)
     except WorkerDied as exc:
         _error(str(exc))
-        return 1
+        code = 1
     finally:
         server.should_exit = True
         if serving is not None:
             await asyncio.wait([serving], timeout=5)
-        if not await collector.stop():
+        events_lost = not await collector.stop()
+        if events_lost:
             _error("some Events could not be written to the store before exit (see the log)")
         sock.close()
+    # A clean stop that lost buffered Events is not a success: EXIT_EVENTS_LOST tells a
+    # supervisor or script so. A failure (1) keeps its own code.
+    return EXIT_EVENTS_LOST if events_lost and code == 0 else code
 
 
 async def _until_done(collector: Any, stop: asyncio.Event) -> int:

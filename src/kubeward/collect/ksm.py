@@ -119,12 +119,16 @@ def _pod_resources(name: str, type_: str) -> Render:
     return render
 
 
-def _pod_owner(v: KindView) -> list[Text]:
-    t = "pod_owners"
-    line = Line("kube_pod_owner").text(v.child_identity(t))
-    for label in ("owner_kind", "owner_name", "owner_is_controller"):
-        line.label(label, v.col(t, label))
-    return [line.value("1")]
+def _owners(name: str, table: str) -> Render:
+    """``kube_pod_owner`` / ``kube_job_owner``: one series per ownerReference."""
+
+    def render(v: KindView) -> list[Text]:
+        line = Line(name).text(v.child_identity(table))
+        for label in ("owner_kind", "owner_name", "owner_is_controller"):
+            line.label(label, v.col(table, label))
+        return [line.value("1")]
+
+    return render
 
 
 # -- nodes -----------------------------------------------------------------------------------
@@ -192,12 +196,55 @@ def _job_failed(v: KindView) -> list[Text]:
     return out
 
 
+def _job_condition(name: str, type_: str) -> Render:
+    """``kube_job_complete`` / ``kube_job_failed``: for each condition of that type, one series
+    per status in a ``condition`` label (KSM names the label so), 1 on the current one."""
+
+    def render(v: KindView) -> list[Text]:
+        t = "job_conditions"
+        mask = pc.equal(v.col(t, "type"), type_)
+        ident, status = v.child_identity(t, mask), v.col(t, "status").filter(mask)
+        return [
+            Line(name).text(ident).label("condition", value).value(flags(pc.equal(status, value)))
+            for value in CONDITION_STATUSES
+        ]
+
+    return render
+
+
+# -- statefulsets ----------------------------------------------------------------------------
+
+
+def _revision(name: str, column: str) -> Render:
+    def render(v: KindView) -> list[Text]:
+        return [Line(name).text(v.identity).label("revision", v.main_col(column)).value("1")]
+
+    return render
+
+
+# -- horizontal pod autoscalers --------------------------------------------------------------
+
+
+def _hpa_target_metric(v: KindView) -> list[Text]:
+    t = "hpa_target_metrics"
+    line = Line("kube_horizontalpodautoscaler_spec_target_metric").text(v.child_identity(t))
+    line.label("metric_name", v.col(t, "metric_name"))
+    line.label("metric_target_type", v.col(t, "metric_target_type"))
+    return [line.value(floats(v.col(t, "value")))]
+
+
 # -- the families ----------------------------------------------------------------------------
 
 FAMILIES: tuple[Family, ...] = (
     # pods
     Family("kube_pod_info", "Information about pod.", "gauge", "pods", _pod_info),
-    Family("kube_pod_owner", "Information about the Pod's owner.", "gauge", "pods", _pod_owner),
+    Family(
+        "kube_pod_owner",
+        "Information about the Pod's owner.",
+        "gauge",
+        "pods",
+        _owners("kube_pod_owner", "pod_owners"),
+    ),
     Family(
         "kube_pod_status_phase",
         "The pods current phase.",
@@ -373,6 +420,18 @@ FAMILIES: tuple[Family, ...] = (
         "daemonsets",
         "updated_number_scheduled",
     ),
+    _simple(
+        "kube_daemonset_status_observed_generation",
+        "The most recent generation observed by the daemon set controller.",
+        "daemonsets",
+        "observed_generation",
+    ),
+    _simple(
+        "kube_daemonset_metadata_generation",
+        "Sequence number representing a specific generation of the desired state.",
+        "daemonsets",
+        "metadata_generation",
+    ),
     # statefulsets
     _simple(
         "kube_statefulset_replicas",
@@ -404,6 +463,41 @@ FAMILIES: tuple[Family, ...] = (
         "statefulsets",
         "status_replicas_updated",
     ),
+    _simple(
+        "kube_statefulset_status_replicas_available",
+        "The number of available replicas per StatefulSet.",
+        "statefulsets",
+        "status_replicas_available",
+    ),
+    _simple(
+        "kube_statefulset_status_observed_generation",
+        "The generation observed by the StatefulSet controller.",
+        "statefulsets",
+        "status_observed_generation",
+    ),
+    _simple(
+        "kube_statefulset_metadata_generation",
+        "Sequence number representing a specific generation of the desired state for the "
+        "StatefulSet.",
+        "statefulsets",
+        "metadata_generation",
+    ),
+    Family(
+        "kube_statefulset_status_current_revision",
+        "Indicates the version of the StatefulSet used to generate Pods in the sequence "
+        "[0,currentReplicas).",
+        "gauge",
+        "statefulsets",
+        _revision("kube_statefulset_status_current_revision", "current_revision"),
+    ),
+    Family(
+        "kube_statefulset_status_update_revision",
+        "Indicates the version of the StatefulSet used to generate Pods in the sequence "
+        "[replicas-updatedReplicas,replicas)",
+        "gauge",
+        "statefulsets",
+        _revision("kube_statefulset_status_update_revision", "update_revision"),
+    ),
     # jobs
     _simple("kube_job_status_active", "The number of actively running pods.", "jobs", "active"),
     _simple(
@@ -431,6 +525,39 @@ FAMILIES: tuple[Family, ...] = (
         "jobs",
         "completion_time",
     ),
+    Family(
+        "kube_job_complete",
+        "The job has completed its execution.",
+        "gauge",
+        "jobs",
+        _job_condition("kube_job_complete", "Complete"),
+    ),
+    Family(
+        "kube_job_failed",
+        "The job has failed its execution.",
+        "gauge",
+        "jobs",
+        _job_condition("kube_job_failed", "Failed"),
+    ),
+    _simple(
+        "kube_job_spec_completions",
+        "The desired number of successfully finished pods the job should be run with.",
+        "jobs",
+        "spec_completions",
+    ),
+    _simple(
+        "kube_job_spec_parallelism",
+        "The maximum desired number of pods the job should run at any given time.",
+        "jobs",
+        "spec_parallelism",
+    ),
+    Family(
+        "kube_job_owner",
+        "Information about the Job's owner.",
+        "gauge",
+        "jobs",
+        _owners("kube_job_owner", "job_owners"),
+    ),
     # horizontal pod autoscalers
     _simple(
         "kube_horizontalpodautoscaler_spec_max_replicas",
@@ -456,6 +583,27 @@ FAMILIES: tuple[Family, ...] = (
         "Desired number of replicas of pods managed by this autoscaler.",
         "horizontalpodautoscalers",
         "status_desired_replicas",
+    ),
+    _simple(
+        "kube_horizontalpodautoscaler_metadata_generation",
+        "The generation observed by the HorizontalPodAutoscaler controller.",
+        "horizontalpodautoscalers",
+        "metadata_generation",
+    ),
+    Family(
+        "kube_horizontalpodautoscaler_status_condition",
+        "The condition of this autoscaler.",
+        "gauge",
+        "horizontalpodautoscalers",
+        lambda v: _conditions("kube_horizontalpodautoscaler_status_condition", v, "hpa_conditions"),
+    ),
+    Family(
+        "kube_horizontalpodautoscaler_spec_target_metric",
+        "The metric specifications used by this autoscaler when calculating the desired "
+        "replica count.",
+        "gauge",
+        "horizontalpodautoscalers",
+        _hpa_target_metric,
     ),
 )
 FAMILY_NAMES = tuple(f.name for f in FAMILIES)

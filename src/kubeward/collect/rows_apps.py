@@ -1,8 +1,10 @@
 """Workload kinds (deployments, daemonsets, statefulsets, jobs, HPAs) flattened into rows.
 
 Counts default to 0 when the status omits them (as Go's zero values do in kube-state-metrics);
-optional values KSM emits only when set (``spec.replicas`` of a StatefulSet, job times) are
-None, which the exposition skips.
+optional values KSM emits only when set (``spec.replicas`` of a StatefulSet, job times,
+``spec.completions``/``spec.parallelism`` of a Job) are None, which the exposition skips.
+The fields and defaults follow KSM's ``internal/store/{deployment,daemonset,statefulset,job,
+horizontalpodautoscaler}.go``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubeward.collect.columnar import columns
-from kubeward.collect.values import condition_status, esc, unix_seconds
+from kubeward.collect.values import condition_status, esc, hpa_target_value, unix_seconds
 
 Obj = dict[str, Any]
 
@@ -26,30 +28,50 @@ DAEMONSET_TABLES = (
         "daemonsets",
         "namespace:dict daemonset:str current_number_scheduled:int desired_number_scheduled:int "
         "number_available:int number_misscheduled:int number_ready:int number_unavailable:int "
-        "updated_number_scheduled:int",
+        "updated_number_scheduled:int observed_generation:int metadata_generation:int",
     ),
 )
 STATEFULSET_TABLES = (
     columns(
         "statefulsets",
         "namespace:dict statefulset:str replicas:int status_replicas:int "
-        "status_replicas_ready:int status_replicas_current:int status_replicas_updated:int",
+        "status_replicas_ready:int status_replicas_current:int status_replicas_updated:int "
+        "status_replicas_available:int status_observed_generation:int metadata_generation:int "
+        "current_revision:str update_revision:str",
     ),
 )
 JOB_TABLES = (
     columns(
         "jobs",
         "namespace:dict job_name:str active:int succeeded:int failed:int "
-        "has_failed_condition:bool failed_reason:dict start_time:int completion_time:int",
+        "has_failed_condition:bool failed_reason:dict start_time:int completion_time:int "
+        "spec_completions:int spec_parallelism:int",
     ),
+    # The Complete and Failed conditions only (kube_job_complete / kube_job_failed).
+    columns("job_conditions", "type:dict status:dict"),
+    columns("job_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
 )
+JOB_CONDITION_TYPES = ("Complete", "Failed")
 HPA_TABLES = (
     columns(
         "hpas",
         "namespace:dict horizontalpodautoscaler:str spec_max_replicas:int "
-        "spec_min_replicas:int status_current_replicas:int status_desired_replicas:int",
+        "spec_min_replicas:int status_current_replicas:int status_desired_replicas:int "
+        "metadata_generation:int",
     ),
+    columns("hpa_conditions", "condition:dict status:dict"),
+    columns("hpa_target_metrics", "metric_name:dict metric_target_type:dict value:float"),
 )
+# spec.metrics[].type -> the field holding that source (autoscaling/v2). ContainerResource
+# targets are left out: recent KSM moved them to their own family
+# (..._spec_target_container_metric, with a container label), and in this one a container
+# target for "cpu" would repeat the series of a Resource target for "cpu".
+HPA_METRIC_SOURCES = {
+    "Object": "object",
+    "Pods": "pods",
+    "Resource": "resource",
+    "External": "external",
+}
 
 
 def _ns_name(obj: Obj) -> tuple[str, str]:
@@ -59,6 +81,10 @@ def _ns_name(obj: Obj) -> tuple[str, str]:
 
 def _int(value: object, default: int | None = 0) -> int | None:
     return int(value) if isinstance(value, int | float) else default
+
+
+def _generation(obj: Obj) -> int | None:
+    return _int((obj.get("metadata") or {}).get("generation"))
 
 
 def deployment_rows(obj: Obj) -> tuple[Any, ...]:
@@ -87,8 +113,9 @@ def daemonset_rows(obj: Obj) -> tuple[Any, ...]:
         "numberReady",
         "numberUnavailable",
         "updatedNumberScheduled",
+        "observedGeneration",
     )
-    return ((*_ns_name(obj), *(_int(status.get(f)) for f in fields)),)
+    return ((*_ns_name(obj), *(_int(status.get(f)) for f in fields), _generation(obj)),)
 
 
 def statefulset_rows(obj: Obj) -> tuple[Any, ...]:
@@ -101,27 +128,42 @@ def statefulset_rows(obj: Obj) -> tuple[Any, ...]:
             _int(status.get("readyReplicas")),
             _int(status.get("currentReplicas")),
             _int(status.get("updatedReplicas")),
+            _int(status.get("availableReplicas")),
+            _int(status.get("observedGeneration")),
+            _generation(obj),
+            esc(status.get("currentRevision")),  # KSM exposes it even when empty
+            esc(status.get("updateRevision")),
         ),
     )
 
 
 def job_rows(obj: Obj) -> tuple[Any, ...]:
-    status = obj.get("status") or {}
-    failed_condition = next(
-        (c for c in status.get("conditions") or () if c.get("type") == "Failed"), None
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    conditions = status.get("conditions") or ()
+    failed_condition = next((c for c in conditions if c.get("type") == "Failed"), None)
+    main = (
+        *_ns_name(obj),
+        _int(status.get("active")),
+        _int(status.get("succeeded")),
+        _int(status.get("failed")),
+        failed_condition is not None,
+        esc((failed_condition or {}).get("reason")),
+        unix_seconds(status.get("startTime")),
+        unix_seconds(status.get("completionTime")),
+        _int(spec.get("completions"), None),
+        _int(spec.get("parallelism"), None),
     )
-    return (
-        (
-            *_ns_name(obj),
-            _int(status.get("active")),
-            _int(status.get("succeeded")),
-            _int(status.get("failed")),
-            failed_condition is not None,
-            esc((failed_condition or {}).get("reason")),
-            unix_seconds(status.get("startTime")),
-            unix_seconds(status.get("completionTime")),
-        ),
-    )
+    condition_rows = [
+        (c["type"], condition_status(c.get("status")))
+        for c in conditions
+        if c.get("type") in JOB_CONDITION_TYPES
+    ]
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or ()
+    owner_rows = [
+        (esc(o.get("kind")), esc(o.get("name")), "true" if o.get("controller") else "false")
+        for o in owners
+    ] or [("", "", "")]  # KSM: one series with empty owner labels (not "<none>" as for pods)
+    return main, condition_rows, owner_rows
 
 
 def hpa_rows(obj: Obj) -> tuple[Any, ...]:
@@ -133,5 +175,41 @@ def hpa_rows(obj: Obj) -> tuple[Any, ...]:
             _int(spec.get("minReplicas"), 1),  # defaulted to 1 by the API server
             _int(status.get("currentReplicas")),
             _int(status.get("desiredReplicas")),
+            _generation(obj),
         ),
+        [
+            (esc(c.get("type")), condition_status(c.get("status")))
+            for c in status.get("conditions") or ()
+        ],
+        _hpa_target_metrics(spec),
     )
+
+
+def _hpa_target_metrics(spec: Obj) -> list[tuple[str, str, float]]:
+    """``kube_horizontalpodautoscaler_spec_target_metric`` rows: for each supported
+    ``spec.metrics[]`` entry, one row per target field that is set (``value``,
+    ``averageUtilization``, ``averageValue``)."""
+    rows = []
+    for metric in spec.get("metrics") or ():
+        field = HPA_METRIC_SOURCES.get(metric.get("type"))
+        if field is None:
+            continue  # KSM skips unsupported metric types
+        source = metric.get(field) or {}
+        if field == "resource":
+            name = source.get("name")
+        else:
+            name = (source.get("metric") or {}).get("name")
+        target = source.get("target") or {}
+        label = esc(name)
+        if target.get("value") is not None:
+            value = hpa_target_value(str(target["value"]))
+            if value is not None:
+                rows.append((label, "value", value))
+        utilization = target.get("averageUtilization")
+        if isinstance(utilization, int | float):
+            rows.append((label, "utilization", float(int(utilization))))
+        if target.get("averageValue") is not None:
+            value = hpa_target_value(str(target["averageValue"]))
+            if value is not None:
+                rows.append((label, "average", value))
+    return rows

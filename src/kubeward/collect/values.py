@@ -107,6 +107,21 @@ def node_resource(name: str, quantity: str) -> tuple[str, str, float] | None:
     return sanitize(name), unit, value
 
 
+# resource.MaxMilliValue: above it MilliValue() would overflow int64.
+_MAX_MILLI_VALUE = (2**63 - 1) // 1000
+
+
+@lru_cache(maxsize=4096)
+def hpa_target_value(quantity: str) -> float | None:
+    """An HPA metric target quantity as KSM's ``convertValueToFloat64`` gives it:
+    ``MilliValue()/1000`` (``"500m"`` -> 0.5), or ``Value()`` when that would overflow."""
+    try:
+        whole = to_int(quantity)
+        return float(whole) if whole > _MAX_MILLI_VALUE else to_milli(quantity) / 1000
+    except (QuantityError, TypeError, ValueError):
+        return None
+
+
 def condition_status(status: object) -> str:
     """A condition's status lower-cased as KSM's ``condition``/``status`` label compares it."""
     return status.lower() if isinstance(status, str) else ""

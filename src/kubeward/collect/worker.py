@@ -31,12 +31,19 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from kubeward.collect.kinds import STATE_KIND_BY_NAME
 from kubeward.collect.ksm import exposition, render_families
 from kubeward.collect.state import COMPACT_AFTER, ShardState
 
 log = logging.getLogger("kubeward.collect.worker")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def resource_label(kind: str) -> str:
+    """The ``resource`` label of a kind, as the master's self-metrics write it
+    (``deployments.apps``, ``pods``): its plural qualified by its API group."""
+    return STATE_KIND_BY_NAME[kind].resource.display
 
 
 class ShardMetrics(Collector):
@@ -55,7 +62,7 @@ class ShardMetrics(Collector):
             "kubeward_collector_shard_objects", "Objects held by this shard.", labels=["resource"]
         )
         for kind, n in self.state.objects().items():
-            objects.add_metric([kind], n)
+            objects.add_metric([resource_label(kind)], n)
         yield objects
         applied = CounterMetricFamily(
             "kubeward_collector_shard_deltas_applied",
@@ -63,7 +70,7 @@ class ShardMetrics(Collector):
             labels=["resource"],
         )
         for kind in self.state.kinds:
-            applied.add_metric([kind], self.state.applied[kind])
+            applied.add_metric([resource_label(kind)], self.state.applied[kind])
         yield applied
         yield CounterMetricFamily(
             "kubeward_collector_shard_compactions",
