@@ -90,6 +90,11 @@ def sim(
         None,
         help='Extra bearer tokens, kube-apiserver\'s CSV format: token,user,uid,"group1,group2".',
     ),
+    load_summary: Path | None = typer.Option(
+        None,
+        help="On exit, write the load model's outage figures (system-request success before and "
+        "after the first scenario client starts, restarts, DNS failure) as JSON to this file.",
+    ),
     list_scenarios: bool = typer.Option(
         False, "--list-scenarios", help="List built-in scenarios and exit."
     ),
@@ -144,6 +149,7 @@ def sim(
         load_overrides=overrides,
         audit_log=audit_log,
         audit_sample=audit_sample,
+        load_summary=load_summary,
     )
 
     def ready(running: RunningSim) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import signal
@@ -40,6 +41,21 @@ class SimOptions:
     load_overrides: LoadOverrides = field(default_factory=LoadOverrides)
     audit_log: Path | None = None
     audit_sample: float = 1.0
+    load_summary: Path | None = None  # write the load model's figures here on exit
+
+
+def write_load_summary(load: LoadRunner, path: Path) -> None:
+    """The model's figures with the onset at the first scenario client's start (the built-in
+    clients run from the beginning), plus where simulated time 0 was in unix time."""
+    starts = [c.start_at for c in load.spec.clients]
+    onset = min(starts) if starts else 0.0
+    summary = {
+        **load.summary(onset),
+        "onset_seconds": onset,
+        "clock_start": load.clock.time_at(0).timestamp(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2) + "\n")
 
 
 @dataclass
@@ -150,4 +166,6 @@ async def serve(
         await cluster.stop()
         if audit is not None:
             audit.close()
+        if load is not None and options.load_summary is not None:
+            write_load_summary(load, options.load_summary)
         sock.close()

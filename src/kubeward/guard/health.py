@@ -1,0 +1,192 @@
+"""API-server health from its ``/metrics``: one :class:`HealthSample` per scrape, and the
+signals a control-plane alert is made of (saturation, 429s, latency, memory growth, restarts,
+dropped watches, unavailability).
+
+Everything here reads the metric names a real kube-apiserver exposes; nothing assumes the
+simulator. The one exception is optional: when ``kubeward_sim_model_time_seconds`` is present
+(the simulator's modelled clock) samples are stamped with it, so detection times of a replay run
+faster than real time are measured in simulated seconds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from prometheus_client.parser import text_string_to_metric_families
+
+MIB = 2**20
+SIM_TIME_METRIC = "kubeward_sim_model_time_seconds"
+_PLAIN_VALUES = ("process_resident_memory_bytes", "process_start_time_seconds", SIM_TIME_METRIC)
+
+
+@dataclass(frozen=True)
+class HealthSample:
+    """What one scrape of the API server's /metrics said (or that it failed)."""
+
+    at: float  # unix seconds (the simulator's modelled time when it gives one)
+    reachable: bool
+    error: str = ""  # why not, when unreachable: "HTTP 503", "connection refused", ...
+    memory_bytes: float | None = None
+    start_time: float | None = None
+    requests_by_code: dict[str, float] = field(default_factory=dict)
+    rejected: float = 0.0  # apiserver_flowcontrol_rejected_requests_total
+    inflight: float = 0.0  # apiserver_current_inflight_requests, all kinds
+    inqueue: float = 0.0  # apiserver_flowcontrol_current_inqueue_requests, all levels
+    watches: float = 0.0  # apiserver_longrunning_requests{verb="WATCH"}
+    latency_sum: float = 0.0  # apiserver_request_duration_seconds, verbs other than WATCH
+    latency_count: float = 0.0
+    storage_objects: dict[str, float] = field(default_factory=dict)  # by resource
+
+
+def parse_sample(text: str, wall_time: float) -> HealthSample:
+    """A sample from the text exposition of kube-apiserver's /metrics."""
+    values: dict[str, float] = {}
+    by_code: dict[str, float] = {}
+    storage: dict[str, float] = {}
+    sums = {"rejected": 0.0, "inflight": 0.0, "inqueue": 0.0, "watches": 0.0}
+    latency_sum = latency_count = 0.0
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            name, labels, value = s.name, s.labels, s.value
+            if name == "apiserver_request_total":
+                code = labels.get("code", "")
+                by_code[code] = by_code.get(code, 0.0) + value
+            elif name == "apiserver_flowcontrol_rejected_requests_total":
+                sums["rejected"] += value
+            elif name == "apiserver_current_inflight_requests":
+                sums["inflight"] += value
+            elif name == "apiserver_flowcontrol_current_inqueue_requests":
+                sums["inqueue"] += value
+            elif name == "apiserver_longrunning_requests" and labels.get("verb") == "WATCH":
+                sums["watches"] += value
+            elif name == "apiserver_request_duration_seconds_sum":
+                if labels.get("verb") not in ("WATCH", "CONNECT"):
+                    latency_sum += value
+            elif name == "apiserver_request_duration_seconds_count":
+                if labels.get("verb") not in ("WATCH", "CONNECT"):
+                    latency_count += value
+            elif name in ("apiserver_storage_objects", "apiserver_resource_objects"):
+                resource = labels.get("resource", "")
+                storage[resource] = storage.get(resource, 0.0) + value
+            elif name in _PLAIN_VALUES:
+                values[name] = value
+    return HealthSample(
+        at=values.get(SIM_TIME_METRIC, wall_time),
+        reachable=True,
+        memory_bytes=values.get("process_resident_memory_bytes"),
+        start_time=values.get("process_start_time_seconds"),
+        requests_by_code=by_code,
+        rejected=sums["rejected"],
+        inflight=sums["inflight"],
+        inqueue=sums["inqueue"],
+        watches=sums["watches"],
+        latency_sum=latency_sum,
+        latency_count=latency_count,
+        storage_objects=storage,
+    )
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a health signal fires. Defaults suit a production API server; see docs/guard.md."""
+
+    memory_growth_ratio: float = 1.3  # memory vs its minimum over memory_window ...
+    memory_growth_bytes: float = 256 * MIB  # ... and by at least this much
+    memory_window: float = 120.0
+    rejections_per_second: float = 1.0  # 429s (and APF rejections)
+    inflight: float = 480.0  # 80% of the default 400 + 200 in-flight limits
+    inqueue: float = 50.0
+    mean_latency_seconds: float = 1.0  # non-watch requests, between two samples
+    watch_drop_ratio: float = 0.5  # this share of the open watches gone between two samples
+    min_watches: float = 20.0  # ignore watch drops on an almost idle server
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str  # unavailable, restarted, memory-growth, throttling, saturation, latency, ...
+    detail: str
+
+
+class HealthTracker:
+    """Signals from consecutive samples. Keeps ``memory_window`` seconds of samples only."""
+
+    def __init__(self, thresholds: Thresholds | None = None) -> None:
+        self.thresholds = thresholds or Thresholds()
+        self._recent: deque[HealthSample] = deque()
+        self._last: HealthSample | None = None  # last reachable sample
+        self.restarts = 0
+
+    def observe(self, sample: HealthSample) -> list[Signal]:
+        t = self.thresholds
+        if not sample.reachable:
+            return [Signal("unavailable", f"API server not answering /metrics: {sample.error}")]
+        signals: list[Signal] = []
+        last = self._last
+        if last is not None and sample.at > last.at:
+            signals += self._rates(last, sample)
+            if (
+                sample.start_time is not None
+                and last.start_time is not None
+                and sample.start_time > last.start_time + 1
+            ):
+                self.restarts += 1
+                signals.append(Signal("restarted", "API server process restarted"))
+            if last.watches >= t.min_watches and sample.watches < last.watches * (
+                1 - t.watch_drop_ratio
+            ):
+                signals.append(
+                    Signal(
+                        "watches-dropped",
+                        f"open watches fell from {last.watches:.0f} to {sample.watches:.0f}",
+                    )
+                )
+        if sample.inflight >= t.inflight:
+            signals.append(Signal("saturation", f"{sample.inflight:.0f} requests in flight"))
+        if sample.inqueue >= t.inqueue:
+            signals.append(Signal("saturation", f"{sample.inqueue:.0f} requests queued by APF"))
+        signals += self._memory(sample)
+        self._last = sample
+        return signals
+
+    def _rates(self, last: HealthSample, sample: HealthSample) -> list[Signal]:
+        t = self.thresholds
+        dt = sample.at - last.at
+        out = []
+        if sample.start_time == last.start_time:  # counters reset on a restart
+            throttled = sample.requests_by_code.get("429", 0.0) - last.requests_by_code.get(
+                "429", 0.0
+            )
+            rejected = max(throttled, sample.rejected - last.rejected)
+            if rejected / dt >= t.rejections_per_second:
+                out.append(Signal("throttling", f"{rejected / dt:.1f} requests/s rejected (429)"))
+            count = sample.latency_count - last.latency_count
+            if count > 0:
+                mean = (sample.latency_sum - last.latency_sum) / count
+                if mean >= t.mean_latency_seconds:
+                    out.append(Signal("latency", f"mean request latency {mean:.2f} s"))
+        return out
+
+    def _memory(self, sample: HealthSample) -> list[Signal]:
+        t = self.thresholds
+        if sample.memory_bytes is None:
+            return []
+        recent = self._recent
+        recent.append(sample)
+        while recent and recent[0].at < sample.at - t.memory_window:
+            recent.popleft()
+        floor = min(s.memory_bytes or 0.0 for s in recent)
+        grown = sample.memory_bytes - floor
+        if (
+            floor > 0
+            and sample.memory_bytes >= floor * t.memory_growth_ratio
+            and grown >= t.memory_growth_bytes
+        ):
+            return [
+                Signal(
+                    "memory-growth",
+                    f"memory {sample.memory_bytes / MIB:,.0f} MiB, up {grown / MIB:,.0f} MiB "
+                    f"in {t.memory_window:.0f} s",
+                )
+            ]
+        return []
