@@ -208,10 +208,12 @@ def _register_subcommands() -> None:
     from kubeward.collect.cli import collect
     from kubeward.events.cli import events_app
     from kubeward.guard.cli import guard_app
+    from kubeward.replay_cli import replay_app
 
     app.command("collect")(collect)
     app.add_typer(events_app, name="events")
     app.add_typer(guard_app, name="guard")
+    app.add_typer(replay_app, name="replay")
 
 
 _register_subcommands()

@@ -134,7 +134,7 @@ class SideResult:
         if mitigated is not None:
             since = mitigated - s["clock_start"]
             restarts_after = sum(1 for t in s["oom_at_seconds"] if t >= since)
-        top = alert.suspects[0] if alert and alert.suspects else None
+        top = alert.culprit if alert else None
         return {
             "guard": self.guard,
             "nodes": self.nodes,

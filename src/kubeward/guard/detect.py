@@ -25,8 +25,9 @@ from kubeward.client.api import ApiClient
 from kubeward.client.errors import ApiError, ClientError
 from kubeward.guard import apf, protect
 from kubeward.guard.analysis import Aggregator, Analysis
+from kubeward.guard.apimetrics import MetricsError, parse_metrics
 from kubeward.guard.audit import AuditParser, AuditRecord
-from kubeward.guard.health import HealthSample, HealthTracker, Signal, Thresholds, parse_sample
+from kubeward.guard.health import HealthSample, HealthTracker, Signal, Thresholds
 from kubeward.guard.identities import refusal
 
 log = logging.getLogger("kubeward.guard")
@@ -102,14 +103,23 @@ class Alert:
     mitigated_at: float | None = None
     protected: list[str] = field(default_factory=list)  # users throttled for this alert
 
+    @property
+    def culprit(self) -> Suspect | None:
+        """The client held responsible: the one throttled, else the heaviest one the guard
+        could throttle (system components are ranked but never the culprit)."""
+        for suspect in self.suspects:
+            if suspect.user in self.protected:
+                return suspect
+        return next((s for s in self.suspects if s.refusal is None), None)
+
     def summary(self) -> str:
         names = ", ".join(sorted({s.name for s in self.signals}))
-        top = self.suspects[0] if self.suspects else None
+        top = self.culprit
         culprit = (
-            f"; top culprit {top.user} ({top.user_agent}) with {top.share:.0%} of the estimated "
+            f"; culprit {top.user} ({top.user_agent}) with {top.share:.0%} of the estimated "
             "API-server cost"
             if top
-            else "; no culprit in the audit log"
+            else "; no client outside the system components stands out in the audit log"
         )
         return f"control-plane alert: {names}{culprit}"
 
@@ -198,7 +208,11 @@ class Guard:
             return HealthSample(self.clock.now(), False, f"HTTP {exc.code} {exc.reason}")
         except ClientError as exc:
             return HealthSample(self.clock.now(), False, str(exc).splitlines()[0])
-        sample = parse_sample(text.decode(), time.time())
+        try:
+            metrics = parse_metrics(text.decode("utf-8", errors="replace"))
+        except MetricsError as exc:  # an answer, but not Prometheus text: not a health reading
+            return HealthSample(self.clock.now(), False, str(exc))
+        sample = HealthSample.from_metrics(metrics, time.time())
         self.clock.observe(sample.at)
         return sample
 
