@@ -23,7 +23,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=FULL_NODES)
     parser.add_argument("--speed", type=float, default=2.0)
-    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--minutes", type=float, default=20.0)
+    # The full cluster takes several simulated minutes to build at speed 2: roll out at 10.
+    parser.add_argument("--onset-minutes", type=float, default=10.0)
     parser.add_argument("--audit-sample", type=float, default=0.2)
     args = parser.parse_args()
     options = ReplayOptions(
@@ -32,6 +34,7 @@ def main() -> None:
         minutes=args.minutes,
         audit_sample=args.audit_sample,
         start_timeout=1200.0,
+        onset_seconds=args.onset_minutes * 60,
     )
     sides = {}
     with tempfile.TemporaryDirectory(prefix="kubeward-replay-bench-") as tmp:

@@ -35,7 +35,7 @@ from kubeward.guard.detect import Alert, Guard, GuardOptions
 
 log = logging.getLogger("kubeward.replay")
 
-ONSET_SECONDS = 300.0  # the telemetry agents start 5 minutes into the scenario
+ONSET_SECONDS = 300.0  # the scenario's rollout: the telemetry agents start 5 minutes in
 COREDNS_METRICS = "/api/v1/namespaces/kube-system/services/kube-dns:metrics/proxy/metrics"
 FULL_NODES = 7500
 
@@ -44,15 +44,19 @@ FULL_NODES = 7500
 class ReplayOptions:
     nodes: int = 500
     speed: float = 10.0
-    minutes: float = 20.0  # simulated, from the scenario's start (the onset is at 5)
+    minutes: float = 20.0  # simulated, from the scenario's start
+    # When the telemetry DaemonSet rolls out. A big cluster takes simulated minutes to build on
+    # a fast clock; the rollout should meet a steady control plane, as in the outage.
+    onset_seconds: float = ONSET_SECONDS
     interval: float = 0.2  # wall seconds between guard steps
     audit_sample: float = 1.0
     start_timeout: float = 600.0  # wall seconds for the simulator to build the cluster
 
 
-def scenario_for(nodes: int) -> dict[str, Any]:
-    """The outage scenario at ``nodes`` nodes: the 500-node variant's control plane up to
-    1,000 nodes, the full scenario's beyond; services scaled with the node count."""
+def scenario_for(nodes: int, onset_seconds: float = ONSET_SECONDS) -> dict[str, Any]:
+    """The outage scenario at ``nodes`` nodes, rolling out at ``onset_seconds``: the 500-node
+    variant's control plane up to 1,000 nodes, the full scenario's beyond; services scaled
+    with the node count."""
     base_name = "openai-outage-small" if nodes <= 1000 else "openai-outage"
     builtin = resources.files("kubeward.sim.scenarios") / "builtin" / f"{base_name}.yaml"
     doc: dict[str, Any] = yaml.safe_load(builtin.read_text())
@@ -60,11 +64,14 @@ def scenario_for(nodes: int) -> dict[str, Any]:
     doc["name"] = f"openai-outage-{nodes}"
     doc["description"] = f"openai-outage at {nodes:,} nodes (kubeward replay)"
     doc["nodePools"][0]["count"] = nodes
+    onset = f"{onset_seconds:.0f}s"
     for workload in doc["workloads"]:
         if workload.get("kind", "Deployment") == "Deployment":
             workload["copies"] = max(1, round(workload.get("copies", 1) * nodes / base_nodes))
+        if "createAt" in workload:
+            workload["createAt"] = onset
     for client in doc["load"]["clients"]:
-        client["startAt"] = f"{ONSET_SECONDS:.0f}s"
+        client["startAt"] = onset
     return doc
 
 
@@ -199,7 +206,9 @@ async def run_side(
     say = progress or (lambda _msg: None)
     side = "guard" if guard_on else "no-guard"
     scenario = workdir / f"scenario-{side}.yaml"
-    scenario.write_text(yaml.safe_dump(scenario_for(options.nodes), sort_keys=False))
+    scenario.write_text(
+        yaml.safe_dump(scenario_for(options.nodes, options.onset_seconds), sort_keys=False)
+    )
     kubeconfig, audit = workdir / f"{side}.kubeconfig", workdir / f"{side}-audit.log"
     summary = workdir / f"{side}-summary.json"
     sim_args = ["--speed", str(options.speed), "--audit-log", str(audit)]
