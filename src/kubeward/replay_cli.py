@@ -103,19 +103,33 @@ def openai_outage(
         help="Simulated seconds per real second (default 10 up to 1,000 nodes, else 2). Too "
         "fast and the guard samples the API server less often in simulated time.",
     ),
-    minutes: float = typer.Option(
-        15.0, min=6.0, help="Simulated minutes per side; the rollout starts at minute 5."
+    minutes: float | None = typer.Option(
+        None,
+        min=6.0,
+        help="Simulated minutes per side (default 15; 20 beyond 1,000 nodes). The rollout "
+        "starts at minute 5 (minute 10 beyond 1,000 nodes, which take longer to build).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead."),
 ) -> None:
     """Replay the December 2024 OpenAI outage: a telemetry DaemonSet LISTs the API server from
     every node. Starts the simulator, the collector and the guard for each side and prints the
     figures side by side."""
+    small = nodes <= 1000
+    onset = 300.0 if small else 600.0
+    total = minutes if minutes is not None else (15.0 if small else 20.0)
+    if total * 60 <= onset + 60:
+        raise typer.BadParameter(
+            f"{total:g} minutes ends before the rollout at minute {onset / 60:g} has an effect; "
+            f"give at least {onset / 60 + 2:g}",
+            param_hint="'--minutes'",
+        )
     options = ReplayOptions(
         nodes=nodes,
-        speed=speed if speed is not None else (10.0 if nodes <= 1000 else 2.0),
-        minutes=minutes,
-        audit_sample=1.0 if nodes <= 1000 else 0.2,
+        speed=speed if speed is not None else (10.0 if small else 2.0),
+        minutes=total,
+        audit_sample=1.0 if small else 0.2,
+        onset_seconds=onset,
+        start_timeout=600.0 if small else 1200.0,
     )
     sides = [False, True] if guard is None else [guard]
 
