@@ -533,3 +533,105 @@ async def test_a_failing_consumer_surfaces_in_wait_synced(
         await inf.wait_synced(10)
     await inf.stop()
     assert not inf.synced.is_set()
+
+
+def streamed_listing(
+    items: list[dict[str, Any]], rv: int, cut_after: int | None = None
+) -> Response:
+    """A list sent an item per network write; ``cut_after`` items in, the connection breaks
+    (the server raises mid-body, so the chunked response never ends properly)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        head = {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": str(rv)}}
+        yield orjson.dumps(head)[:-1] + b',"items":['
+        for i, item in enumerate(items):
+            if i == cut_after:
+                raise ConnectionResetError("cut")
+            yield (b"," if i else b"") + orjson.dumps(item)
+            await asyncio.sleep(0.01)  # one network read each
+        yield b"]}"
+
+    return StreamingResponse(body(), media_type="application/json")
+
+
+def replay(batches: list[Batch]) -> dict[str, str]:
+    """What a consumer that applied the deltas in order ends up with: name -> resourceVersion."""
+    state: dict[str, str] = {}
+    for batch in batches:
+        for d in batch.deltas:
+            name = d.object["metadata"]["name"]
+            if d.type == "DELETED":
+                del state[name]
+            else:
+                state[name] = d.object["metadata"]["resourceVersion"]
+    return state
+
+
+async def test_a_list_is_delivered_in_batches_as_it_arrives(
+    fake: FakeApiServer, api: ApiClient
+) -> None:
+    items = [cm(f"p{i}", i + 1) for i in range(10)]
+
+    async def handler(req: Seen) -> Response:
+        return streamed_listing(items, 50) if req.verb == "LIST" else watch()
+
+    fake.handler = handler
+    rec = Recorder()
+    inf = Informer(api, PODS, namespace="ns", on_batch=rec, list_batch=3)
+    inf.start()
+    try:
+        await inf.wait_synced(10)
+    finally:
+        await inf.stop()
+    assert len(rec.batches) >= 4  # not one batch holding the whole list
+    assert all(b.source == "list" for b in rec.batches)
+    # Only the complete list is a version to resume from.
+    assert [b.resource_version for b in rec.batches[:-1]] == [""] * (len(rec.batches) - 1)
+    assert rec.batches[-1].resource_version == "50" and inf.resource_version == "50"
+    assert all(len(b.deltas) >= 3 for b in rec.batches[:-1])
+    assert [d.object["metadata"]["name"] for b in rec.batches for d in b.deltas] == [
+        f"p{i}" for i in range(10)
+    ]
+    assert all(d.object["kind"] == "Pod" for b in rec.batches for d in b.deltas)
+    assert inf.stats.requests == {"LIST": 1, "WATCH": 1} and inf.stats.lists == 1
+
+
+async def test_a_list_cut_mid_body_is_listed_again_without_loss_or_duplicates(
+    fake: FakeApiServer, api: ApiClient
+) -> None:
+    first = [cm(f"p{i}", i + 1) for i in range(10)]
+    # Meanwhile p1 was deleted and p9 changed.
+    second = [o for o in first if o["metadata"]["name"] != "p1"]
+    second[-1] = cm("p9", 99)
+
+    async def handler(req: Seen) -> Response:
+        if req.verb == "WATCH":
+            return watch()
+        if len(fake.requests("LIST")) == 1:
+            return streamed_listing(first, 50, cut_after=5)
+        return streamed_listing(second, 60)
+
+    fake.handler = handler
+    rec = Recorder()
+    inf = Informer(api, PODS, namespace="ns", on_batch=rec, list_batch=2, backoff=quick_backoff())
+    inf.start()
+    try:
+        await inf.wait_synced(10)
+    finally:
+        await inf.stop()
+    assert inf.stats.requests["LIST"] == 2 and inf.stats.errors == 1 and inf.stats.lists == 1
+    assert "broke" in (inf.stats.last_error or ""), inf.stats.last_error
+    # Part of the cut list was delivered before the cut: the second list does not repeat it.
+    cut = [b for b in rec.batches if b.resource_version == ""]
+    assert cut and rec.batches[-1].resource_version == "60"
+    added = [
+        d.object["metadata"]["name"] for b in rec.batches for d in b.deltas if d.type == "ADDED"
+    ]
+    assert sorted(added) == sorted(f"p{i}" for i in range(10))  # each once, p1 included
+    assert replay(rec.batches) == {
+        o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in second
+    }
+    assert inf.store.versions == {
+        f"ns/{o['metadata']['name']}": (o["metadata"]["resourceVersion"], o["metadata"]["uid"])
+        for o in second
+    }

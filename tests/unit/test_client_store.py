@@ -156,3 +156,24 @@ def test_what_the_store_keeps_is_not_the_decoded_documents_strings() -> None:
         assert (rv, uid) == (meta["resourceVersion"], meta["uid"])
         assert rv is not meta["resourceVersion"] and uid is not meta["uid"]
         assert all(k is not meta["name"] for k in s.versions)
+
+
+@given(before=state, after=state, parts=st.lists(st.integers(0, 8), max_size=4))
+def test_a_relist_in_parts_gives_the_deltas_of_a_whole_one(
+    before: dict[str, tuple[int, str]],
+    after: dict[str, tuple[int, str]],
+    parts: list[int],
+) -> None:
+    whole, parted = ObjectStore(keep_objects=False), ObjectStore(keep_objects=False)
+    for s in (whole, parted):
+        s.replace([obj(n, rv, uid) for n, (rv, uid) in before.items()])
+    items = [obj(n, rv, uid) for n, (rv, uid) in after.items()]
+    expected = whole.replace(items)
+    seen: set[str] = set()
+    got, last = [], 0
+    for cut in [*sorted(min(p, len(items)) for p in parts), len(items)]:
+        got += parted.replace_items(items[last:cut], seen)
+        last = max(last, cut)
+    got += parted.finish_replace(seen)
+    assert got == expected
+    assert parted.versions == whole.versions

@@ -3,7 +3,8 @@
 lightkube's ``client_adapter`` builds the transport (base URL, TLS context with the cluster CA
 and client certificates, bearer / token-file / exec / basic auth). lightkube itself is built on
 ``httpx2`` (pydantic's maintained httpx fork), so the client returned here is an
-``httpx2.AsyncClient``; its API is httpx's. Bodies are decoded with orjson from raw bytes.
+``httpx2.AsyncClient``; its API is httpx's. Bodies are decoded with orjson from raw bytes,
+except informer LISTs, which are decoded item by item as they arrive (``list_stream``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from kubeward.client.errors import (
     forbidden,
     parse_status,
 )
+from kubeward.client.liststream import ListBodyError, ListDecoder
 from kubeward.client.resources import Resource
 from kubeward.client.watchstream import LineDecoder
 
@@ -138,6 +140,38 @@ class ApiClient:
         if not isinstance(doc, dict):
             raise ConnectionLost(f"LIST {path}: body is not a JSON object")
         return doc
+
+    @asynccontextmanager
+    async def list_stream(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        params: dict[str, str],
+        timeout: float | None = None,
+    ) -> AsyncIterator[ListStream]:
+        """One LIST request (one page), decoded as it arrives: iterate the yielded
+        :class:`ListStream` for the items of each network read; once it is exhausted, its
+        ``metadata`` holds the list's ``resourceVersion`` and ``continue``. Memory stays
+        bounded by what the consumer keeps, however big the list."""
+        path = resource.collection_path(namespace)
+        # As for any request: ``timeout`` for every phase, so also between two network reads.
+        t = timeout if timeout is not None else self.timeout
+        self.requests["list", resource.display] += 1
+        async with AsyncExitStack() as stack:
+            try:
+                response = await stack.enter_async_context(
+                    self.http.stream("GET", path, params=params, timeout=t)
+                )
+                if response.status_code != 200:
+                    body = await response.aread()
+            except httpx2.TransportError as exc:
+                raise self.transport_error(exc) from exc
+            except _AUTH_FAILURES as exc:
+                raise self.auth_failure(exc) from exc
+            if response.status_code != 200:
+                raise self.status_error(response, body, "list", resource, namespace)
+            # Errors raised by the consumer's own code pass through unmapped.
+            yield ListStream(self, response, path)
 
     @asynccontextmanager
     async def watch(
@@ -301,6 +335,45 @@ class ApiClient:
             f"failed: {type(exc).__name__}: {exc}. Fix: run the credential plugin command "
             "by hand to see its error" + (f"; install hint: {hint}" if hint else "") + "."
         )
+
+
+class ListStream:
+    """The items of one LIST response, in the order they arrive, a network read at a time."""
+
+    def __init__(self, api: ApiClient, response: httpx2.Response, path: str) -> None:
+        self._api, self._response, self._path = api, response, path
+        self._decoder = ListDecoder()
+        self.items = 0  # items delivered so far
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The list's ``metadata`` (``resourceVersion``, ``continue``); complete once the
+        stream is exhausted."""
+        return self._decoder.metadata
+
+    @property
+    def kind(self) -> str | None:
+        return self._decoder.kind
+
+    def __aiter__(self) -> AsyncIterator[list[dict[str, Any]]]:
+        return self._batches()
+
+    async def _batches(self) -> AsyncIterator[list[dict[str, Any]]]:
+        decoder = self._decoder
+        try:
+            async for chunk in self._response.aiter_bytes():
+                items = decoder.feed(chunk)
+                if items:
+                    self.items += len(items)
+                    yield items
+            tail = decoder.close()
+        except httpx2.TransportError as exc:
+            raise self._api.transport_error(exc) from exc
+        except (ListBodyError, UnicodeDecodeError) as exc:
+            raise ConnectionLost(f"LIST {self._path}: body is not a JSON list ({exc})") from exc
+        if tail:
+            self.items += len(tail)
+            yield tail
 
 
 def _is_tls_verify_failure(exc: BaseException) -> bool:

@@ -5,6 +5,8 @@ Steady state is one LIST and one long-lived WATCH per kind; everything else is r
 - initial LIST with ``resourceVersion=0`` (served from the API server's watch cache, not etcd);
   ``list_mode="paged"``, a timed-out cache LIST or an unusable version switch to a consistent
   paged LIST (``limit`` + ``continue``), restarted when its continue token expires (410);
+  every response is decoded as it arrives and delivered in batches of ``list_batch`` items,
+  so a 150,000-pod list never sits decoded in memory whole;
 - WATCH from the list's resourceVersion with bookmarks and a ``timeoutSeconds``; a watch that
   ends cleanly is reopened from the last version seen (bookmarks keep it recent), no relist;
 - 410 Gone (HTTP or an ERROR event) -> relist, and the store turns the relist into the exact
@@ -44,6 +46,7 @@ log = logging.getLogger("kubeward.client.informer")
 MIN_WATCH_TIMEOUT = 300.0  # client-go: a random timeout in [5 min, 10 min) per watch
 WATCH_READ_MARGIN = 30.0  # read timeout = timeoutSeconds + this: detects a silently dead stream
 MAX_CONTINUE_RESTARTS = 3  # then one unpaged LIST, as client-go's pager FullListIfExpired
+LIST_BATCH = 2_000  # items applied and delivered together while a list streams in (~20 MiB)
 
 # Errors that retrying cannot fix before someone changes config or RBAC: fatal until the first
 # sync (the CLI exits with the message), retried with backoff afterwards (RBAC can come back).
@@ -54,8 +57,13 @@ Source = Literal["list", "relist", "watch"]
 
 @dataclass
 class Batch:
-    """Deltas delivered together: the result of one (re)list, or of one network read of the
-    watch stream."""
+    """Deltas delivered together: part of a (re)list, or one network read of the watch stream.
+
+    A (re)list arrives as one or more batches of ``source`` "list"/"relist": the deltas of
+    every ``list_batch`` items while the response is decoded (none when they changed nothing),
+    then a last one (possibly empty) with the rest and the deletions. Only that last one
+    carries the list's ``resource_version``; the others carry "" (a list is a point to resume
+    from only once it is complete)."""
 
     source: Source
     deltas: list[Delta]
@@ -103,6 +111,7 @@ class Informer:
         watch_read_margin: float = WATCH_READ_MARGIN,
         backoff: Backoff | None = None,
         keep_objects: bool = True,
+        list_batch: int = LIST_BATCH,
     ) -> None:
         self.api, self.resource, self.namespace = api, resource, namespace
         self.selectors = {
@@ -116,6 +125,8 @@ class Informer:
         self.queue: asyncio.Queue[Batch] = asyncio.Queue(queue_size)
         self.list_mode = list_mode
         self.page_size = page_size
+        # Items per batch while a list streams in: what bounds the memory a list takes.
+        self.list_batch = list_batch
         self.watch_timeout = watch_timeout
         self.request_timeout = request_timeout
         # A watch silent for timeoutSeconds + this is dead (half-open TCP, stuck proxy).
@@ -208,24 +219,44 @@ class Informer:
     # -- list -----------------------------------------------------------------------------------
 
     async def _list(self) -> None:
+        """One complete (re)list. Each response is decoded as it arrives; every ``list_batch``
+        items are applied to the store and their deltas delivered at once (with an empty
+        resource_version: only the last batch, which also carries the deletions, is a version
+        to resume from). Memory is bounded by a batch, never by the list. The store changes
+        only together with a delivery, so a list that fails half-way leaves nothing applied
+        and undelivered: the next list reports what the consumer has not seen."""
         first = self._first_page_params()
         params = first
-        items: list[dict[str, Any]] = []
+        source: Source = "relist" if self._ever_listed else "list"
+        seen: set[str] = set()
+        buffered: list[dict[str, Any]] = []
+        count = delivered = 0
         expired = 0
         while True:
             self.stats.requests["LIST"] += 1
             try:
-                page = await self.api.list_page(
+                async with self.api.list_stream(
                     self.resource, self.namespace, params, self.request_timeout
-                )
+                ) as page:
+                    async for items in page:
+                        count += len(items)
+                        buffered += items
+                        if len(buffered) >= self.list_batch:
+                            deltas = self.store.replace_items(buffered, seen)
+                            buffered = []
+                            if deltas:
+                                delivered += len(deltas)
+                                await self._emit(Batch(source, deltas, ""))
             except Gone:
                 if "continue" not in params:
                     raise  # counted and handled by _on_gone
                 self.stats.gone += 1
                 # The snapshot behind the continue token left the server's window: start over.
+                # What earlier pages delivered stays (as if watched); the deletions are
+                # computed against the complete list that follows.
                 expired += 1
                 self.stats.list_restarts += 1
-                items = []
+                seen, buffered, count = set(), [], 0
                 params = {**self.selectors}
                 if expired < MAX_CONTINUE_RESTARTS:
                     params["limit"] = str(self.page_size)
@@ -235,13 +266,14 @@ class Informer:
                 if "resourceVersion" in first and _calls_for_paging(exc):
                     self._cache_failed = True
                 raise
-            items.extend(_items_with_type(page))
-            meta = page.get("metadata") or {}
+            meta = page.metadata
             token = meta.get("continue")
             if not token:
                 break
             params = {**self.selectors, "limit": str(self.page_size), "continue": token}
-        await self._replace(items, str(meta.get("resourceVersion", "")))
+        deltas = self.store.replace_items(buffered, seen) + self.store.finish_replace(seen)
+        rv = str(meta.get("resourceVersion", ""))
+        await self._listed(source, deltas, rv, count, delivered + len(deltas))
 
     def _first_page_params(self) -> dict[str, str]:
         params = {**self.selectors, "limit": str(self.page_size)}
@@ -256,9 +288,10 @@ class Informer:
             params["resourceVersionMatch"] = "NotOlderThan"
         return params
 
-    async def _replace(self, items: list[dict[str, Any]], resource_version: str) -> None:
-        relist = self._ever_listed
-        deltas = self.store.replace(items)
+    async def _listed(
+        self, source: Source, deltas: list[Delta], resource_version: str, items: int, total: int
+    ) -> None:
+        """The list is complete: deliver its last deltas with its version, then watch."""
         self.resource_version = resource_version
         self._need_list = False
         self._ever_listed = True
@@ -266,18 +299,18 @@ class Informer:
         self._cache_failed = False
         self._after_list = True
         self.stats.lists += 1
-        self.stats.relists += relist
+        self.stats.relists += source == "relist"
         self.stats.last_sync_time = self.stats.last_event_time = time.time()
         self.backoff.reset()
         log.info(
             "listed resource=%s items=%d rv=%s deltas=%d relist=%s",
             self.resource.display,
-            len(items),
+            items,
             resource_version,
-            len(deltas),
-            relist,
+            total,
+            source == "relist",
         )
-        await self._emit(Batch("relist" if relist else "list", deltas, resource_version))
+        await self._emit(Batch(source, deltas, resource_version))
         self._mark_synced()
 
     # -- watch ----------------------------------------------------------------------------------
@@ -392,21 +425,6 @@ def _calls_for_paging(exc: ClientError) -> bool:
     if isinstance(exc, RequestTimeout):
         return True
     return isinstance(exc, ApiError) and (exc.code == 504 or exc.reason == "Timeout")
-
-
-def _items_with_type(page: dict[str, Any]) -> list[dict[str, Any]]:
-    """LIST items carry no apiVersion/kind (watch events do); add them so consumers see one
-    shape, as client-go's unstructured decoding does."""
-    items: list[dict[str, Any]] = page.get("items") or []
-    kind = str(page.get("kind", ""))
-    kind = kind[:-4] if kind.endswith("List") else kind
-    api_version = page.get("apiVersion")
-    for item in items:
-        if "kind" not in item:
-            item["kind"] = kind
-        if "apiVersion" not in item and api_version:
-            item["apiVersion"] = api_version
-    return items
 
 
 def _event_error(status: dict[str, Any]) -> ApiError:

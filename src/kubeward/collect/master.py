@@ -137,11 +137,10 @@ class Collector:
                 self._trim = asyncio.create_task(self._trim_after_lists(), name="collector trim")
 
     async def _trim_after_lists(self) -> None:
-        """A (re)list decodes every object of a kind at once (150,000 pods are about 1.5 GiB of
-        Python objects). They are freed once their rows have been sent to the workers, but
-        glibc keeps some of the freed pages (about 90 MiB after a 150,000-pod list). Once the
-        informer has moved on and every outbox is empty, give them back; again if another list
-        arrived meanwhile."""
+        """A (re)list decodes every object of a kind, a batch of ``Informer.list_batch`` at a
+        time. They are freed once their rows have been sent to the workers, but glibc may keep
+        some of the freed pages. Once the informer has moved on and every outbox is empty, give
+        them back; again if another list arrived meanwhile."""
         try:
             loop = asyncio.get_running_loop()
             while self._trim_wanted:
