@@ -30,6 +30,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from kubeward.kube.priority import SYSTEM_PRIORITIES, default_priority_class
 from kubeward.kube.quantity import Quantity, QuantityError
 
 __all__ = [
@@ -46,8 +47,6 @@ _FC = "flowcontrol.apiserver.k8s.io"
 _NOT_READY = "node.kubernetes.io/not-ready"
 _UNREACHABLE = "node.kubernetes.io/unreachable"
 DEFAULT_TOLERATION_SECONDS = 300
-# Built-in PriorityClasses (scheduling/v1 SystemPriorityClasses).
-SYSTEM_PRIORITIES = {"system-node-critical": 2000001000, "system-cluster-critical": 2000000000}
 
 
 def _child(parent: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -217,6 +216,8 @@ def _pod_admission(spec: dict[str, Any]) -> None:
         _setdefault(spec, "serviceAccountName", sa)
         _setdefault(spec, "serviceAccount", spec.get("serviceAccountName"))
     if spec.get("priority") is None:
+        # The API server's Priority admission (kubeward.kube.priority.admit_pod) resolves the
+        # class before defaulting; this is the fallback without a PriorityClass lister.
         spec["priority"] = SYSTEM_PRIORITIES.get(str(spec.get("priorityClassName")), 0)
     _setdefault(spec, "preemptionPolicy", "PreemptLowerPriority")
     tolerations = spec.get("tolerations")
@@ -668,6 +669,7 @@ _SIMPLE = {
     (_FC, "FlowSchema"): _default_flowschema,
     (_FC, "PriorityLevelConfiguration"): _default_plc,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _default_crd,
+    ("scheduling.k8s.io", "PriorityClass"): default_priority_class,
 }
 
 

@@ -197,6 +197,7 @@ BUILTIN: tuple[ResourceType, ...] = (
         status=True,
     ),
     _r("coordination.k8s.io", "v1", "Lease", "leases", True),
+    _r("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, short=("pc",)),
     _r("events.k8s.io", "v1", "Event", "events", True, short=("ev",), storage=("", "events")),
     _r(_FC, "v1", "FlowSchema", "flowschemas", False, status=True),
     _r(_FC, "v1", "PriorityLevelConfiguration", "prioritylevelconfigurations", False, status=True),

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, TypeGuard
 
+from kubeward.kube.priority import validate_priority_class, validate_priority_class_update
 from kubeward.kube.quantity import Quantity, QuantityError
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
 from kubeward.kube.status import FieldError, forbidden, invalid, not_supported, required
@@ -2303,6 +2304,9 @@ _KINDS: dict[tuple[str, str], Validator] = {
     (_FC, "FlowSchema"): _validate_flowschema,
     (_FC, "PriorityLevelConfiguration"): _validate_plc,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _validate_crd,
+    ("scheduling.k8s.io", "PriorityClass"): lambda v, o, c: v.errs.extend(
+        validate_priority_class(o)
+    ),
 }
 
 
@@ -2658,6 +2662,8 @@ def validate_update(
             _immutable_data_update(v, kind, old, new)
         elif (group, kind) == ("", "PersistentVolumeClaim"):
             _pvc_update(v, old, new)
+        elif (group, kind) == ("scheduling.k8s.io", "PriorityClass"):
+            v.errs.extend(validate_priority_class_update(old, new))
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         # Malformed stored/new objects must yield an error, never a 500.
         v.add(invalid("spec", "", f"could not compare with the stored object: {exc}"))

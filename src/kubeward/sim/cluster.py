@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import Iterable
 from typing import Protocol
 
+from kubeward.kube.priority import SYSTEM_PRIORITY_CLASSES
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock
@@ -108,9 +110,12 @@ class SimCluster:
         ns_type = REGISTRY.get("", "v1", "namespaces")
         svc_type = REGISTRY.get("", "v1", "services")
         node_type = REGISTRY.get("", "v1", "nodes")
-        assert ns_type and svc_type and node_type
+        pc_type = REGISTRY.get("scheduling.k8s.io", "v1", "priorityclasses")
+        assert ns_type and svc_type and node_type and pc_type
         for name in SYSTEM_NAMESPACES:
             self.api.create(ns_type, "", {"metadata": {"name": name}})
+        for pc in SYSTEM_PRIORITY_CLASSES:  # kube-apiserver's scheduling post-start hook
+            self.api.create(pc_type, "", copy.deepcopy(pc))
         create_default_flow_control(self.api)
         self.api.create(
             svc_type,

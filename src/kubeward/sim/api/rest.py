@@ -41,6 +41,7 @@ from kubeward.kube.selectors import (
     parse_label_selector,
 )
 from kubeward.kube.validation import validate_object, validate_update
+from kubeward.sim.api.admission import Admission
 from kubeward.sim.api.convert import from_storage, needs_conversion, storage_type, to_storage
 from kubeward.sim.clock import SimClock, format_time
 from kubeward.sim.store.objects import StoredObject
@@ -184,6 +185,7 @@ class ObjectAPI:
         self._cluster_ips = ipaddress.ip_network(service_cidr).hosts()
         self._used_ips: set[str] = set()
         self._rand = random.Random()
+        self.admission = Admission(store)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -310,6 +312,8 @@ class ObjectAPI:
         obj = to_storage(rt, obj)
         srt = storage_type(rt)
         meta = obj["metadata"]
+        # Admission errors name the object as sent (generateName before a name is generated).
+        sent_name = str(meta.get("name") or meta.get("generateName") or "")
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = str(meta["generateName"]) + "".join(
                 self._rand.choice(_GENERATE_ALPHABET) for _ in range(5)
@@ -333,6 +337,7 @@ class ObjectAPI:
                 None, obj, manager, api_version=rt.api_version, now=self.clock.timestamp()
             )
             meta = obj["metadata"]
+        self.admission.create(srt, obj, sent_name)
         apply_defaults(srt.group, srt.kind, obj)
         errors = validate_object(srt.group, srt.kind, obj, namespaced=srt.namespaced)
         if errors:
@@ -524,6 +529,7 @@ class ObjectAPI:
                     ],
                 )
         meta["resourceVersion"] = str(current.rv)
+        self.admission.update(srt, old, new, subresource)
         apply_defaults(srt.group, srt.kind, new)
         errors = validate_update(srt.group, srt.kind, old, new)
         if errors:
@@ -554,6 +560,7 @@ class ObjectAPI:
     ) -> StoredObject:
         current = self.get(rt, namespace, name)
         srt = storage_type(rt)
+        self.admission.delete(srt, name)
         if options.precondition_uid and options.precondition_uid != current.uid:
             raise st.conflict(
                 rt.plural,

@@ -519,6 +519,21 @@ PDB_COLUMNS = (
     ),
     AGE,
 )
+PRIORITYCLASS_COLUMNS = (
+    NAME,
+    _c("Value", "integer", "value represents the integer value of this priority class."),
+    _c(
+        "Global-Default",
+        "boolean",
+        "globalDefault specifies whether this PriorityClass should "
+        "be considered as the default priority for pods that do not have any priority class.",
+    ),
+    AGE,
+    _c(
+        "PreemptionPolicy",
+        description="preemptionPolicy is the Policy for preempting pods with lower priority.",
+    ),
+)
 LEASE_COLUMNS = (NAME, _c("Holder", description="The identity of the holder of the lease."), AGE)
 FLOWSCHEMA_COLUMNS = (
     NAME,
@@ -1163,6 +1178,16 @@ def _pdb_cells(pdb: Any, now: datetime) -> Cells:
     ]
 
 
+def _priorityclass_cells(pc: Any, now: datetime) -> Cells:
+    return [
+        _name(pc),
+        _int(pc, "value"),
+        _get(pc, "globalDefault") is True,
+        _age(pc, now),
+        _str(pc, "preemptionPolicy"),
+    ]
+
+
 def _lease_cells(lease: Any, now: datetime) -> Cells:
     return [_name(lease), _str(lease, "spec", "holderIdentity"), _age(lease, now)]
 
@@ -1276,6 +1301,9 @@ PRINTERS: dict[tuple[str, str], TablePrinter] = {
     ("autoscaling", "horizontalpodautoscalers"): TablePrinter(HPA_COLUMNS, _hpa_cells),
     ("policy", "poddisruptionbudgets"): TablePrinter(PDB_COLUMNS, _pdb_cells),
     ("coordination.k8s.io", "leases"): TablePrinter(LEASE_COLUMNS, _lease_cells),
+    ("scheduling.k8s.io", "priorityclasses"): TablePrinter(
+        PRIORITYCLASS_COLUMNS, _priorityclass_cells
+    ),
     ("flowcontrol.apiserver.k8s.io", "flowschemas"): TablePrinter(
         FLOWSCHEMA_COLUMNS, _flowschema_cells, sort_key=_flowschema_sort_key
     ),

@@ -149,9 +149,11 @@ class EventRecorder:
         *,
         action: str = "",
         host: str = "",
+        related: ObjectRef | None = None,
     ) -> None:
         """Record one occurrence. ``host`` overrides the recorder's host (one fleet recorder can
-        speak for many kubelets)."""
+        speak for many kubelets); ``related`` is a second object the event is about (the
+        preemptor of a Preempted pod)."""
         host = host or self.host
         if not self._allow(ref, host):
             self.dropped += 1
@@ -171,7 +173,7 @@ class EventRecorder:
             seen = self._seen.get(key)
             if seen is not None and self._bump(seen):
                 return
-            self._create(key, ref, type_, reason, message, action, host)
+            self._create(key, ref, type_, reason, message, action, host, related)
         except st.StatusError as exc:
             log.debug(
                 "event dropped reason=%s object=%s/%s: %s",
@@ -224,6 +226,7 @@ class EventRecorder:
         message: str,
         action: str,
         host: str,
+        related: ObjectRef | None = None,
     ) -> None:
         assert EVENTS is not None
         namespace = ref.namespace or "default"
@@ -239,6 +242,8 @@ class EventRecorder:
             "reportingComponent": self.component,
             "reportingInstance": host,
         }
+        if related is not None:
+            event["related"] = related.as_dict()
         if self.series:
             event.update(
                 eventTime=self.api.clock.timestamp_micro(),

@@ -9,9 +9,14 @@ and at least every 5 minutes, like kube-scheduler's unschedulable queue. Gated p
 their schedulingGates to go. As kube-scheduler with its default percentageOfNodesToScore, big
 clusters score only the first feasible nodes from a rotating start.
 
-Not simulated: preemption (the FailedScheduling message reports what DefaultPreemption would
-find when every pod has the same priority), existing pods' anti-affinity against the incoming
-pod, inter-pod affinity scoring, volumes, ports, image locality.
+A pod no node can take may preempt pods of lower priority (DefaultPreemption, see
+``scheduling/preemption.py``): the victims get a DisruptionTarget condition and are deleted
+gracefully, the pod is nominated to the node (``status.nominatedNodeName``) and, once the
+victims are gone, bound there. Nominated pods hold their requests on their node against pods of
+equal or lower priority, as kube-scheduler's nominator does.
+
+Not simulated: existing pods' anti-affinity against the incoming pod, inter-pod affinity
+scoring, volumes, ports, image locality, a priority-ordered active queue.
 """
 
 from __future__ import annotations
@@ -29,17 +34,19 @@ import orjson
 
 from kubeward.aio import wait_event
 from kubeward.kube import status as st
+from kubeward.kube.priority import pod_priority, preempts
 from kubeward.kube.registry import REGISTRY
-from kubeward.sim.api.rest import ObjectAPI
+from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.api.subresources import bind
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
 from kubeward.sim.control.scheduling.filters import (
+    MSG_NO_VICTIMS,
+    MSG_NOT_HELPFUL,
     PodNeeds,
     StaticVerdict,
     fit_error_message,
     fit_mask,
     insufficient,
-    is_unresolvable,
     node_affinity_mask,
     score,
     static_filters,
@@ -50,7 +57,18 @@ from kubeward.sim.control.scheduling.interpod import (
     InterPodVerdict,
     interpod_filter,
 )
+from kubeward.sim.control.scheduling.nodetable import PODS as PODS_COLUMN
 from kubeward.sim.control.scheduling.nodetable import NodeTable
+from kubeward.sim.control.scheduling.preemption import (
+    Budget,
+    Candidate,
+    Constraints,
+    Victim,
+    epoch,
+    number_of_candidates,
+    select_victims,
+    statuses_message,
+)
 from kubeward.sim.control.scheduling.spread import (
     MSG_SPREAD,
     MSG_SPREAD_LABEL,
@@ -65,6 +83,7 @@ from kubeward.sim.store.objects import StoredObject, StoreEvent
 log = logging.getLogger("kubeward.sim.scheduler")
 
 PODS = REGISTRY.get("", "v1", "pods")
+PDBS = ("policy", "poddisruptionbudgets")
 SCHEDULER_NAME = "default-scheduler"
 BATCH = 500
 BACKOFF_INITIAL, BACKOFF_MAX, UNSCHEDULABLE_MAX = 1.0, 10.0, 300.0
@@ -73,6 +92,11 @@ _TERMINAL = ("Succeeded", "Failed")
 # it has this many feasible nodes, starting where the previous pod's search stopped.
 MIN_FEASIBLE_NODES, MIN_FEASIBLE_PERCENT = 100, 5
 GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates"
+NOT_ELIGIBLE_NEVER = "preemption: not eligible due to preemptionPolicy=Never."
+NOT_ELIGIBLE_TERMINATING = (
+    "preemption: not eligible due to a terminating pod on the nominated node."
+)
+PREEMPTED_MESSAGE = "{scheduler}: preempting to accommodate a higher priority pod"
 W_SPREAD = 2  # PodTopologySpread's score weight in the default profile
 _SPREAD_OWNERS = {
     "ReplicaSet": ("apps", "replicasets"),
@@ -86,6 +110,22 @@ class SchedulerStats:
     bound: int = 0
     failed_attempts: int = 0
     decide_seconds: float = 0.0  # time spent filtering and scoring (not writing)
+    preemptions: int = 0  # pods nominated after evicting victims
+    victims: int = 0
+    preemption_seconds: float = 0.0
+
+
+@dataclass
+class _Failure:
+    """Why no node took the pod: what the FailedScheduling message and preemption need."""
+
+    live: int
+    reasons: Counter[str]
+    unresolvable: np.ndarray  # per row: preemption cannot help
+    needs: PodNeeds
+    request: np.ndarray
+    affinity_ok: np.ndarray | None
+    reserved: np.ndarray | None  # requests nominated pods hold per row
 
 
 @dataclass
@@ -113,6 +153,14 @@ class Scheduler:
         self._active: dict[str, None] = {}  # ordered set of pod keys
         self._waiting: dict[str, _Waiting] = {}
         self._bound: dict[str, tuple[int, np.ndarray]] = {}  # pod key -> (node row, request)
+        # Priorities of bound pods, by pod and per row; requested resources per priority level
+        # (same shape as table.requested) so preemption sums lower priorities in one pass.
+        self._priority: dict[str, int] = {}
+        self._row_pods: dict[int, set[str]] = {}
+        self._by_priority: dict[int, np.ndarray] = {}
+        self._priority_pods: Counter[int] = Counter()
+        # pods nominated to a node by preemption: key -> (row, request, priority)
+        self._nominated: dict[str, tuple[int, np.ndarray, int]] = {}
         self.spread = SpreadCounts()
         # node name -> pods bound to it before the scheduler saw the node
         self._orphans: dict[str, set[str]] = {}
@@ -161,6 +209,7 @@ class Scheduler:
             self._active.pop(key, None)
             self._waiting.pop(key, None)
             self._gated.pop(key, None)
+            self._nominated.pop(key, None)
             if key in self._bound:
                 self._release(key, obj.namespace)
             elif node:
@@ -170,6 +219,8 @@ class Scheduler:
             self._active.pop(key, None)
             self._waiting.pop(key, None)
             self._gated.pop(key, None)
+            if self._nominated:
+                self._nominated.pop(key, None)
             if key not in self._bound:
                 self._account(obj, node)
             elif obj.deleting:
@@ -210,14 +261,39 @@ class Scheduler:
         request = self.table.vector(self._needs_of(spec).request)
         self.table.add_request(row, request)
         self._bound[obj.key] = (row, request)
+        priority = pod_priority(spec)
+        self._priority[obj.key] = priority
+        self._row_pods.setdefault(row, set()).add(obj.key)
+        self._priority_pods[priority] += 1
+        self._level(priority)[row, : len(request)] += request
         if not obj.deleting:
             self.spread.add(obj.namespace, obj.key, row, obj.labels)
 
     def _release(self, key: str, namespace: str) -> None:
         row, request = self._bound.pop(key)
         self.table.remove_request(row, request)
+        priority = self._priority.pop(key, 0)
+        self._level(priority)[row, : len(request)] -= request
+        self._priority_pods[priority] -= 1
+        if self._priority_pods[priority] <= 0:
+            del self._priority_pods[priority]
+            del self._by_priority[priority]
+        pods = self._row_pods.get(row)
+        if pods is not None:
+            pods.discard(key)
         self.spread.remove(namespace, key)
         self._cluster_changed()
+
+    def _level(self, priority: int) -> np.ndarray:
+        """Requests of bound pods of one priority, per row (grown with the node table)."""
+        shape = self.table.requested.shape
+        arr = self._by_priority.get(priority)
+        if arr is None or arr.shape != shape:
+            grown = np.zeros(shape, order="F")
+            if arr is not None:
+                grown[: arr.shape[0], : arr.shape[1]] = arr
+            arr = self._by_priority[priority] = grown
+        return arr
 
     def _cluster_changed(self) -> None:
         self._cluster_version += 1
@@ -293,7 +369,7 @@ class Scheduler:
             return None
         pod = obj.decode()
         started = time.perf_counter()
-        node, message = self.decide(pod, obj.namespace)
+        node, failure = self._decide(pod, obj.namespace, key)
         self.stats.decide_seconds += time.perf_counter() - started
         ref = ObjectRef.of(pod, "Pod")
         if node is not None:
@@ -307,6 +383,7 @@ class Scheduler:
                 action="Binding",
             )
             return node
+        assert failure is not None
         self.stats.failed_attempts += 1
         prev = self._waiting.get(key)
         attempts = (prev.attempts if prev else 0) + 1
@@ -317,15 +394,32 @@ class Scheduler:
             now,
             self._cluster_version,
         )
+        message = fit_error_message(failure.live, failure.reasons)
+        started = time.perf_counter()
+        postfilter, nominated = self._post_filter(pod, obj, failure)
+        self.stats.preemption_seconds += time.perf_counter() - started
+        if postfilter:
+            message = f"{message} {postfilter}"
+        if nominated is None:
+            self._nominated.pop(key, None)
         # Waiting is recorded first: the status write below echoes back as a pod event.
-        self._write_condition(obj, pod, "Unschedulable", message)
+        self._write_condition(obj, pod, "Unschedulable", message, nominated=nominated)
         self.recorder.event(
             ref, WARNING, "FailedScheduling", truncate_message(message), action="Scheduling"
         )
         return None
 
     def decide(self, pod: dict[str, Any], namespace: str) -> tuple[str | None, str]:
-        """(node, "") or (None, FailedScheduling message)."""
+        """(node, "") or (None, the FitError part of the FailedScheduling message)."""
+        key = f"{namespace}/{(pod.get('metadata') or {}).get('name', '')}"
+        node, failure = self._decide(pod, namespace, key)
+        if node is not None or failure is None:
+            return node, ""
+        return None, fit_error_message(failure.live, failure.reasons)
+
+    def _decide(
+        self, pod: dict[str, Any], namespace: str, key: str
+    ) -> tuple[str | None, _Failure | None]:
         spec = pod.get("spec") or {}
         signature = _signature(spec)
         needs = self._needs_of(spec, signature)
@@ -335,7 +429,8 @@ class Scheduler:
             _bounded_put(self._static, signature, cached)
         verdict = cached[1]
         request = self.table.vector(needs.request)
-        feasible = verdict.mask & fit_mask(self.table, request)
+        reserved = self._reserved(key, pod_priority(spec)) if self._nominated else None
+        feasible = verdict.mask & fit_mask(self.table, request, reserved)
         spread = None
         labels = (pod.get("metadata") or {}).get("labels") or {}
         affinity_ok: np.ndarray | None = None
@@ -356,6 +451,10 @@ class Scheduler:
                 labels,
             )
             feasible &= interpod.ok
+        nominated = self._nominated.get(key) if self._nominated else None
+        if nominated is not None and feasible[nominated[0]]:
+            # As kube-scheduler, the nominated node is evaluated first and taken if it fits.
+            return self.table.names[nominated[0]], None
         rows = self._nodes_to_score(feasible)
         if len(rows):
             scores = score(self.table, rows, request, self.scoring, needs)
@@ -377,8 +476,20 @@ class Scheduler:
                     require_all=needs.own_spread,
                 )
             best = rows[scores == scores.max()]
-            return self.table.names[int(best[self._rng.integers(len(best))])], ""
-        return None, self._failure_message(verdict, request, spread, interpod)
+            return self.table.names[int(best[self._rng.integers(len(best))])], None
+        return None, self._failure(verdict, request, spread, interpod, needs, reserved)
+
+    def _reserved(self, key: str, priority: int) -> np.ndarray | None:
+        """Requests that pods nominated by preemption hold on their nodes against a pod of
+        ``priority`` (those of equal or higher priority, the pod itself excepted)."""
+        out: np.ndarray | None = None
+        for other, (row, request, other_priority) in self._nominated.items():
+            if other == key or other_priority < priority:
+                continue
+            if out is None:
+                out = np.zeros((len(self.table), len(self.table.resources)))
+            out[row, : len(request)] += request
+        return out
 
     def _needs_of(self, spec: dict[str, Any], signature: bytes | None = None) -> PodNeeds:
         """PodNeeds, parsed once per scheduling signature (pods of one template share it)."""
@@ -429,50 +540,316 @@ class Scheduler:
         self._next_start = (int(picked[-1]) + 1) % max(len(self.table), 1)
         return picked
 
-    def _failure_message(
+    def _failure(
         self,
         verdict: StaticVerdict,
         request: np.ndarray,
         spread: SpreadVerdict | None,
         interpod: InterPodVerdict | None,
-    ) -> str:
-        """FitError: every node charged to the first filter plugin rejecting it."""
+        needs: PodNeeds,
+        reserved: np.ndarray | None,
+    ) -> _Failure:
+        """FitError: every node charged to the first filter plugin rejecting it, and which
+        nodes were rejected as UnschedulableAndUnresolvable."""
         table = self.table
-        live = int(table.present[: len(table)].sum())
+        n = len(table)
+        present = table.present[:n]
+        live = int(present.sum())
         reasons = Counter(verdict.counts)
-        unresolvable = sum(c for r, c in verdict.counts.items() if is_unresolvable(r))
-        fit_reasons, fit_failed = insufficient(table, verdict.mask, request)
+        unresolvable = present & ~verdict.mask  # every static filter is unresolvable
+        fit_reasons, fit_failed = insufficient(table, verdict.mask, request, reserved)
         reasons.update(fit_reasons)
         rest = verdict.mask & ~fit_failed
+        affinity_ok = None
         if spread is not None:
-            missing = int((rest & spread.missing_label).sum())
+            missing = rest & spread.missing_label
             skewed = int((rest & spread.too_skewed).sum())
-            if missing:
-                reasons[MSG_SPREAD_LABEL] += missing
-                unresolvable += missing
+            if missing.any():
+                reasons[MSG_SPREAD_LABEL] += int(missing.sum())
+                unresolvable |= missing
             if skewed:
                 reasons[MSG_SPREAD] += skewed
             rest &= spread.ok
+            affinity_ok = node_affinity_mask(table, needs)
         if interpod is not None:
-            no_affinity = int((rest & interpod.affinity_failed).sum())
+            no_affinity = rest & interpod.affinity_failed
             anti = int((rest & interpod.anti_affinity_failed).sum())
-            if no_affinity:
-                reasons[MSG_AFFINITY_RULES] += no_affinity
-                unresolvable += no_affinity
+            if no_affinity.any():
+                reasons[MSG_AFFINITY_RULES] += int(no_affinity.sum())
+                unresolvable |= no_affinity
             if anti:
                 reasons[MSG_ANTI_AFFINITY_RULES] += anti
-        return fit_error_message(live, reasons, unresolvable)
+        return _Failure(live, reasons, unresolvable, needs, request, affinity_ok, reserved)
+
+    # -- preemption (DefaultPreemption PostFilter) ----------------------------------------------
+
+    def _post_filter(
+        self, pod: dict[str, Any], obj: StoredObject, failure: _Failure
+    ) -> tuple[str, str | None]:
+        """Run preemption for an unschedulable pod: ("preemption: ..." message, None) when it
+        cannot help, or ("", node) after evicting victims on ``node``."""
+        spec = pod.get("spec") or {}
+        key = obj.key
+        if not preempts(spec):
+            return NOT_ELIGIBLE_NEVER, self._nominated_name(key)
+        priority = pod_priority(spec)
+        nominated = self._nominated.get(key)
+        if (
+            nominated is not None
+            and not failure.unresolvable[nominated[0]]
+            and self._terminating_victim_on(nominated[0], priority)
+        ):
+            return NOT_ELIGIBLE_TERMINATING, self.table.names[nominated[0]]
+        table = self.table
+        n = len(table)
+        statuses: Counter[str] = Counter()
+        unresolvable = int(failure.unresolvable.sum())
+        if unresolvable:
+            statuses[MSG_NOT_HELPFUL] += unresolvable
+        potential = table.present[:n] & ~failure.unresolvable
+        candidates = np.zeros(n, dtype=bool)
+        if potential.any():
+            lower_levels = [p for p in self._priority_pods if p < priority]
+            lower = np.zeros((n, len(table.resources)))
+            for level in lower_levels:
+                arr = self._level(level)
+                lower[:, : arr.shape[1]] += arr[:n, : lower.shape[1]]
+            has_victims = potential & (lower[:, PODS_COLUMN] > 0)
+            no_victims = int((potential & ~has_victims).sum())
+            if no_victims:
+                statuses[MSG_NO_VICTIMS] += no_victims
+            if has_victims.any():
+                delta = -lower if failure.reserved is None else failure.reserved - lower
+                fit_reasons, fit_failed = insufficient(table, has_victims, failure.request, delta)
+                statuses.update(fit_reasons)
+                rest = has_victims & ~fit_failed
+                constraints = None
+                if rest.any() and (
+                    failure.needs.spread
+                    or failure.needs.pod_affinity
+                    or failure.needs.pod_anti_affinity
+                ):
+                    labels = (pod.get("metadata") or {}).get("labels") or {}
+                    constraints = Constraints.of(
+                        table,
+                        self.spread,
+                        failure.needs,
+                        obj.namespace,
+                        labels,
+                        failure.affinity_ok,
+                    )
+                    for reason, ok in constraints.all_removed(
+                        self.spread, self._priority, priority, n
+                    ):
+                        failed = rest & ~ok
+                        if failed.any():
+                            statuses[reason] += int(failed.sum())
+                        rest &= ok
+                candidates = rest
+                chosen = self._choose(candidates, priority, failure, constraints)
+                if chosen is not None:
+                    self._evict(pod, obj, chosen, priority)
+                    return "", table.names[chosen.row]
+                statuses[MSG_NO_VICTIMS] += int(candidates.sum())
+        return statuses_message(failure.live, statuses), None
+
+    def _nominated_name(self, key: str) -> str | None:
+        nominated = self._nominated.get(key)
+        return self.table.names[nominated[0]] if nominated is not None else None
+
+    def _terminating_victim_on(self, row: int, priority: int) -> bool:
+        """A lower-priority pod on the row is terminating because the scheduler preempted it."""
+        assert PODS is not None
+        for key in self._row_pods.get(row, ()):
+            if self._priority.get(key, 0) >= priority:
+                continue
+            obj = self.api.store.get(PODS.storage_key, key)
+            if obj is not None and obj.deleting and b"PreemptionByScheduler" in obj.raw:
+                return True
+        return False
+
+    def _choose(
+        self,
+        candidates: np.ndarray,
+        priority: int,
+        failure: _Failure,
+        constraints: Constraints | None,
+    ) -> Candidate | None:
+        """dryRunPreemption over up to numCandidates nodes from a random offset, then
+        pickOneNodeForPreemption."""
+        rows = np.flatnonzero(candidates)
+        if not len(rows):
+            return None
+        live = int(self.table.present[: len(self.table)].sum())
+        want = number_of_candidates(live)
+        start = int(self._rng.integers(len(rows)))
+        rows = np.roll(rows, -start)
+        budgets = self._budgets()
+        found: list[Candidate] = []
+        for row in rows:
+            victims = self._victims_on(int(row), priority)
+            fits = self._fits_without(int(row), failure, constraints)
+            cand = select_victims(int(row), victims, fits, budgets)
+            if cand is not None:
+                found.append(cand)
+                if len(found) >= want:
+                    break
+        if not found:
+            return None
+        return min(found, key=Candidate.order)  # min() keeps the first of equals
+
+    def _victims_on(self, row: int, priority: int) -> list[Victim]:
+        assert PODS is not None
+        out = []
+        for key in self._row_pods.get(row, ()):
+            p = self._priority.get(key, 0)
+            if p >= priority:
+                continue
+            obj = self.api.store.get(PODS.storage_key, key)
+            if obj is None:
+                continue
+            pod = obj.decode()
+            meta, status = pod["metadata"], pod.get("status") or {}
+            out.append(
+                Victim(
+                    key,
+                    obj.namespace,
+                    obj.name,
+                    obj.uid,
+                    p,
+                    epoch(status.get("startTime") or meta.get("creationTimestamp")),
+                    _padded(self._bound[key][1], len(self.table.resources)),
+                    dict(obj.labels),
+                )
+            )
+        return out
+
+    def _fits_without(self, row: int, failure: _Failure, constraints: Constraints | None) -> Any:
+        table = self.table
+        request = failure.request
+        cols = np.flatnonzero(request > 0)
+        free = table.allocatable[row, cols] - table.requested[row, cols]
+        if failure.reserved is not None:
+            free = free - failure.reserved[row, cols]
+
+        def fits(removed: list[Victim]) -> bool:
+            room = free.copy()
+            for v in removed:
+                room += v.request[cols]
+            if (room < request[cols]).any():
+                return False
+            return constraints is None or constraints.fits_row(row, removed)
+
+        return fits
+
+    def _budgets(self) -> list[Budget]:
+        out = []
+        for pdb in self.api.store.resource(PDBS).objects.values():
+            budget = Budget.of(pdb.decode())
+            if budget is not None:
+                out.append(budget)
+        return out
+
+    def _evict(
+        self, pod: dict[str, Any], obj: StoredObject, chosen: Candidate, priority: int
+    ) -> None:
+        """prepareCandidate: DisruptionTarget on each victim, a graceful delete, a Preempted
+        event; lower-priority pods nominated to the node lose their nomination; the preemptor
+        is nominated."""
+        assert PODS is not None
+        node = self.table.names[chosen.row]
+        scheduler = (pod.get("spec") or {}).get("schedulerName") or SCHEDULER_NAME
+        preemptor = ObjectRef.of(pod, "Pod")
+        for v in chosen.victims:
+            current = self.api.store.get(PODS.storage_key, v.key)
+            if current is None:
+                continue
+            victim = current.decode()
+            status = victim.setdefault("status", {})
+            conditions = [
+                c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"
+            ]
+            conditions.append(
+                {
+                    "type": "DisruptionTarget",
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": self.api.clock.timestamp(),
+                    "reason": "PreemptionByScheduler",
+                    "message": PREEMPTED_MESSAGE.format(scheduler=scheduler),
+                }
+            )
+            status["conditions"] = conditions
+            try:
+                self.api.update(PODS, v.namespace, v.name, victim, subresource="status")
+                self.api.delete(PODS, v.namespace, v.name, DeleteOptions())
+            except st.StatusError as exc:
+                log.debug("preempt %s: %s", v.key, exc.reason)
+                continue
+            self.recorder.event(
+                ObjectRef.of(victim, "Pod"),
+                NORMAL,
+                "Preempted",
+                f"Preempted by pod {obj.uid} on node {node}",
+                action="Preempting",
+                related=preemptor,
+            )
+            self.stats.victims += 1
+        self.stats.preemptions += 1
+        for other, (row, _, other_priority) in list(self._nominated.items()):
+            if row == chosen.row and other_priority < priority and other != obj.key:
+                self._clear_nomination(other)
+        request = self._bound_request(obj)
+        self._nominated[obj.key] = (chosen.row, request, priority)
+
+    def _bound_request(self, obj: StoredObject) -> np.ndarray:
+        spec = obj.decode().get("spec") or {}
+        return self.table.vector(self._needs_of(spec).request)
+
+    def _clear_nomination(self, key: str) -> None:
+        """ClearNominatedNodeName: the pod is retried elsewhere."""
+        assert PODS is not None
+        self._nominated.pop(key, None)
+        obj = self.api.store.get(PODS.storage_key, key)
+        if obj is None:
+            return
+        pod = obj.decode()
+        status = pod.get("status") or {}
+        if not status.pop("nominatedNodeName", None):
+            return
+        pod["status"] = status
+        self._writing = key
+        try:
+            self.api.update(PODS, obj.namespace, obj.name, pod, subresource="status")
+        except st.StatusError:
+            pass
+        finally:
+            self._writing = None
+        waiting = self._waiting.get(key)
+        if waiting is not None:
+            waiting.cluster_version = -1
 
     def _write_condition(
-        self, obj: StoredObject, pod: dict[str, Any], reason: str, message: str
+        self,
+        obj: StoredObject,
+        pod: dict[str, Any],
+        reason: str,
+        message: str,
+        *,
+        nominated: str | None = None,
     ) -> StoredObject | None:
-        """PodScheduled=False with ``reason``/``message``; the written pod, or None when the
-        condition already says so (an unchanged condition is not rewritten)."""
+        """PodScheduled=False with ``reason``/``message`` and ``status.nominatedNodeName``; the
+        written pod, or None when the status already says so (it is not rewritten)."""
         assert PODS is not None
         status = pod.setdefault("status", {})
         conditions = status.get("conditions") or []
         current = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
-        if (
+        if reason == "Unschedulable" and status.get("nominatedNodeName") != nominated:
+            if nominated:
+                status["nominatedNodeName"] = nominated
+            else:
+                status.pop("nominatedNodeName", None)
+        elif (
             current is not None
             and current.get("status") == "False"
             and current.get("reason") == reason
@@ -519,6 +896,13 @@ def _signature(spec: dict[str, Any]) -> bytes:
         ],
         option=orjson.OPT_SORT_KEYS,
     )
+
+
+def _padded(request: np.ndarray, size: int) -> np.ndarray:
+    """A request vector made before the node table grew resource columns."""
+    if len(request) >= size:
+        return request
+    return np.concatenate([request, np.zeros(size - len(request))])
 
 
 def _bounded_put(cache: dict[bytes, Any], key: bytes, value: Any) -> None:

@@ -216,15 +216,19 @@ def _expression_mask(table: NodeTable, e: dict[str, Any]) -> np.ndarray:
 
 
 def insufficient(
-    table: NodeTable, candidates: np.ndarray, request: np.ndarray
+    table: NodeTable, candidates: np.ndarray, request: np.ndarray, delta: np.ndarray | None = None
 ) -> tuple[Counter[str], np.ndarray]:
     """NodeResourcesFit over the ``candidates`` mask: each failing resource counted per node
-    (the plugin reports all of them), and the mask of nodes failing any."""
+    (the plugin reports all of them), and the mask of nodes failing any. ``delta`` (rows x
+    resources) is added to what the nodes' pods request (nominated pods, removed victims)."""
     n = len(table)
     reasons: Counter[str] = Counter()
     failed = np.zeros(n, dtype=bool)
     for col in np.flatnonzero(request > 0):
-        short = candidates & (table.allocatable[:n, col] - table.requested[:n, col] < request[col])
+        free = table.allocatable[:n, col] - table.requested[:n, col]
+        if delta is not None and col < delta.shape[1]:
+            free = free - delta[:n, col]
+        short = candidates & (free < request[col])
         count = int(short.sum())
         if count:
             name = table.resources[col]
@@ -233,13 +237,16 @@ def insufficient(
     return reasons, failed
 
 
-def fit_mask(table: NodeTable, request: np.ndarray) -> np.ndarray:
+def fit_mask(table: NodeTable, request: np.ndarray, delta: np.ndarray | None = None) -> np.ndarray:
     """Nodes with room for ``request``: one vector comparison per requested resource (no 2-D
-    temporaries; at 15,000 nodes this is the scheduler's inner loop)."""
+    temporaries; at 15,000 nodes this is the scheduler's inner loop). ``delta`` as in
+    ``insufficient``."""
     n = len(table)
     ok = np.ones(n, dtype=bool)
     for col in np.flatnonzero(request > 0):
         free = table.allocatable[:n, col] - table.requested[:n, col]
+        if delta is not None and col < delta.shape[1]:
+            free = free - delta[:n, col]
         ok &= free >= request[col]
     return ok
 
@@ -312,17 +319,11 @@ def _preferred_affinity_score(table: NodeTable, rows: np.ndarray, needs: PodNeed
     return out * MAX_SCORE // top if top > 0 else out
 
 
-def fit_error_message(total: int, reasons: Counter[str], unresolvable: int) -> str:
-    """FitError.Error() plus the DefaultPreemption PostFilter result."""
+def fit_error_message(total: int, reasons: Counter[str]) -> str:
+    """FitError.Error() without the PostFilter part (the scheduler appends DefaultPreemption's
+    ``preemption: ...`` when preemption did not nominate a node)."""
     parts = sorted(f"{count} {reason}" for reason, count in reasons.items())
-    msg = f"0/{total} nodes are available: {', '.join(parts)}."
-    resolvable = total - unresolvable
-    pre = []
-    if resolvable:
-        pre.append(f"{resolvable} {MSG_NO_VICTIMS}")
-    if unresolvable:
-        pre.append(f"{unresolvable} {MSG_NOT_HELPFUL}")
-    return f"{msg} preemption: 0/{total} nodes are available: {', '.join(sorted(pre))}."
+    return f"0/{total} nodes are available: {', '.join(parts)}."
 
 
 UNRESOLVABLE = {MSG_UNSCHEDULABLE, MSG_AFFINITY, MSG_SPREAD_LABEL, MSG_AFFINITY_RULES}
