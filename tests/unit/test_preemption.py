@@ -406,3 +406,29 @@ def test_preemption_never_evicts_equal_or_higher_priority_and_the_preemptor_fits
     )
     node_obj = c.api.get(REGISTRY.get("", "v1", "nodes"), "", nominated).decode()
     assert used <= resource_amount("cpu", node_obj["status"]["allocatable"]["cpu"])
+
+
+def test_scenario_priority_classes_reach_the_workloads_pods() -> None:
+    from kubeward.sim.scenarios.model import Scenario
+    from kubeward.sim.scenarios.workloads import manifests
+
+    scenario = Scenario.model_validate(
+        {
+            "name": "t",
+            "nodePools": [{"name": "n", "count": 1}],
+            "priorityClasses": [
+                {"name": "batch", "value": -10, "preemptionPolicy": "Never"},
+                {"name": "normal", "value": 100, "globalDefault": True},
+            ],
+            "workloads": [{"name": "crunch", "kind": "Job", "priorityClassName": "batch"}],
+        }
+    )
+    objects = list(manifests(scenario))
+    assert objects[0][0] == ("scheduling.k8s.io", "v1", "priorityclasses")
+    c = SimCluster(scenario)
+    c.bootstrap()
+    assert c.api.get(PCS, "", "normal").decode()["globalDefault"] is True
+    job = c.api.get(REGISTRY.get("batch", "v1", "jobs"), "default", "crunch").decode()
+    assert job["spec"]["template"]["spec"]["priorityClassName"] == "batch"
+    plain = c.api.create(PODS, "default", pod("plain")).decode()["spec"]
+    assert (plain["priorityClassName"], plain["priority"]) == ("normal", 100)

@@ -18,6 +18,11 @@ from pydantic import (
     model_validator,
 )
 
+from kubeward.kube.priority import (
+    HIGHEST_USER_DEFINABLE_PRIORITY,
+    SYSTEM_PREFIX,
+    SYSTEM_PRIORITIES,
+)
 from kubeward.kube.quantity import QuantityError, parse_quantity
 from kubeward.sim.behaviour import PodBehaviour
 from kubeward.sim.load.spec import LoadSpec
@@ -368,6 +373,55 @@ class Fault(BaseModel):
         return selector
 
 
+class PriorityClassSpec(BaseModel):
+    """A PriorityClass the scenario creates before its workloads (scheduling.k8s.io/v1)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
+    value: int = Field(ge=-(2**31))
+    global_default: bool = Field(False, alias="globalDefault")
+    preemption_policy: Literal["PreemptLowerPriority", "Never"] = Field(
+        "PreemptLowerPriority", alias="preemptionPolicy"
+    )
+    description: str = ""
+
+    @field_validator("value")
+    @classmethod
+    def _user_value(cls, value: int) -> int:
+        if value > HIGHEST_USER_DEFINABLE_PRIORITY:
+            raise ValueError(
+                f"at most {HIGHEST_USER_DEFINABLE_PRIORITY} for a user-defined class (higher "
+                "values belong to system-cluster-critical and system-node-critical: use "
+                "those in priorityClassName instead)"
+            )
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _not_system(cls, value: str) -> str:
+        if value.startswith(SYSTEM_PREFIX):
+            raise ValueError(
+                f"names starting with '{SYSTEM_PREFIX}' are reserved for the built-in classes "
+                f"({', '.join(sorted(SYSTEM_PRIORITIES))}), which exist already: use one of "
+                "them in priorityClassName, or rename this class"
+            )
+        return value
+
+    def manifest(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": self.name},
+            "value": self.value,
+            "preemptionPolicy": self.preemption_policy,
+        }
+        if self.global_default:
+            body["globalDefault"] = True
+        if self.description:
+            body["description"] = self.description
+        return body
+
+
 class SchedulerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scoring: Literal["LeastAllocated", "MostAllocated"] = "LeastAllocated"
@@ -381,6 +435,7 @@ class Scenario(BaseModel):
     kubelet_version: str = Field("v1.31.0", alias="kubeletVersion")
     node_pools: list[NodePool] = Field(default_factory=list, alias="nodePools")
     scheduler: SchedulerOptions = Field(default_factory=SchedulerOptions)
+    priority_classes: list[PriorityClassSpec] = Field(default_factory=list, alias="priorityClasses")
     speed: float = Field(1.0, gt=0)
     workloads: list[Workload] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
@@ -396,6 +451,29 @@ class Scenario(BaseModel):
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
         """Checks across sections; the message starts with the path of the offending field."""
+        declared = {pc.name for pc in self.priority_classes}
+        if len(declared) != len(self.priority_classes):
+            names = [pc.name for pc in self.priority_classes]
+            twice = next(n for n in names if names.count(n) > 1)
+            raise ValueError(
+                f"priorityClasses.{names.index(twice, names.index(twice) + 1)}.name: "
+                f"PriorityClass {twice} is declared twice (rename or remove one of them)"
+            )
+        defaults = [i for i, pc in enumerate(self.priority_classes) if pc.global_default]
+        if len(defaults) > 1:
+            raise ValueError(
+                f"priorityClasses.{defaults[1]}.globalDefault: only one PriorityClass may be the "
+                f"global default ({self.priority_classes[defaults[0]].name} is already; set "
+                "globalDefault on one class only)"
+            )
+        for i, w in enumerate(self.workloads):
+            name = w.priority_class_name
+            if name and name not in declared and name not in SYSTEM_PRIORITIES:
+                known = sorted(declared | set(SYSTEM_PRIORITIES))
+                raise ValueError(
+                    f"workloads.{i}.priorityClassName: no PriorityClass {name} (declare it under "
+                    f"priorityClasses, or use one of: {', '.join(known)})"
+                )
         seen = set()
         for i, w in enumerate(self.workloads):
             key = (w.namespace, w.kind, w.name)

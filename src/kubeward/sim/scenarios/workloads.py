@@ -13,7 +13,10 @@ Manifest = tuple[tuple[str, str, str], dict[str, Any]]
 
 
 def manifests(scenario: Scenario) -> Iterator[Manifest]:
-    """What exists at start: every workload's namespace, and the workloads without createAt."""
+    """What exists at start: the PriorityClasses, every workload's namespace, and the
+    workloads without createAt."""
+    for pc in scenario.priority_classes:
+        yield ("scheduling.k8s.io", "v1", "priorityclasses"), pc.manifest()
     namespaces = sorted({w.namespace for w in scenario.workloads} - {"default"})
     for ns in namespaces:
         yield ("", "v1", "namespaces"), {"metadata": {"name": ns}}
