@@ -1,6 +1,8 @@
 """Read kube-apiserver's ``/metrics`` through kubeward.client and keep what the guard uses:
 collection sizes (``apiserver_storage_objects``, or ``apiserver_resource_objects`` on
-Kubernetes 1.32+), APF rejections, in-flight requests, memory, restarts."""
+Kubernetes 1.32+), APF rejections and queues, in-flight requests, open watches, request
+latency, memory, restarts. The one parser of /metrics in the guard: ``analyze`` reads it once,
+live detection (:mod:`kubeward.guard.health`) builds a ``HealthSample`` from each scrape."""
 
 from __future__ import annotations
 
@@ -13,6 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from kubeward.client import ApiClient, ApiError, Unauthorized
 
 STORAGE_OBJECT_METRICS = ("apiserver_storage_objects", "apiserver_resource_objects")
+# The simulator's modelled clock (unix seconds); absent on a real kube-apiserver.
+SIM_TIME_METRIC = "kubeward_sim_model_time_seconds"
+# Long-running verbs whose duration is not request latency.
+_NOT_LATENCY_VERBS = ("WATCH", "CONNECT")
 
 
 class MetricsError(RuntimeError):
@@ -25,19 +31,37 @@ class ApiServerMetrics:
     rejected: dict[tuple[str, str, str], float] = field(default_factory=dict)
     requests_by_code: dict[str, float] = field(default_factory=dict)  # code -> total
     inflight: dict[str, float] = field(default_factory=dict)  # request_kind -> requests
+    # apiserver_flowcontrol_current_inqueue_requests, all priority levels and flow schemas
+    inqueue: float = 0.0
+    # apiserver_longrunning_requests{verb="WATCH"}: open watches, all resources and scopes
+    watches: float = 0.0
+    # apiserver_request_duration_seconds _sum/_count over every verb but WATCH and CONNECT
+    latency_sum: float = 0.0
+    latency_count: float = 0.0
     resident_memory_bytes: float | None = None
     process_start_time: float | None = None
     restarts: float | None = None  # kubeward_sim_apiserver_restarts_total (simulator only)
+    model_time: float | None = None  # kubeward_sim_model_time_seconds (simulator only)
     samples: int = 0
 
     @property
     def throttled_total(self) -> float:
         return self.requests_by_code.get("429", 0.0)
 
+    @property
+    def rejected_total(self) -> float:
+        """apiserver_flowcontrol_rejected_requests_total over every label set."""
+        return sum(self.rejected.values())
+
+    @property
+    def inflight_total(self) -> float:
+        """apiserver_current_inflight_requests over every request kind."""
+        return sum(self.inflight.values())
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "storageObjects": self.storage_objects,
-            "rejectedTotal": sum(self.rejected.values()),
+            "rejectedTotal": self.rejected_total,
             "requests429Total": self.throttled_total,
             "inflight": self.inflight,
             "residentMemoryBytes": self.resident_memory_bytes,
@@ -73,13 +97,27 @@ def parse_metrics(text: str) -> ApiServerMetrics:
             elif name == "apiserver_request_total":
                 codes[labels.get("code", "")] += value
             elif name == "apiserver_current_inflight_requests":
-                out.inflight[labels.get("request_kind", "")] = value
+                kind = labels.get("request_kind", "")
+                out.inflight[kind] = out.inflight.get(kind, 0.0) + value
+            elif name == "apiserver_flowcontrol_current_inqueue_requests":
+                out.inqueue += value
+            elif name == "apiserver_longrunning_requests":
+                if labels.get("verb") == "WATCH":
+                    out.watches += value
+            elif name == "apiserver_request_duration_seconds_sum":
+                if labels.get("verb") not in _NOT_LATENCY_VERBS:
+                    out.latency_sum += value
+            elif name == "apiserver_request_duration_seconds_count":
+                if labels.get("verb") not in _NOT_LATENCY_VERBS:
+                    out.latency_count += value
             elif name == "process_resident_memory_bytes":
                 out.resident_memory_bytes = value
             elif name == "process_start_time_seconds":
                 out.process_start_time = value
             elif name == "kubeward_sim_apiserver_restarts_total":
                 out.restarts = value
+            elif name == SIM_TIME_METRIC:
+                out.model_time = value
     out.requests_by_code = dict(codes)
     return out
 

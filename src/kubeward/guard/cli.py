@@ -20,6 +20,7 @@ from kubeward.guard.apimetrics import ApiServerMetrics, MetricsError, fetch_metr
 from kubeward.guard.audit import AuditParser, read_audit_log
 from kubeward.guard.protect_cli import protect
 from kubeward.guard.report import render
+from kubeward.guard.watch_cli import watch
 
 guard_app = typer.Typer(
     help="Control-plane guard: find the clients that load the API server, and protect it.",
@@ -213,3 +214,4 @@ def analyze(
 
 
 guard_app.command("protect")(protect)
+guard_app.command("watch")(watch)

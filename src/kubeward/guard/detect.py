@@ -37,7 +37,8 @@ _READ_CHUNK = 8 * 2**20
 
 class AuditTail:
     """The complete lines appended to an audit log since the last read. A file that shrank
-    (rotated or truncated) is read again from its start."""
+    (truncated) or was replaced (rotated: a new file under the same name) is read again from
+    its start."""
 
     def __init__(self, path: Path, parser: AuditParser | None = None) -> None:
         self.path = path
@@ -45,14 +46,16 @@ class AuditTail:
         self.offset = 0
         self._partial = b""
         self._line = 0
+        self._inode: int | None = None
 
     def read(self, max_bytes: int = 64 * 2**20) -> list[AuditRecord]:
         try:
-            size = self.path.stat().st_size
+            stat = self.path.stat()
         except FileNotFoundError:
             return []  # not written yet: the API server creates it on its first request
-        if size < self.offset:
+        if stat.st_size < self.offset or (self._inode is not None and stat.st_ino != self._inode):
             self.offset, self._partial = 0, b""
+        self._inode = stat.st_ino
         records: list[AuditRecord] = []
         with self.path.open("rb") as f:
             f.seek(self.offset)

@@ -13,11 +13,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from prometheus_client.parser import text_string_to_metric_families
+from kubeward.guard.apimetrics import ApiServerMetrics, parse_metrics
 
 MIB = 2**20
-SIM_TIME_METRIC = "kubeward_sim_model_time_seconds"
-_PLAIN_VALUES = ("process_resident_memory_bytes", "process_start_time_seconds", SIM_TIME_METRIC)
 
 
 @dataclass(frozen=True)
@@ -38,53 +36,31 @@ class HealthSample:
     latency_count: float = 0.0
     storage_objects: dict[str, float] = field(default_factory=dict)  # by resource
 
+    @classmethod
+    def from_metrics(cls, metrics: ApiServerMetrics, wall_time: float) -> HealthSample:
+        """The sample one parsed scrape gives, stamped with the simulator's modelled time
+        when the server exposes it, else ``wall_time``."""
+        return cls(
+            at=metrics.model_time if metrics.model_time is not None else wall_time,
+            reachable=True,
+            memory_bytes=metrics.resident_memory_bytes,
+            start_time=metrics.process_start_time,
+            requests_by_code=dict(metrics.requests_by_code),
+            rejected=metrics.rejected_total,
+            inflight=metrics.inflight_total,
+            inqueue=metrics.inqueue,
+            watches=metrics.watches,
+            latency_sum=metrics.latency_sum,
+            latency_count=metrics.latency_count,
+            storage_objects=dict(metrics.storage_objects),
+        )
+
 
 def parse_sample(text: str, wall_time: float) -> HealthSample:
-    """A sample from the text exposition of kube-apiserver's /metrics."""
-    values: dict[str, float] = {}
-    by_code: dict[str, float] = {}
-    storage: dict[str, float] = {}
-    sums = {"rejected": 0.0, "inflight": 0.0, "inqueue": 0.0, "watches": 0.0}
-    latency_sum = latency_count = 0.0
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            name, labels, value = s.name, s.labels, s.value
-            if name == "apiserver_request_total":
-                code = labels.get("code", "")
-                by_code[code] = by_code.get(code, 0.0) + value
-            elif name == "apiserver_flowcontrol_rejected_requests_total":
-                sums["rejected"] += value
-            elif name == "apiserver_current_inflight_requests":
-                sums["inflight"] += value
-            elif name == "apiserver_flowcontrol_current_inqueue_requests":
-                sums["inqueue"] += value
-            elif name == "apiserver_longrunning_requests" and labels.get("verb") == "WATCH":
-                sums["watches"] += value
-            elif name == "apiserver_request_duration_seconds_sum":
-                if labels.get("verb") not in ("WATCH", "CONNECT"):
-                    latency_sum += value
-            elif name == "apiserver_request_duration_seconds_count":
-                if labels.get("verb") not in ("WATCH", "CONNECT"):
-                    latency_count += value
-            elif name in ("apiserver_storage_objects", "apiserver_resource_objects"):
-                resource = labels.get("resource", "")
-                storage[resource] = storage.get(resource, 0.0) + value
-            elif name in _PLAIN_VALUES:
-                values[name] = value
-    return HealthSample(
-        at=values.get(SIM_TIME_METRIC, wall_time),
-        reachable=True,
-        memory_bytes=values.get("process_resident_memory_bytes"),
-        start_time=values.get("process_start_time_seconds"),
-        requests_by_code=by_code,
-        rejected=sums["rejected"],
-        inflight=sums["inflight"],
-        inqueue=sums["inqueue"],
-        watches=sums["watches"],
-        latency_sum=latency_sum,
-        latency_count=latency_count,
-        storage_objects=storage,
-    )
+    """A sample from the text exposition of kube-apiserver's /metrics (parsed by
+    :func:`kubeward.guard.apimetrics.parse_metrics`, which raises ``MetricsError`` on text
+    that is not Prometheus exposition)."""
+    return HealthSample.from_metrics(parse_metrics(text), wall_time)
 
 
 @dataclass(frozen=True)

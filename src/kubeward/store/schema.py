@@ -86,3 +86,22 @@ resume_versions = Table(
     Column("resource_version", String(64), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Control-plane alerts raised by the guard (``kubeward guard watch``): one row per alert,
+# inserted when it opens and updated as its signals, suspects and mitigation change and when it
+# closes. ``signals``, ``suspects`` and ``protected`` are JSON text (lists), so both backends
+# store them alike; ``summary`` is the one-line description printed when the alert opened.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True),
+    Column("cluster", String(253), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Column("mitigated_at", UTCDateTime),
+    Column("signals", Text, nullable=False),
+    Column("suspects", Text, nullable=False),
+    Column("protected", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Index("ix_alerts_cluster_opened_at", "cluster", "opened_at"),
+)
