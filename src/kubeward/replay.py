@@ -135,7 +135,11 @@ class SideResult:
 
     def figures(self) -> dict[str, Any]:
         s, onset = self.summary, self.onset
-        alert = next((a for a in self.alerts if a.opened_at >= onset), None)
+        # Detected: the first moment from the rollout on that an alert was open and named a
+        # culprit (an alert may already be open, e.g. from the cluster's build-up).
+        alert = next(
+            (a for a in self.alerts if a.culprit_at is not None and a.culprit_at >= onset), None
+        )
         mitigated = alert.mitigated_at if alert else None
         restarts_after = None
         if mitigated is not None:
@@ -152,7 +156,12 @@ class SideResult:
             "restarts_after_mitigation": restarts_after,
             "dns_failure_minutes": s["dns_failure_minutes"],
             "minutes_until_dns_failure": s["dns_failure_minutes_after_onset"],
-            "seconds_to_detect": round(alert.opened_at - onset, 1) if alert else None,
+            # Detection = an open alert naming the culprit; when its alert opened may be
+            # earlier (negative: before the rollout).
+            "seconds_to_detect": round(alert.culprit_at - onset, 1)
+            if alert and alert.culprit_at is not None
+            else None,
+            "alert_opened_seconds": round(alert.opened_at - onset, 1) if alert else None,
             "seconds_to_mitigate": round(mitigated - onset, 1) if mitigated else None,
             "culprit": top.user if top else None,
             "culprit_user_agent": top.user_agent if top else None,

@@ -103,6 +103,7 @@ class Alert:
     suspects: list[Suspect]
     last_signal_at: float
     closed_at: float | None = None
+    culprit_at: float | None = None  # when a client the guard could throttle was named
     mitigated_at: float | None = None
     protected: list[str] = field(default_factory=list)  # users throttled for this alert
 
@@ -130,6 +131,7 @@ class Alert:
         return {
             "openedAt": self.opened_at,
             "closedAt": self.closed_at,
+            "culpritAt": self.culprit_at,
             "mitigatedAt": self.mitigated_at,
             "signals": [{"name": s.name, "detail": s.detail} for s in self.signals],
             "suspects": [s.to_dict() for s in self.suspects],
@@ -181,6 +183,7 @@ class Guard:
         *,
         on_alert: Callable[[Alert], None] | None = None,
         on_protect: Callable[[Alert, apf.GuardObjects], None] | None = None,
+        on_culprit: Callable[[Alert], None] | None = None,
     ) -> None:
         self.api = api
         self.options = options or GuardOptions()
@@ -193,6 +196,7 @@ class Guard:
         self.health_up = True  # whether the last scrape succeeded
         self.on_alert = on_alert
         self.on_protect = on_protect
+        self.on_culprit = on_culprit
         # The groups each user was last seen with: refusals need them (system:masters,
         # system:nodes), and the ranking keeps only the user name.
         self.groups: dict[str, tuple[str, ...]] = {}
@@ -252,16 +256,31 @@ class Guard:
                     self.on_alert(alert)
             else:
                 alert.last_signal_at = now
-                known = {(s.name, s.detail) for s in alert.signals}
-                alert.signals += [s for s in signals if (s.name, s.detail) not in known][:20]
-                if not alert.suspects:
-                    alert.suspects = self._suspects(now)
+                # One entry per signal name, with its latest detail: a long alert does not grow.
+                latest = {s.name: s for s in alert.signals} | {s.name: s for s in signals}
+                alert.signals = list(latest.values())
         elif alert is not None and now - alert.last_signal_at >= self.options.quiet:
             alert.closed_at = now
             log.warning("event=alert_closed opened_at=%.1f", alert.opened_at)
-        if alert is not None and alert.closed_at is None and self.options.auto_protect:
-            await self._protect(alert)
+        if alert is not None and alert.closed_at is None:
+            self._name_culprit(alert, now)
+            if self.options.auto_protect:
+                await self._protect(alert)
         return signals
+
+    def _name_culprit(self, alert: Alert, now: float) -> None:
+        """Re-rank the open alert's suspects (early in an incident the heaviest client may
+        still be ramping up) until a client the guard could throttle carries at least
+        ``min_share`` of the cost: that moment is when the alert names its culprit."""
+        if alert.culprit_at is not None:
+            return
+        alert.suspects = self._suspects(now)
+        top = alert.culprit
+        if top is not None and top.share >= self.options.min_share:
+            alert.culprit_at = now
+            log.warning("event=culprit_named %s", alert.summary())
+            if self.on_culprit is not None:
+                self.on_culprit(alert)
 
     def _suspects(self, now: float) -> list[Suspect]:
         end = self.aggregator.newest if self.aggregator.newest is not None else now
@@ -280,14 +299,9 @@ class Guard:
     async def _protect(self, alert: Alert) -> None:
         """Throttle the alert's heaviest protectable client, once; retried each step while
         the API server cannot take the request (it may be restarting)."""
-        if alert.protected:
+        if alert.protected or alert.culprit_at is None:
             return
-        # Re-rank each attempt: early in an incident the heaviest client may still be ramping.
-        alert.suspects = self._suspects(alert.last_signal_at)
-        target = next(
-            (s for s in alert.suspects if s.refusal is None and s.share >= self.options.min_share),
-            None,
-        )
+        target = alert.culprit
         if target is None:
             return
         objects = apf.build(target.user, self.options.limits)
