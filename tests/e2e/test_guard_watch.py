@@ -199,3 +199,42 @@ def test_steady_cluster_raises_no_alert_and_sigterm_stops_cleanly(
     kubectl = Kubectl(_debian_kubectl(), sim, tmp_path)
     names = kubectl("get", "flowschemas", "-o", "name").stdout
     assert "kubeward-guard" not in names
+
+
+def test_collect_with_guard_alerts_and_throttles(
+    overloaded: tuple[SimProcess, Path], tmp_path: Path
+) -> None:
+    """The same guard inside `kubeward collect --guard`: alerts printed and stored in the
+    collector's store, the culprit throttled, on the collector's own connection."""
+    sim, audit = overloaded
+    store = tmp_path / "collector.db"
+    command = [sys.executable, "-m", "kubeward.cli", "collect", "--kubeconfig", str(sim.kubeconfig)]
+    command += ["--listen", "127.0.0.1:0", "--store", str(store), "--guard", "--guard-protect"]
+    command += ["--audit-log", str(audit), "--guard-interval", "2"]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    name = guard_name(AGENT)
+    kubectl = Kubectl(_debian_kubectl(), sim, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while name not in kubectl("get", "flowschemas", "-o", "name").stdout:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the collector's guard never throttled the agent"
+            time.sleep(2)
+        time.sleep(3)  # one more check stores the mitigation
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "ALERT" in out and AGENT in out, out
+    with open_store(str(store), create=False) as opened_store:
+        stored = list_alerts(opened_store, cluster="default")
+    assert stored and stored[-1].protected == [AGENT], stored

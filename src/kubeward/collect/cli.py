@@ -8,6 +8,7 @@ the command so ``kubeward --help`` stays fast.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from datetime import timedelta
@@ -116,6 +117,28 @@ def collect(
         help="Seconds each watch asks the server to keep it open (default: random 300-600, "
         "as client-go).",
     ),
+    guard: bool = typer.Option(
+        False,
+        "--guard/--no-guard",
+        help="Also run the control-plane guard (as `kubeward guard watch`): check the API "
+        "server's /metrics every --guard-interval, alert naming the culprits from --audit-log, "
+        "alerts printed and stored in --store.",
+    ),
+    audit_log: Path | None = typer.Option(
+        None,
+        "--audit-log",
+        envvar="KUBEWARD_AUDIT_LOG",
+        help="With --guard: the API server's audit log, followed to name the culprits.",
+    ),
+    guard_protect: bool = typer.Option(
+        False,
+        "--guard-protect",
+        help="With --guard: throttle the culprit with API Priority and Fairness (a non-system "
+        "identity with >= 25% of the estimated cost).",
+    ),
+    guard_interval: float = typer.Option(
+        5.0, "--guard-interval", min=0.1, help="With --guard: seconds between two checks."
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level."),
 ) -> None:
     """Watch a cluster and serve kube-state-metrics-compatible /metrics; store its Events.
@@ -128,6 +151,11 @@ def collect(
     """
     host, port = parse_listen(listen)
     retention = parse_retention(event_retention)
+    if not guard and (audit_log is not None or guard_protect):
+        raise typer.BadParameter(
+            "--audit-log and --guard-protect configure the guard; add --guard",
+            param_hint="'--guard'",
+        )
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
@@ -143,6 +171,10 @@ def collect(
         "watch_timeout": watch_timeout,
         "event_retention": retention,
         "event_buffer": event_buffer,
+        "guard": guard,
+        "audit_log": audit_log,
+        "guard_protect": guard_protect,
+        "guard_interval": guard_interval,
     }
     raise typer.Exit(asyncio.run(_run(settings)))
 
@@ -199,6 +231,7 @@ async def _serve(api: Any, store: Any, s: dict[str, Any]) -> int:
         loop.add_signal_handler(sig, stop.set)
     server = make_server(collector)
     serving: asyncio.Task[None] | None = None
+    guarding: asyncio.Task[None] | None = None
     code = 1
     try:
         await collector.start_workers()
@@ -209,11 +242,16 @@ async def _serve(api: Any, store: Any, s: dict[str, Any]) -> int:
             f"workers={','.join(collector.worker_urls())}"
         )
         collector.start_informers()
+        if s["guard"]:
+            guarding = asyncio.create_task(_guard_loop(api, store, s, stop), name="guard")
         code = await _until_done(collector, stop)
     except WorkerDied as exc:
         _error(str(exc))
         code = 1
     finally:
+        if guarding is not None:
+            guarding.cancel()
+            await asyncio.gather(guarding, return_exceptions=True)
         server.should_exit = True
         if serving is not None:
             await asyncio.wait([serving], timeout=5)
@@ -224,6 +262,38 @@ async def _serve(api: Any, store: Any, s: dict[str, Any]) -> int:
     # A clean stop that lost buffered Events is not a success: EXIT_EVENTS_LOST tells a
     # supervisor or script so. A failure (1) keeps its own code.
     return EXIT_EVENTS_LOST if events_lost and code == 0 else code
+
+
+async def _guard_loop(api: Any, store: Any, s: dict[str, Any], stop: asyncio.Event) -> None:
+    """``kubeward guard watch`` inside the collector: same checks, alerts and store, sharing
+    the collector's connection (one /metrics GET per check; no LIST or WATCH of its own)."""
+
+    from kubeward.guard.alertstore import AlertRecorder
+    from kubeward.guard.detect import Guard, GuardOptions
+    from kubeward.guard.watch_cli import Reporter
+
+    options = GuardOptions(auto_protect=s["guard_protect"])
+    reporter = Reporter(
+        out=Console(width=200) if not Console().is_terminal else Console(),
+        as_json=False,
+        cluster=s["cluster"],
+        window=options.window,
+        auto_protect=options.auto_protect,
+        min_share=options.min_share,
+        kubeconfig=s["kubeconfig"],
+        recorder=AlertRecorder(store, s["cluster"]) if store is not None else None,
+    )
+    guard = Guard(api, s["audit_log"], options, on_protect=reporter.on_protect)
+    try:
+        while not stop.is_set():
+            await guard.step()
+            reporter.update(guard.alerts)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(s["guard_interval"]):
+                    await stop.wait()
+    finally:
+        reporter.update(guard.alerts)
+        reporter.finish()
 
 
 async def _until_done(collector: Any, stop: asyncio.Event) -> int:
