@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kubeward.clitext import print_error
 from kubeward.replay import FULL_NODES, ReplayOptions, SideResult, run_side
 
 replay_app = typer.Typer(
@@ -144,7 +145,7 @@ def openai_outage(
             for side in sides:
                 results.append(asyncio.run(run_side(side, options, Path(tmp), progress)))
     except RuntimeError as exc:
-        err_console.print(Text.assemble(("error:", "red"), " ", str(exc)), soft_wrap=True)
+        print_error(str(exc))
         raise typer.Exit(1) from exc
     figures = [r.figures() for r in results]
     guarded = next((f for f in figures if f["guard"]), None)

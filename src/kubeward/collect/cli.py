@@ -17,25 +17,18 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.text import Text
+
+from kubeward.clitext import print_error as _error
 
 collect_app = typer.Typer(
     help="Collect cluster state and events with one LIST+WATCH per kind.",
     add_completion=False,
 )
-err_console = Console(stderr=True)
 
 DEFAULT_STORE = ".kubeward/kubeward.db"
 DEFAULT_LISTEN = "127.0.0.1:8080"
 # Exit code of a stop (SIGTERM/SIGINT) that could not write every buffered Event to the store.
 EXIT_EVENTS_LOST = 3
-
-
-def _error(message: str) -> None:
-    # Messages quote URLs, files and RBAC rules: no markup, no hard wrapping.
-    err_console.print(
-        Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False
-    )
 
 
 def parse_listen(value: str) -> tuple[str, int]:

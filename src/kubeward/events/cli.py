@@ -11,8 +11,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.text import Text
 
+from kubeward.clitext import print_error as _error
 from kubeward.events.importer import iter_event_objects
 from kubeward.events.normalize import EventShapeError
 from kubeward.events.query import EventFilter, list_events, stats
@@ -34,14 +34,6 @@ _STORE_HELP = (
     f"Store: a SQLite file path (default {DEFAULT_STORE}) or a URL, "
     "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB."
 )
-
-
-def _error(message: str) -> None:
-    # Messages quote drivers and files: no Rich markup in them, and no hard wrapping (URLs and
-    # paths must stay copyable).
-    err_console.print(
-        Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False
-    )
 
 
 def _bad(option: str, message: str) -> typer.BadParameter:

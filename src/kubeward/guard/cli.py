@@ -12,9 +12,10 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.text import Text
 
 from kubeward.client import ClientError, connect
+from kubeward.clitext import print_error as _error
+from kubeward.clitext import print_warning as _warn
 from kubeward.guard.analysis import Aggregator, Analysis
 from kubeward.guard.apimetrics import ApiServerMetrics, MetricsError, fetch_metrics
 from kubeward.guard.audit import AuditParser, read_audit_log
@@ -47,18 +48,6 @@ def parse_window(text: str) -> float:
     if seconds <= 0:
         raise ValueError(f"{text!r} is zero; give a positive duration such as 10m")
     return seconds
-
-
-def _error(message: str) -> None:
-    err_console.print(
-        Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False
-    )
-
-
-def _warn(message: str) -> None:
-    err_console.print(
-        Text.assemble(("warning:", "yellow"), " ", message), soft_wrap=True, highlight=False
-    )
 
 
 async def _metrics(kubeconfig: Path | None, context: str | None) -> ApiServerMetrics:

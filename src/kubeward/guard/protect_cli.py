@@ -15,10 +15,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.text import Text
 
 from kubeward.client import connect
 from kubeward.client.errors import ClientError
+from kubeward.clitext import print_error as _error
 from kubeward.guard import protect as ops
 from kubeward.guard.apf import (
     GUARD_PRECEDENCE,
@@ -36,12 +36,6 @@ EXIT_REFUSED = 3
 AGENT = "kubeward-guard"
 
 err_console = Console(stderr=True)
-
-
-def _error(message: str) -> None:
-    err_console.print(
-        Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False
-    )
 
 
 def _fail(code: int, message: str) -> typer.Exit:

@@ -30,6 +30,8 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from kubeward.client import ApiClient, ApiError, ClientError, Unauthorized, connect
+from kubeward.clitext import print_error as _error
+from kubeward.clitext import print_warning as _warn
 from kubeward.guard import apf
 from kubeward.guard.alertstore import AlertRecorder
 from kubeward.guard.apimetrics import MetricsError, fetch_metrics
@@ -43,18 +45,6 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
 err_console = Console(stderr=True)
-
-
-def _error(message: str) -> None:
-    err_console.print(
-        Text.assemble(("error:", "red"), " ", message), soft_wrap=True, highlight=False
-    )
-
-
-def _warn(message: str) -> None:
-    err_console.print(
-        Text.assemble(("warning:", "yellow"), " ", message), soft_wrap=True, highlight=False
-    )
 
 
 def _fail(code: int, message: str) -> typer.Exit:
