@@ -229,6 +229,24 @@ def test_a_per_node_fleet_using_informers_is_not_flagged(tmp_path: Path) -> None
     assert kinds_for(analysis, proxy) == set()
 
 
+def test_system_components_starting_on_every_node_are_not_a_relay_candidate(
+    tmp_path: Path,
+) -> None:
+    """kube-proxy's start-up LISTs (without resourceVersion, as the demo's first seconds show
+    them) carry most of a short window's cost; still no per-node finding: system components
+    watch cluster-wide from every node by design."""
+    log = Log(tmp_path / "audit.log")
+    proxy, pua = "system:serviceaccount:kube-system:kube-proxy", "kube-proxy/v1.31.0"
+    for i in range(50):
+        node = f"node-{i:03d}"
+        for repeat in range(3):
+            log.request(i + repeat * 0.1, proxy, pua, "list", "/api/v1/services", "services",
+                        node=node)  # fmt: skip
+    analysis = analyse(log.close(), window=60.0)
+    assert next(c for c in analysis.culprits if c.user == proxy).rank == 1
+    assert "per-node-daemonset" not in kinds_for(analysis, proxy)
+
+
 def test_users_named_per_node_are_a_fleet(tmp_path: Path) -> None:
     log = Log(tmp_path / "audit.log")
     for i in range(40):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubeward.guard.analysis import NODE_USER_PREFIX, Analysis, Row
+from kubeward.guard.identities import refusal
 
 MIN_REPEATS = 3  # a pattern must repeat in the window (one `kubectl get` is not a habit)
 SIGNIFICANT_SHARE = 0.01  # of the window's estimated API-server cost
@@ -198,8 +199,11 @@ def _fleet(
     user: str, agent: str, rows: list[Row], nodes: float, watched: set[str]
 ) -> list[Finding]:
     """A per-node client (many instances of one identity) reading cluster-wide."""
-    if user.startswith(NODE_USER_PREFIX):
-        return []  # kubelets: node-scoped by design, and they cannot go through a relay
+    if user.startswith(NODE_USER_PREFIX) or refusal(user) is not None:
+        # kubelets are node-scoped by design; kube-proxy, CNI agents and other system
+        # components watch cluster-wide from every node as Kubernetes intends (their start-up
+        # LISTs made this fire in short windows), and none of them can go through a relay.
+        return []
     instances = max((r.instances for r in rows), default=0)
     if not _is_fleet(instances, nodes):
         return []
