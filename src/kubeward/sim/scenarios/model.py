@@ -453,10 +453,10 @@ class Scenario(BaseModel):
         """Checks across sections; the message starts with the path of the offending field."""
         declared = {pc.name for pc in self.priority_classes}
         if len(declared) != len(self.priority_classes):
-            names = [pc.name for pc in self.priority_classes]
-            twice = next(n for n in names if names.count(n) > 1)
+            pc_names = [pc.name for pc in self.priority_classes]
+            twice = next(n for n in pc_names if pc_names.count(n) > 1)
             raise ValueError(
-                f"priorityClasses.{names.index(twice, names.index(twice) + 1)}.name: "
+                f"priorityClasses.{pc_names.index(twice, pc_names.index(twice) + 1)}.name: "
                 f"PriorityClass {twice} is declared twice (rename or remove one of them)"
             )
         defaults = [i for i, pc in enumerate(self.priority_classes) if pc.global_default]
