@@ -361,11 +361,15 @@ async def run_watch(settings: WatchSettings, reporter: Reporter) -> int:
             except TimeoutError:
                 pass
     finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-        await api.aclose()
-        reporter.update(guard.alerts)
-        reporter.finish()
+        # Handlers stay until the alerts' last state is stored: a second Ctrl-C during
+        # shutdown must not kill the watch before it has written them.
+        try:
+            await api.aclose()
+            reporter.update(guard.alerts)
+            reporter.finish()
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
     return steps
 
 
