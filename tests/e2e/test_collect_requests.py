@@ -15,7 +15,7 @@ import pytest
 from e2e.test_collect_support import parse, start_collector
 from kubeward.client import user_agent
 from kubeward.collect.kinds import ALL_RESOURCES
-from simproc import SimProcess, start_sim
+from simproc import SimProcess, eventually, start_sim
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +61,14 @@ def test_one_list_and_one_watch_per_kind_whatever_the_workers(
         own = parse(collector.scrape())
     finally:
         assert collector.stop() == 0, collector.log()
-    counts = collector_requests(audit, offset)
+
+    # A watch is audited when it ends (ResponseComplete): its line reaches the file within the
+    # simulator's one-second flush after the collector stopped.
+    def every_watch_logged() -> Counter[tuple[str, str, str]] | None:
+        found = collector_requests(audit, offset)
+        return found if all(found["watch", g, r] for g, r in EXPECTED_KINDS) else None
+
+    counts = eventually(every_watch_logged, timeout=15)
     assert {(g, r) for _, g, r in counts} == EXPECTED_KINDS
     for resource in ALL_RESOURCES:
         name = resource.display

@@ -44,6 +44,14 @@ class SimOptions:
     load_summary: Path | None = None  # write the load model's figures here on exit
 
 
+async def _flush_every_second(audit: AuditLog) -> None:
+    """Lines reach the file within a second even when no further request comes to push
+    them out (a watch's ResponseComplete line is often the last for a while)."""
+    while True:
+        await asyncio.sleep(1.0)
+        audit.flush()
+
+
 def write_load_summary(load: LoadRunner, path: Path) -> None:
     """The model's figures with the onset at the first scenario client's start (the built-in
     clients run from the beginning), plus where simulated time 0 was in unix time."""
@@ -144,6 +152,9 @@ async def serve(
     if load is not None:
         load.start()
         load_task = asyncio.get_running_loop().create_task(load.run(), name="load-model")
+    flush_task = None
+    if audit is not None:
+        flush_task = asyncio.get_running_loop().create_task(_flush_every_second(audit))
     uv_config = uvicorn.Config(
         server.app,
         log_level="warning",
@@ -164,6 +175,10 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await load_task
         await cluster.stop()
+        if flush_task is not None:
+            flush_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flush_task
         if audit is not None:
             audit.close()
         if load is not None and options.load_summary is not None:

@@ -2,7 +2,8 @@
 
 HTTP requests are always logged. Synthetic requests can be sampled (``sample`` in (0, 1]);
 sampled lines carry the annotation ``sim.kubeward.io/audit-sample-rate`` so an analyser can
-scale counts back up. Lines are buffered and flushed at least every second.
+scale counts back up. Lines are buffered: flushed by writes once a second has passed, and by
+the server's once-a-second flush when no request comes (``kubeward.sim.serve``).
 """
 
 from __future__ import annotations
