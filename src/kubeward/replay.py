@@ -38,6 +38,7 @@ log = logging.getLogger("kubeward.replay")
 ONSET_SECONDS = 300.0  # the scenario's rollout: the telemetry agents start 5 minutes in
 COREDNS_METRICS = "/api/v1/namespaces/kube-system/services/kube-dns:metrics/proxy/metrics"
 FULL_NODES = 7500
+WARM_UP_SECONDS = 120.0  # the guard watches from this long before the rollout
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,12 @@ async def run_side(
 
             reading = first
             next_report = first.clock_start + 60
+            # The guard starts on the built cluster, two minutes before the rollout, as on a
+            # production cluster: the watch cache filling while the simulator creates the
+            # cluster's pods is memory growth too, but not the incident being replayed.
+            watch_from = first.clock_start + max(options.onset_seconds - WARM_UP_SECONDS, 0.0)
+            while clock_now() < watch_from:
+                await asyncio.sleep(options.interval)
             while clock_now() < end:
                 await asyncio.sleep(options.interval)
                 await guard.step()

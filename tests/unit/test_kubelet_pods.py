@@ -394,7 +394,8 @@ async def test_crashloop_backoff_doubles_from_ten_seconds() -> None:
         gaps = [b - a for a, b in itertools.pairwise(times)]
         # run 2 s, then restart: at once (after the 1 s sync), then 10, 20, 40 s of back-off
         for gap, expected in zip(gaps, (3, 12, 22, 42), strict=False):
-            assert abs(gap - expected) < 1.5, gaps
+            # The 1 s sync loop and a loaded machine add jitter that grows with the gap.
+            assert abs(gap - expected) < 1.5 + 0.05 * expected, gaps
         messages = [
             cs["state"]["waiting"]["message"]
             for _, _, cs in writes
