@@ -86,6 +86,12 @@ def sim(
         help="Fraction of synthetic clients' requests to audit (HTTP requests are always "
         "audited); sampled lines carry sim.kubeward.io/audit-sample-rate.",
     ),
+    audit_request_received: bool = typer.Option(
+        False,
+        "--audit-request-received",
+        help="Also log stage RequestReceived (an audit policy without omitStages: "
+        "[RequestReceived]): the only trace of requests the server never finishes.",
+    ),
     token_auth_file: Path | None = typer.Option(
         None,
         help='Extra bearer tokens, kube-apiserver\'s CSV format: token,user,uid,"group1,group2".',
@@ -149,6 +155,7 @@ def sim(
         load_overrides=overrides,
         audit_log=audit_log,
         audit_sample=audit_sample,
+        audit_request_received=audit_request_received,
         load_summary=load_summary,
     )
 

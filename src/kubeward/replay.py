@@ -223,6 +223,9 @@ async def run_side(
     summary = workdir / f"{side}-summary.json"
     sim_args = ["--speed", str(options.speed), "--audit-log", str(audit)]
     sim_args += ["--audit-sample", str(options.audit_sample), "--load-summary", str(summary)]
+    # RequestReceived too: at full size the agents' LISTs kill the server before they complete,
+    # and a log of completed requests alone never shows them.
+    sim_args.append("--audit-request-received")
     started = time.perf_counter()
     say(f"[{side}] starting the simulator: {options.nodes:,} nodes at speed {options.speed:g}")
     sim = start_simulator(kubeconfig, str(scenario), sim_args, timeout=options.start_timeout)

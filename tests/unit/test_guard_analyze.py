@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -32,9 +33,9 @@ NODE_EXTRA = "authentication.kubernetes.io/node-name"
 class Log:
     """Writes audit lines with the simulator's writer (the format the guard must read)."""
 
-    def __init__(self, path: Path, sample: float = 1.0) -> None:
+    def __init__(self, path: Path, sample: float = 1.0, *, request_received: bool = False) -> None:
         self.path = path
-        self.audit = AuditLog(path, sample=sample)
+        self.audit = AuditLog(path, sample=sample, request_received=request_received)
 
     def request(
         self,
@@ -53,7 +54,10 @@ class Log:
         annotations: dict[str, str] | None = None,
         sampled: bool = False,
         latency: float = 0.01,
+        completes: bool = True,
     ) -> None:
+        """One request: its ResponseComplete line, preceded by its RequestReceived line when
+        the log has that stage (``completes=False``: only that one, the server died first)."""
         ref = {"resource": resource, "apiVersion": "v1"}
         if namespace:
             ref["namespace"] = namespace
@@ -62,21 +66,30 @@ class Log:
         if group:
             ref["apiGroup"] = group
         received = T0 + timedelta(seconds=seconds)
-        groups = ("system:serviceaccounts", "system:authenticated")
+        subject: dict[str, Any] = {
+            "user": user,
+            "groups": ("system:serviceaccounts", "system:authenticated"),
+            "user_agent": agent,
+            "verb": verb,
+            "uri": uri,
+            "object_ref": ref,
+            "sampled": sampled,
+            "source_ip": (f"10.0.{len(node)}.{sum(map(ord, node)) % 250}" if node else "10.1.1.1"),
+            "extra": {NODE_EXTRA: [node]} if node else None,
+        }
+        audit_id = ""
+        if self.audit.request_received:
+            audit_id = self.audit.new_id()
+            self.audit.write_received(audit_id=audit_id, received=received, **subject)
+        if not completes:
+            return
         self.audit.write(
-            user=user,
-            groups=groups,
-            user_agent=agent,
-            verb=verb,
-            uri=uri,
-            object_ref=ref,
+            **subject,
             code=code,
             received=received,
             completed=received + timedelta(seconds=latency),
             annotations=dict(annotations or {}),
-            sampled=sampled,
-            source_ip=f"10.0.{len(node)}.{sum(map(ord, node)) % 250}" if node else "10.1.1.1",
-            extra={NODE_EXTRA: [node]} if node else None,
+            audit_id=audit_id,
         )
 
     def close(self) -> Path:
@@ -171,6 +184,45 @@ def test_the_per_node_agent_listing_without_resource_version_ranks_first(tmp_pat
     assert kinds_for(analysis, "system:node:{node}") == set()
     controller = next(r for r in analysis.rows if r.user == CONTROLLER and r.verb == "list")
     assert controller.lists_without_rv == 0 and controller.relists == 1
+
+
+def test_lists_that_never_complete_are_counted_from_their_request_received_lines(
+    tmp_path: Path,
+) -> None:
+    """An API server OOM-killed by a fleet's LISTs never logs their ResponseComplete: with the
+    RequestReceived stage the fleet is still named, and the LISTs show as unfinished."""
+    log = Log(tmp_path / "audit.log", request_received=True)
+    kubelets(log, 2)
+    informer_controller(log, 2)
+    for i in range(50):  # every agent's LIST of all pods arrives; the server dies under them
+        node = f"node-{i:03d}"
+        log.request(
+            60 + i * 0.02,
+            AGENT,
+            AGENT_UA,
+            "list",
+            "/api/v1/pods",
+            "pods",
+            node=node,
+            completes=False,
+        )
+    throttled = "system:serviceaccount:tools:poller"
+    for s in range(0, 100, 10):  # rejected by APF: counted, but never ran
+        log.request(s, throttled, "poller/1", "list", "/api/v1/pods", "pods", code=429)
+    analysis = analyse(log.close())
+
+    assert (analysis.culprits[0].user, analysis.culprits[0].instances) == (AGENT, 50)
+    assert analysis.culprits[0].share > 0.8
+    top = analysis.rows[0]
+    assert top.user == AGENT and top.requests == 50 and top.unfinished == 50
+    assert top.lists_without_rv == 50 and top.objects == pytest.approx(50 * 3000)
+    assert top.mean_latency == 0.0  # none completed
+    poller = next(r for r in analysis.rows if r.user == throttled)
+    assert poller.requests == 10 and poller.throttled == 10 and poller.unfinished == 0
+    assert poller.objects == 0  # the 429s' LISTs never ran: their work is taken back out
+    lease = next(r for r in analysis.rows if r.resource == "leases.coordination.k8s.io")
+    assert lease.requests == 50 * 12 and lease.unfinished == 0
+    assert lease.mean_latency == pytest.approx(0.01)
 
 
 def test_a_client_using_rv0_still_ranks_first_when_it_is_heaviest_by_volume(
@@ -383,7 +435,7 @@ def test_malformed_lines_are_skipped_and_counted(tmp_path: Path) -> None:
     assert any("requestURI" in e for e in parser.stats.malformed_examples)
 
 
-def test_watch_stages_count_once_and_request_received_is_skipped() -> None:
+def test_each_request_counts_once_whatever_stages_are_logged() -> None:
     def event(stage: str, audit_id: str, verb: str = "watch") -> bytes:
         return orjson.dumps(
             {
@@ -413,12 +465,16 @@ def test_watch_stages_count_once_and_request_received_is_skipped() -> None:
     ]
     parser = AuditParser()
     records = list(iter_lines(lines, parser))
-    assert [(r.verb, r.latency) for r in records] == [
-        ("watch", 0.0),
-        ("watch", pytest.approx(300.0)),
-        ("list", pytest.approx(300.0)),
+    assert [(r.verb, r.part, r.latency) for r in records] == [
+        ("watch", "request", 0.0),  # counted when it arrived
+        ("watch", "whole", pytest.approx(300.0)),
+        ("list", "request", 0.0),
+        ("list", "outcome", pytest.approx(300.0)),  # its completion: no second request
     ]
-    assert parser.stats.skipped_stages == 3
+    assert parser.stats.skipped_stages == 2
+    aggregator = Aggregator()
+    aggregator.add_all(records)
+    assert aggregator.report(T0.timestamp(), T0.timestamp() + 300).total_requests == 3
 
 
 def test_record_fields_from_the_simulator_format(tmp_path: Path) -> None:

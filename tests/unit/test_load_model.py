@@ -152,6 +152,37 @@ def test_sampled_audit_lines_carry_their_rate(tiny: Prepared, tmp_path: Path) ->
         AuditLog(tmp_path / "x.log", sample=0)
 
 
+def test_request_received_lines_show_the_requests_an_oom_kill_cut_short(
+    tiny: Prepared, tmp_path: Path
+) -> None:
+    path = tmp_path / "audit.log"
+    audit = AuditLog(path, request_received=True)
+    runner = _runner(tiny, audit)
+    model = runner.model
+    admin = identity_of("admin", ("system:masters",))
+    big = Request(admin, Target("list", True, "", "nodes", ""), ("", "nodes"), uri="/api/v1/nodes")
+    model.capacity = type(model.capacity)(memory_limit=model.memory() + 1)  # no headroom left
+    model.submit(big)  # its heap pushes the process over the limit: it never completes
+    assert model.state.restarts == 1
+    audit.close()
+    events = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    received = {e["auditID"]: e for e in events if e["stage"] == "RequestReceived"}
+    completed = {e["auditID"]: e for e in events if e["stage"] == "ResponseComplete"}
+    assert len(received) + len(completed) == len(events) and len(completed) > 50
+    # every completed request was logged when it arrived, under the same auditID
+    assert set(completed) <= set(received)
+    for audit_id, done in completed.items():
+        first = received[audit_id]
+        assert first["requestReceivedTimestamp"] == done["requestReceivedTimestamp"]
+        assert first["stageTimestamp"] == first["requestReceivedTimestamp"]
+        assert "responseStatus" not in first and first["requestURI"] == done["requestURI"]
+    # the LIST that killed the server has only its first line
+    (killed,) = [
+        e for i, e in received.items() if i not in completed and e["user"]["username"] == "admin"
+    ]
+    assert killed["verb"] == "list" and killed["objectRef"]["resource"] == "nodes"
+
+
 def test_go_durations() -> None:
     assert go_duration(0) == "0s"
     assert go_duration(0.0032) == "3.2ms"

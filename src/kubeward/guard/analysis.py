@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubeward.guard.audit import AuditRecord
+from kubeward.guard.audit import OUTCOME, REQUEST, AuditRecord
 from kubeward.guard.cost import CostModel
 from kubeward.kube.apiserver import MUTATING_VERBS
 
@@ -43,12 +43,13 @@ NODE_USER_PREFIX = "system:node:"
     _FILTERED,  # LISTs with label or other field selectors (filtering cost per object)
     _QUORUM_FIRST,  # LISTs without resourceVersion that start a list
     _UNPAGED_QUORUM,  # ... of them without limit
-) = range(13)
+    _UNFINISHED,  # received (RequestReceived) and not completed (yet, or ever)
+) = range(14)
 # LIST shapes: mode (quorum unpaged, quorum paged, watch cache) x selection (all, one node, one
 # object) counts, then the paged ones' summed limits per selection.
 _MODES = ("quorum", "paged", "cache")
 _SELECTIONS = ("all", "node", "one")
-_LIST_BASE = 13
+_LIST_BASE = 14
 _LIMIT_BASE = _LIST_BASE + len(_MODES) * len(_SELECTIONS)
 _SLOTS = _LIMIT_BASE + len(_SELECTIONS)
 
@@ -97,6 +98,7 @@ class Row:
     mean_latency: float  # seconds
     webhook_latency: float  # seconds spent in admission webhooks, summed
     node_scoped: float = 0.0  # LISTs/WATCHes selecting one node (fieldSelector spec.nodeName=)
+    unfinished: float = 0.0  # logged at RequestReceived, never completed (so far)
     rank: int = 0
 
     @property
@@ -129,6 +131,7 @@ class Row:
             "meanLatencySeconds": round(self.mean_latency, 4),
             "webhookLatencySeconds": round(self.webhook_latency, 4),
             "nodeScoped": round(self.node_scoped, 3),
+            "unfinished": round(self.unfinished, 3),
         }
 
 
@@ -245,27 +248,30 @@ class Aggregator:
         if c is None:
             c = bucket[key] = [0.0] * _SLOTS
         w = record.weight
-        c[_REQ] += w
-        if record.code == 429:
-            c[_TOO_MANY] += w
-        elif record.code >= 500:
-            c[_SERVER_ERR] += w
-        c[_LATENCY] += record.latency * w
-        c[_WEBHOOK] += record.webhook_latency * w
-        verb = record.verb
-        rejected = record.code == 429  # APF rejected it: it never ran, only its overhead
-        if verb == "list":
-            self._add_list(c, record, w, rejected)
-        elif rejected:
-            pass
-        elif verb == "watch":
-            c[_WATCH] += w
-            if "spec.nodeName=" in record.field_selector:
-                c[_WATCH_NODE] += w
-        elif verb in MUTATING_VERBS:
-            c[_WRITE] += w
-        elif verb == "get":
-            c[_GET] += w
+        part = record.part
+        # A request logged at RequestReceived is counted then (as if it will run: the cost of
+        # one that never completes is real); its completion adds the outcome, and takes the
+        # work back out if APF rejected it (429: it never ran).
+        if part != OUTCOME:
+            c[_REQ] += w
+            if record.verb == "list":
+                _count_list_request(c, record, w)
+        if part == REQUEST:
+            c[_UNFINISHED] += w
+        else:
+            if part == OUTCOME:
+                c[_UNFINISHED] -= w
+            if record.code == 429:
+                c[_TOO_MANY] += w
+            elif record.code >= 500:
+                c[_SERVER_ERR] += w
+            c[_LATENCY] += record.latency * w
+            c[_WEBHOOK] += record.webhook_latency * w
+        rejected = record.code == 429
+        if part == REQUEST or (part != OUTCOME and not rejected):
+            _count_work(c, record, w)
+        elif part == OUTCOME and rejected:
+            _count_work(c, record, -w)
         if instance:
             seen = self._instances.get(ident)
             if seen is None:
@@ -276,34 +282,6 @@ class Aggregator:
             schemas = self._schemas.setdefault(ident, {})
             if record.flow_schema in schemas or len(schemas) < 32:
                 schemas[record.flow_schema] = t
-
-    def _add_list(self, c: list[float], record: AuditRecord, w: float, rejected: bool) -> None:
-        fs = record.field_selector
-        if "metadata.name=" in fs:
-            selection = 2
-        elif "spec.nodeName=" in fs:
-            selection = 1
-        else:
-            selection = 0
-        if record.label_selector or (fs and selection == 0):
-            c[_FILTERED] += w
-        if not record.continued:
-            c[_LIST_FIRST] += w
-        if record.quorum:
-            if not record.continued:
-                c[_QUORUM_FIRST] += w
-            if record.limit <= 0:
-                c[_UNPAGED_QUORUM] += w
-        if rejected:
-            return
-        if record.quorum:
-            if record.limit > 0:
-                c[_list_slot(1, selection)] += w
-                c[_LIMIT_BASE + selection] += record.limit * w
-            else:
-                c[_list_slot(0, selection)] += w
-        else:
-            c[_list_slot(2, selection)] += w
 
     def add_all(self, records: Iterable[AuditRecord]) -> None:
         for record in records:
@@ -409,6 +387,7 @@ class Aggregator:
             relists = c[_LIST_FIRST] if (user, agent, resource) in watched else 0.0
             unpaged_large = c[_UNPAGED_QUORUM] if in_scope > LARGE_COLLECTION else 0.0
             requests = c[_REQ]
+            completed = requests - c[_UNFINISHED]
             rows.append(
                 Row(
                     user=user,
@@ -431,9 +410,10 @@ class Aggregator:
                     watches=c[_WATCH],
                     instances=instances.get((user, agent), 0),
                     collection=collection,
-                    mean_latency=c[_LATENCY] / requests if requests else 0.0,
+                    mean_latency=c[_LATENCY] / completed if completed > 0 else 0.0,
                     webhook_latency=c[_WEBHOOK],
                     node_scoped=c[_WATCH_NODE] + sum(c[_list_slot(m, 1)] for m in range(3)),
+                    unfinished=c[_UNFINISHED],
                 )
             )
         total_cost = sum(r.cost for r in rows)
@@ -499,6 +479,51 @@ class Aggregator:
                 )
             )
         return culprits
+
+
+def _selection(field_selector: str) -> int:
+    """0: the whole collection, 1: one node's objects, 2: one object by name."""
+    if "metadata.name=" in field_selector:
+        return 2
+    if "spec.nodeName=" in field_selector:
+        return 1
+    return 0
+
+
+def _count_list_request(c: list[float], record: AuditRecord, w: float) -> None:
+    """What a LIST asked for, whether or not it ran."""
+    fs = record.field_selector
+    if record.label_selector or (fs and _selection(fs) == 0):
+        c[_FILTERED] += w
+    if not record.continued:
+        c[_LIST_FIRST] += w
+    if record.quorum:
+        if not record.continued:
+            c[_QUORUM_FIRST] += w
+        if record.limit <= 0:
+            c[_UNPAGED_QUORUM] += w
+
+
+def _count_work(c: list[float], record: AuditRecord, w: float) -> None:
+    """The work a request that ran does, by shape (``w`` < 0 takes it back)."""
+    verb = record.verb
+    if verb == "list":
+        selection = _selection(record.field_selector)
+        if not record.quorum:
+            c[_list_slot(2, selection)] += w
+        elif record.limit > 0:
+            c[_list_slot(1, selection)] += w
+            c[_LIMIT_BASE + selection] += record.limit * w
+        else:
+            c[_list_slot(0, selection)] += w
+    elif verb == "watch":
+        c[_WATCH] += w
+        if "spec.nodeName=" in record.field_selector:
+            c[_WATCH_NODE] += w
+    elif verb in MUTATING_VERBS:
+        c[_WRITE] += w
+    elif verb == "get":
+        c[_GET] += w
 
 
 def _key(r: Row) -> Key:

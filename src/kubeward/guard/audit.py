@@ -1,11 +1,18 @@
 """Read kube-apiserver audit logs (``audit.k8s.io/v1`` Event, one JSON object per line) as a
 stream of small typed records, in bounded memory.
 
-One :class:`AuditRecord` per *request*: kube-apiserver may log up to four stages of one request
-(``RequestReceived``, ``ResponseStarted`` for long-running requests, ``ResponseComplete``,
-``Panic``). The reader keeps ``ResponseComplete``/``Panic`` and, for watches, the first of
-``ResponseStarted``/``ResponseComplete`` (a watch's ``ResponseComplete`` arrives when it ends,
-minutes later; the ``ResponseStarted`` of the same ``auditID`` marks when it was opened).
+kube-apiserver may log up to four stages of one request (``RequestReceived``,
+``ResponseStarted`` for long-running requests, ``ResponseComplete``, ``Panic``), under one
+``auditID``. Each request is counted once:
+
+- A log without ``RequestReceived`` (the usual policy omits it) gives one ``whole`` record per
+  request from its ``ResponseComplete``/``Panic`` line, or for a watch from the first of
+  ``ResponseStarted``/``ResponseComplete`` (a watch's ``ResponseComplete`` arrives when it
+  ends, minutes later).
+- A log with ``RequestReceived`` gives a ``request`` record when the request arrives (counted
+  then, with its shape) and an ``outcome`` record (status code, latency) when it completes. A
+  request the server never finishes (in flight when it was OOM-killed) is only in the log at
+  that first stage: without it, the client whose requests kill the server is invisible.
 
 Lines that are not JSON or not audit events are skipped and counted (:class:`ReadStats`), so a
 truncated last line or a stray log message never stops an analysis.
@@ -59,7 +66,13 @@ _GO_UNITS = {
     "h": 3600.0,
 }
 _KEPT_STAGES = frozenset({"ResponseComplete", "Panic"})
+_NO_LATENCY_STAGES = frozenset({"RequestReceived", "ResponseStarted"})  # not over yet
 _MAX_OPEN_WATCHES = 1_000_000  # auditIDs remembered between a watch's start and its end
+_MAX_RECEIVED = 1_000_000  # auditIDs remembered between a request's arrival and its completion
+# AuditRecord.part
+WHOLE = "whole"  # the request and its outcome, from one line
+REQUEST = "request"  # a RequestReceived line: the request, no outcome yet
+OUTCOME = "outcome"  # the completion of a request already counted from its RequestReceived
 _MAX_EXAMPLES = 5
 
 
@@ -91,6 +104,7 @@ class AuditRecord:
     source_ip: str = ""
     node: str = ""  # the node of a pod-bound service account token (user.extra)
     is_resource: bool = True
+    part: str = WHOLE  # WHOLE, REQUEST or OUTCOME (see the module doc)
 
     @property
     def is_list(self) -> bool:
@@ -115,7 +129,7 @@ class ReadStats:
     lines: int = 0
     records: int = 0
     malformed: int = 0
-    skipped_stages: int = 0  # RequestReceived, and a watch's end after its start
+    skipped_stages: int = 0  # a watch's end after its start; stages after a request's first
     bytes_read: int = 0
     bad_sample_rates: int = 0
     malformed_examples: list[str] = field(default_factory=list)
@@ -163,11 +177,13 @@ def parse_timestamp(text: str) -> float:
 
 class AuditParser:
     """Turns decoded audit events into :class:`AuditRecord` s; remembers the auditIDs of
-    watches whose start it has seen, so their end is not counted twice."""
+    requests whose arrival and of watches whose start it has seen, so a later stage of the
+    same request is not counted as another request."""
 
     def __init__(self, stats: ReadStats | None = None) -> None:
         self.stats = stats if stats is not None else ReadStats()
         self._open_watches: dict[str, None] = {}
+        self._received: dict[str, None] = {}
 
     def parse_line(self, line: bytes, number: int = 0) -> AuditRecord | None:
         """The record of one line, or None (blank, skipped stage, or malformed: counted)."""
@@ -207,16 +223,8 @@ class AuditParser:
         if not isinstance(uri, str):
             raise AuditFormatError('no "requestURI"')
         audit_id = event.get("auditID")
-        if verb == "watch" and isinstance(audit_id, str):
-            if stage == "ResponseStarted":
-                if len(self._open_watches) >= _MAX_OPEN_WATCHES:
-                    self._open_watches.pop(next(iter(self._open_watches)))
-                self._open_watches[audit_id] = None
-            elif stage in _KEPT_STAGES and audit_id in self._open_watches:
-                del self._open_watches[audit_id]
-                self.stats.skipped_stages += 1
-                return None
-        if stage not in _KEPT_STAGES and not (verb == "watch" and stage == "ResponseStarted"):
+        part = self._part(stage, verb, audit_id if isinstance(audit_id, str) else None)
+        if part is None:
             self.stats.skipped_stages += 1
             return None
         received = event.get("requestReceivedTimestamp") or event.get("stageTimestamp")
@@ -265,7 +273,7 @@ class AuditParser:
         flow_schema = _first(annotations, FLOW_SCHEMA_ANNOTATIONS)
         priority_level = _first(annotations, PRIORITY_LEVEL_ANNOTATIONS)
         webhook = 0.0
-        latency = max(0.0, done - when) if stage != "ResponseStarted" else 0.0
+        latency = max(0.0, done - when) if stage not in _NO_LATENCY_STAGES else 0.0
         for key, value in annotations.items():
             if not key.startswith(LATENCY_ANNOTATION_PREFIX) or not isinstance(value, str):
                 continue
@@ -324,7 +332,41 @@ class AuditParser:
             source_ip=source_ip,
             node=node,
             is_resource=is_resource,
+            part=part,
         )
+
+    def _part(self, stage: str, verb: str, audit_id: str | None) -> str | None:
+        """What a line of this stage counts as (None: nothing, an earlier stage counted it)."""
+        if stage == "RequestReceived":
+            if audit_id is None:
+                return None  # cannot be matched with its completion: count that instead
+            _remember(self._received, audit_id, _MAX_RECEIVED)
+            return REQUEST
+        if verb == "watch" and stage == "ResponseStarted":
+            if audit_id is None:
+                return WHOLE
+            _remember(self._open_watches, audit_id, _MAX_OPEN_WATCHES)
+            if audit_id in self._received:
+                del self._received[audit_id]
+                return None  # counted at arrival; its end is skipped as an open watch
+            return WHOLE
+        if stage not in _KEPT_STAGES or audit_id is None:
+            return WHOLE if stage in _KEPT_STAGES else None
+        if audit_id in self._open_watches:
+            del self._open_watches[audit_id]
+            return None
+        if audit_id in self._received:
+            del self._received[audit_id]
+            return OUTCOME
+        return WHOLE
+
+
+def _remember(ids: dict[str, None], audit_id: str, limit: int) -> None:
+    """Bounded memory: the oldest remembered ID goes first (its later stage, if it ever
+    comes, is then counted as a request of its own)."""
+    if len(ids) >= limit:
+        ids.pop(next(iter(ids)))
+    ids[audit_id] = None
 
 
 def _first(annotations: dict[str, Any], keys: tuple[str, ...]) -> str:

@@ -113,7 +113,12 @@ def render(
         ("watches", "right"),
     ):
         rows.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    # Only a log with the RequestReceived stage can show requests that never completed.
+    unfinished = any(r.unfinished for r in analysis.rows)
+    if unfinished:
+        rows.add_column("unfinished", justify="right")
     for r in analysis.rows[:top]:
+        extra = [_num(r.unfinished)] if unfinished else []
         rows.add_row(
             str(r.rank),
             r.user,
@@ -129,6 +134,7 @@ def render(
             _num(r.unpaged_large_lists),
             _rate(r.relists_per_second),
             _num(r.watches),
+            *extra,
         )
     if len(analysis.rows) > top:
         rows.caption = f"{len(analysis.rows) - top:,} more rows: --top N, or --json for all"

@@ -41,6 +41,7 @@ class SimOptions:
     load_overrides: LoadOverrides = field(default_factory=LoadOverrides)
     audit_log: Path | None = None
     audit_sample: float = 1.0
+    audit_request_received: bool = False  # also log stage RequestReceived
     load_summary: Path | None = None  # write the load model's figures here on exit
 
 
@@ -134,7 +135,15 @@ async def serve(
         bookmark_interval=options.bookmark_interval,
     )
     metrics = MetricsProvider(cluster.usage) if cluster.usage is not None else None
-    audit = AuditLog(options.audit_log, options.audit_sample) if options.audit_log else None
+    audit = (
+        AuditLog(
+            options.audit_log,
+            options.audit_sample,
+            request_received=options.audit_request_received,
+        )
+        if options.audit_log
+        else None
+    )
     cluster.bootstrap()
     load = None
     if options.load and cluster.scenario.load.enabled:

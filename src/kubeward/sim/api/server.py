@@ -203,6 +203,7 @@ class APIServer:
         info = parse_request_info(request.method, path, query)
         user: User | None = None
         admitted: ModelRequest | None = None
+        audit_id = ""  # of the RequestReceived line written here (without the load model)
         try:
             public = path in ("/healthz", "/livez", "/readyz", "/version") or path.startswith(
                 ("/healthz/", "/livez/", "/readyz/")
@@ -218,7 +219,9 @@ class APIServer:
             user = self._authenticate(request)
             if self.load is not None:
                 admitted = self._model_request(request, info, query, user)
-                await self._admit(admitted)
+                await self._admit(admitted)  # the model writes its RequestReceived line
+            elif self.audit is not None and self.audit.request_received:
+                audit_id = self._audit_received(request, info, user, received)
             cadvisor = _CADVISOR.fullmatch(path)
             if cadvisor is not None and request.method == "GET":
                 response = self._cadvisor(cadvisor.group(1) or "")
@@ -241,7 +244,7 @@ class APIServer:
             apply = request.headers.get("content-type", "").startswith("application/apply-patch")
             self._observe(info, response.status_code, time.perf_counter() - started, apply)
         if self.audit is not None:
-            self._audit(request, info, user, admitted, response.status_code, received)
+            self._audit(request, info, user, admitted, response.status_code, received, audit_id)
         return response
 
     def _model_request(
@@ -313,40 +316,34 @@ class APIServer:
         admitted: ModelRequest | None,
         code: int,
         received: float,
+        audit_id: str,
     ) -> None:
         assert self.audit is not None
         completed = self.api.clock.elapsed()
         if admitted is not None and self.load is not None:
             self.load.write_audit(admitted, code, received=received, completed=completed)
             return
-        uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        object_ref = None
-        if info is not None:
-            object_ref = {
-                k: v
-                for k, v in (
-                    ("resource", info.resource),
-                    ("namespace", info.namespace),
-                    ("name", info.name),
-                    ("apiGroup", info.group),
-                    ("apiVersion", info.version),
-                    ("subresource", info.subresource),
-                )
-                if v
-            }
         clock = self.api.clock
         self.audit.write(
-            user=user.name if user else "",
-            groups=(*user.groups, "system:authenticated") if user else (),
-            user_agent=request.headers.get("user-agent", ""),
-            verb=info.verb if info is not None else request.method.lower(),
-            uri=uri,
-            object_ref=object_ref,
+            **_audit_subject(request, info, user),
             code=code,
             received=clock.time_at(received),
             completed=clock.time_at(completed),
             annotations={},
+            audit_id=audit_id,
         )
+
+    def _audit_received(
+        self, request: Request, info: RequestInfo | None, user: User, received: float
+    ) -> str:
+        assert self.audit is not None
+        audit_id = self.audit.new_id()
+        self.audit.write_received(
+            audit_id=audit_id,
+            **_audit_subject(request, info, user),
+            received=self.api.clock.time_at(received),
+        )
+        return audit_id
 
     def _authenticate(self, request: Request) -> User:
         header = request.headers.get("authorization", "")
@@ -889,3 +886,30 @@ def read_token_file(path: Path) -> dict[str, User]:
         groups = tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else ()
         users[row[0].strip()] = User(row[1].strip(), groups)
     return users
+
+
+def _audit_subject(request: Request, info: RequestInfo | None, user: User | None) -> dict[str, Any]:
+    """Who asked for what, as an audit event names it (without the load model)."""
+    uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    object_ref = None
+    if info is not None:
+        object_ref = {
+            k: v
+            for k, v in (
+                ("resource", info.resource),
+                ("namespace", info.namespace),
+                ("name", info.name),
+                ("apiGroup", info.group),
+                ("apiVersion", info.version),
+                ("subresource", info.subresource),
+            )
+            if v
+        }
+    return {
+        "user": user.name if user else "",
+        "groups": (*user.groups, "system:authenticated") if user else (),
+        "user_agent": request.headers.get("user-agent", ""),
+        "verb": info.verb if info is not None else request.method.lower(),
+        "uri": uri,
+        "object_ref": object_ref,
+    }

@@ -1,4 +1,9 @@
-"""``--audit-log``: audit.k8s.io/v1 Event JSON lines, level Metadata, stage ResponseComplete.
+"""``--audit-log``: audit.k8s.io/v1 Event JSON lines, level Metadata.
+
+Stage ``ResponseComplete`` always; with ``request_received`` (``--audit-request-received``, an
+audit policy without ``omitStages: [RequestReceived]``) also ``RequestReceived`` when a request
+arrives, under the same auditID. That first line is the only trace of a request the server
+never finishes: one in flight when the process is OOM-killed gets no ``ResponseComplete``.
 
 HTTP requests are always logged. Synthetic requests can be sampled (``sample`` in (0, 1]);
 sampled lines carry the annotation ``sim.kubeward.io/audit-sample-rate`` so an analyser can
@@ -49,12 +54,15 @@ def micro(t: datetime) -> str:
 
 
 class AuditLog:
-    def __init__(self, path: Path, sample: float = 1.0, seed: int = 0) -> None:
+    def __init__(
+        self, path: Path, sample: float = 1.0, seed: int = 0, *, request_received: bool = False
+    ) -> None:
         if not 0 < sample <= 1:
             raise ValueError("audit sample rate must be in (0, 1], e.g. 0.1 keeps one in ten")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.sample = sample
+        self.request_received = request_received
         self._rng = random.Random(seed)
         self._file: IO[bytes] = path.open("ab")
         self._buffer: list[bytes] = []
@@ -63,6 +71,33 @@ class AuditLog:
 
     def keep_synthetic(self) -> bool:
         return self.sample >= 1 or self._rng.random() < self.sample
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def write_received(
+        self,
+        *,
+        audit_id: str,
+        user: str,
+        groups: tuple[str, ...],
+        user_agent: str,
+        verb: str,
+        uri: str,
+        object_ref: dict[str, str] | None,
+        received: datetime,
+        sampled: bool = False,
+        source_ip: str = "127.0.0.1",
+        extra: dict[str, list[str]] | None = None,
+    ) -> None:
+        """The ``RequestReceived`` line of a request (no response yet, no annotations but
+        the sample rate)."""
+        event = self._event(
+            audit_id, "RequestReceived", user, groups, user_agent, verb, uri, source_ip, extra
+        )
+        event["requestReceivedTimestamp"] = event["stageTimestamp"] = micro(received)
+        event["annotations"] = {}
+        self._finish_event(event, object_ref, sampled)
 
     def write(
         self,
@@ -80,33 +115,66 @@ class AuditLog:
         sampled: bool = False,
         source_ip: str = "127.0.0.1",
         extra: dict[str, list[str]] | None = None,
+        audit_id: str = "",
     ) -> None:
+        """The ``ResponseComplete`` line; ``audit_id`` is the one its ``RequestReceived``
+        line used, if that was written."""
         status: dict[str, Any] = {"metadata": {}, "code": code}
         if code >= 400 and code in _MESSAGES:
             reason, message = _MESSAGES[code]
             status |= {"status": "Failure", "message": message, "reason": reason}
+        event = self._event(
+            audit_id or self.new_id(),
+            "ResponseComplete",
+            user,
+            groups,
+            user_agent,
+            verb,
+            uri,
+            source_ip,
+            extra,
+        )
+        event["responseStatus"] = status
+        event["requestReceivedTimestamp"] = micro(received)
+        event["stageTimestamp"] = micro(completed)
+        event["annotations"] = {
+            "authorization.k8s.io/decision": "allow",
+            "authorization.k8s.io/reason": "",
+            **annotations,
+        }
+        self._finish_event(event, object_ref, sampled)
+
+    @staticmethod
+    def _event(
+        audit_id: str,
+        stage: str,
+        user: str,
+        groups: tuple[str, ...],
+        user_agent: str,
+        verb: str,
+        uri: str,
+        source_ip: str,
+        extra: dict[str, list[str]] | None,
+    ) -> dict[str, Any]:
         event: dict[str, Any] = {
             "kind": "Event",
             "apiVersion": "audit.k8s.io/v1",
             "level": "Metadata",
-            "auditID": str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
-            "stage": "ResponseComplete",
+            "auditID": audit_id,
+            "stage": stage,
             "requestURI": uri,
             "verb": verb,
             "user": {"username": user, "groups": list(groups)},
             "sourceIPs": [source_ip],
             "userAgent": user_agent,
-            "responseStatus": status,
-            "requestReceivedTimestamp": micro(received),
-            "stageTimestamp": micro(completed),
-            "annotations": {
-                "authorization.k8s.io/decision": "allow",
-                "authorization.k8s.io/reason": "",
-                **annotations,
-            },
         }
         if extra:
             event["user"]["extra"] = extra
+        return event
+
+    def _finish_event(
+        self, event: dict[str, Any], object_ref: dict[str, str] | None, sampled: bool
+    ) -> None:
         if object_ref:
             event["objectRef"] = object_ref
         if sampled and self.sample < 1:

@@ -59,6 +59,9 @@ class Request:
     system: bool = False  # a system component's request (for the success ratio)
     node: str = ""  # the node a per-node synthetic client's instance runs on
     on_done: Callable[[Request, int], None] | None = None
+    # The audit decision made when it arrived: None = none made (no RequestReceived stage is
+    # logged), "" = not audited (sampled out), else the auditID of its RequestReceived line.
+    audit_id: str | None = None
     # filled in by the model
     arrival: float = 0.0
     seats: int = 1
@@ -153,6 +156,7 @@ class APIServerModel:
         self.watchers_by_key: dict[tuple[str, str], list[float]] = {}
         self.observers: list[Observer] = []
         self.on_restart: list[Callable[[], None]] = []  # when the process dies
+        self.on_received: list[Callable[[Request], None]] = []  # a request reached the server
         self.on_tick: list[Callable[[float], None]] = []
         self.inflight = {"readOnly": 0, "mutating": 0}
         self.executing_by_flow: Counter[tuple[str, str]] = Counter()
@@ -208,6 +212,8 @@ class APIServerModel:
         if not self.state.up:
             self._finish(request, CONNECTION_FAILED)
             return
+        for hook in self.on_received:
+            hook(request)
         self._admit(request)
 
     def _admit(self, request: Request) -> None:

@@ -98,6 +98,8 @@ class LoadRunner:
             )
         )
         self.model.observers.append(self)
+        if audit is not None and audit.request_received:
+            self.model.on_received.append(self._audit_received)
         self.clients: list[SyntheticClient] = []
         self.coredns: CoreDNSModel | None = None
         self._client_counters: dict[tuple[str, bool, int], Any] = {}
@@ -271,8 +273,34 @@ class LoadRunner:
             code,
             request.finished - request.arrival,
         )
-        if self.audit is not None and self.audit.keep_synthetic():
+        if self.audit is None:
+            return
+        if request.audit_id is None:
+            if self.audit.keep_synthetic():
+                self.write_audit(request, code, sampled=True)
+        elif request.audit_id:
             self.write_audit(request, code, sampled=True)
+
+    def _audit_received(self, request: Request) -> None:
+        """The RequestReceived line, when the request reaches the server; the sampling decision
+        made here holds for its ResponseComplete line too."""
+        assert self.audit is not None
+        if request.synthetic and not self.audit.keep_synthetic():
+            request.audit_id = ""
+            return
+        request.audit_id = self.audit.new_id()
+        self.audit.write_received(
+            audit_id=request.audit_id,
+            user=request.who.user,
+            groups=request.who.groups,
+            user_agent=request.user_agent,
+            verb=request.target.verb,
+            uri=request.uri,
+            object_ref=_object_ref(request),
+            received=self.clock.time_at(self.model.now),
+            sampled=request.synthetic,
+            **_instance_origin(request),
+        )
 
     def write_audit(
         self,
@@ -300,32 +328,19 @@ class LoadRunner:
                 annotations["apiserver.latency.k8s.io/apf-queue-wait"] = go_duration(wait)
             if request.etcd_seconds > 0:
                 annotations["apiserver.latency.k8s.io/etcd"] = go_duration(request.etcd_seconds)
-        object_ref = None
-        if target.is_resource and target.resource:
-            object_ref = {
-                k: v
-                for k, v in (
-                    ("resource", target.resource.split("/")[0]),
-                    ("namespace", target.namespace),
-                    ("name", request.name),
-                    ("apiGroup", target.api_group),
-                    ("apiVersion", request.version),
-                    ("subresource", request.subresource),
-                )
-                if v
-            }
         self.audit.write(
             user=request.who.user,
             groups=request.who.groups,
             user_agent=request.user_agent,
             verb=target.verb,
             uri=request.uri,
-            object_ref=object_ref,
+            object_ref=_object_ref(request),
             code=code,
             received=self.clock.time_at(start),
             completed=self.clock.time_at(end),
             annotations=annotations,
             sampled=sampled,
+            audit_id=request.audit_id or "",
             **_instance_origin(request),
         )
 
@@ -380,6 +395,24 @@ def http_target(verb: str, group: str, resource: str, subresource: str, namespac
     return Target(
         verb, True, group, f"{resource}/{subresource}" if subresource else resource, namespace
     )
+
+
+def _object_ref(request: Request) -> dict[str, str] | None:
+    target = request.target
+    if not (target.is_resource and target.resource):
+        return None
+    return {
+        k: v
+        for k, v in (
+            ("resource", target.resource.split("/")[0]),
+            ("namespace", target.namespace),
+            ("name", request.name),
+            ("apiGroup", target.api_group),
+            ("apiVersion", request.version),
+            ("subresource", request.subresource),
+        )
+        if v
+    }
 
 
 def _instance_origin(request: Request) -> dict[str, Any]:
