@@ -10,7 +10,7 @@ import pytest
 from kubeward.sim.load.apf import FlowControl, Identity, PriorityLevel, Target
 from kubeward.sim.load.bootstrap import flow_schemas, priority_levels
 from kubeward.sim.load.cost import Capacity, Cost
-from kubeward.sim.load.engine import APIServerModel, Request
+from kubeward.sim.load.engine import CONNECTION_FAILED, APIServerModel, Request
 from kubeward.sim.load.runner import identity_of
 
 SERVER_CL = 600
@@ -235,3 +235,25 @@ def test_exempt_requests_never_queue() -> None:
     assert model.flow.levels["exempt"].executing_requests == 20
     assert PriorityLevel.of(priority_levels()[0]).exempt
     assert Cost(0, 0, 0, 1, 0).seats == 1
+
+
+def test_while_the_restarted_server_fills_its_cache_exempt_requests_wait_without_time_out() -> None:
+    """APF never queues exempt requests, so its queue-wait time-out cannot reject them (an
+    administrator's fix must get through a long start-up); other levels' requests time out."""
+    model = _model(cores=0.001)  # filling the cache of 10,000 pods takes minutes at this speed
+    admin = identity_of("admin", ("system:masters",))
+    killed: list[int] = []
+    model.capacity = Capacity(cores=0.001, memory_limit=1)
+    model.submit(_request(admin, killed))
+    model.advance(model.now + 5)
+    assert killed == [CONNECTION_FAILED] and model.state.restarts == 1
+    model.capacity = Capacity(cores=0.001)
+    model.advance(model.now + model.capacity.restart_seconds + 1)
+    assert model.state.up and not model.state.ready
+    exempt: list[int] = []
+    other: list[int] = []
+    model.submit(_request(admin, exempt, verb="get"))
+    model.submit(_request(sa("default", "app"), other, verb="get"))
+    model.advance(model.now + model.capacity.queue_wait_limit + 5)
+    assert other == [429] and exempt == []  # still waiting for the cache, not rejected
+    assert not model.state.ready

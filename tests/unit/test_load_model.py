@@ -32,6 +32,37 @@ def _runner(prepared: Prepared, audit: AuditLog | None = None) -> LoadRunner:
     return run_model(prepared, 2, audit=audit)  # two quiet minutes: every informer is watching
 
 
+def _until_killed(runner: LoadRunner) -> None:
+    """Advance until the process is OOM-killed (a LIST's heap counts once etcd answered)."""
+    model = runner.model
+    deadline = model.now + 10
+    while model.state.restarts == 0 and model.now < deadline:
+        runner.advance_to(model.now + 0.001)
+
+
+def test_a_list_holds_its_heap_once_etcd_has_answered(tiny: Prepared) -> None:
+    """A quorum LIST's heap (etcd's reply, decoded objects, the response) exists once etcd has
+    sent the reply; a small write dispatched beside it finishes before that."""
+    runner = _runner(tiny)
+    model = runner.model
+    admin = identity_of("admin", ("system:masters",))
+    before = model.memory()
+    big = Request(admin, Target("list", True, "", "nodes", ""), ("", "nodes"))
+    model.submit(big)
+    assert big.cost is not None and big.cost.memory > 0 and big.cost.etcd > 0
+    assert big.dispatched == model.now and model.memory() == before  # etcd still reading
+    held = []
+    while big.code == -1 and model.now < big.dispatched + 5:
+        runner.advance_to(model.now + 0.0005)
+        held.append((big.etcd_seconds > 0, model.memory() - before))
+    assert big.code == 200 and big.cost is not None
+    reading = [grown for answered, grown in held if not answered]
+    answered = [grown for done, grown in held if done]
+    assert reading and max(reading) < big.cost.memory  # only others' small requests
+    assert answered and max(answered) >= big.cost.memory  # (times the GC headroom)
+    assert model.memory() == pytest.approx(before, rel=0.01)  # released when it finished
+
+
 def test_an_oom_kill_ends_every_watch_and_informers_relist_after_the_restart(
     tiny: Prepared,
 ) -> None:
@@ -47,7 +78,8 @@ def test_an_oom_kill_ends_every_watch_and_informers_relist_after_the_restart(
     big = Request(admin, Target("list", True, "", "nodes", ""), ("", "nodes"))
     big.on_done = lambda r, code: codes.append(code)
     model.capacity = type(model.capacity)(memory_limit=model.memory() + 1)  # no headroom left
-    model.submit(big)  # its heap pushes the process over the limit
+    model.submit(big)  # its heap, once etcd's reply is in, pushes the process over the limit
+    _until_killed(runner)
     assert codes == [CONNECTION_FAILED]
     assert closed == [1] and model.watcher_count() == 0
     assert not model.state.up and model.state.restarts == 1
@@ -163,6 +195,7 @@ def test_request_received_lines_show_the_requests_an_oom_kill_cut_short(
     big = Request(admin, Target("list", True, "", "nodes", ""), ("", "nodes"), uri="/api/v1/nodes")
     model.capacity = type(model.capacity)(memory_limit=model.memory() + 1)  # no headroom left
     model.submit(big)  # its heap pushes the process over the limit: it never completes
+    _until_killed(runner)
     assert model.state.restarts == 1
     audit.close()
     events = [orjson.loads(line) for line in path.read_bytes().splitlines()]

@@ -74,6 +74,7 @@ class Request:
     code: int = -1
     remaining_cpu: float = 0.0
     etcd_seconds: float = 0.0
+    holds_memory: bool = False  # its heap is counted in live_memory
 
 
 class Observer(Protocol):
@@ -268,17 +269,26 @@ class APIServerModel:
         kind = "mutating" if request.target.verb in MUTATING else "readOnly"
         self.inflight[kind] += 1
         self.executing_by_flow[(request.schema, request.level)] += 1
-        self.live_memory += request.cost.memory
         request.remaining_cpu = request.cost.cpu
         if request.cost.etcd > 0:
+            # Its heap (etcd's reply, the decoded objects, the response) exists once etcd's
+            # reply is in: a write or a GET dispatched beside a big LIST can finish first.
             self.etcd.add(request.cost.etcd, request)
         else:
             self.cpu.add(request.cost.cpu, request)
+            self._hold(request)
+
+    def _hold(self, request: Request) -> None:
+        assert request.cost is not None
+        request.holds_memory = True
+        self.live_memory += request.cost.memory
         self._check_memory()
 
     def _etcd_done(self, request: Request) -> None:
         request.etcd_seconds = self.now - request.dispatched
         self.cpu.add(request.remaining_cpu, request)
+        if not request.holds_memory:
+            self._hold(request)
 
     def _cpu_done(self, request: Request) -> None:
         if request is self._initialising:
@@ -292,7 +302,9 @@ class APIServerModel:
 
     def _release(self, request: Request) -> None:
         assert request.cost is not None
-        self.live_memory -= request.cost.memory
+        if request.holds_memory:
+            self.live_memory -= request.cost.memory
+            request.holds_memory = False
         kind = "mutating" if request.target.verb in MUTATING else "readOnly"
         self.inflight[kind] -= 1
         self.executing_by_flow[(request.schema, request.level)] -= 1
@@ -417,6 +429,7 @@ class APIServerModel:
         )
         init.remaining_cpu = init.cost.cpu
         self._initialising = init
+        init.holds_memory = True  # etcd streams into the watch cache from the start
         self.live_memory += init.cost.memory
         self.etcd.add(init.cost.etcd, init)
 
@@ -435,6 +448,8 @@ class APIServerModel:
         self._update_watch_load()
         cutoff = self.now - self.capacity.queue_wait_limit
         for level in self.flow.levels.values():
+            if level.exempt:
+                continue  # exempt requests are never queued by APF: nothing to time out
             for request in level.expire(cutoff):
                 request.reject_reason = "time-out"
                 self._finish(request, 429)
