@@ -34,7 +34,7 @@ demo: $(STAMP) .kubeward/kubectl-path
 
 test: $(STAMP) .kubeward/kubectl-path .kubeward/postgres-bin .kubeward/promtool-path lint
 	KUBEWARD_KUBECTL=$$(cat .kubeward/kubectl-path) KUBEWARD_PG_BIN=$$(cat .kubeward/postgres-bin) \
-	  KUBEWARD_PROMTOOL=$$(cat .kubeward/promtool-path) $(VENV)/bin/pytest -q
+	  KUBEWARD_PROMTOOL=$$(cat .kubeward/promtool-path) $(VENV)/bin/pytest -q --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
