@@ -32,9 +32,11 @@ install: $(STAMP)
 demo: $(STAMP) .kubeward/kubectl-path
 	KUBEWARD_KUBECTL=$$(cat .kubeward/kubectl-path) $(VENV)/bin/kubeward demo
 
+# Two workers, one test file at a time each (module fixtures such as the replay run once): the
+# end-to-end tests mostly wait on simulators, so the suite takes about half as long.
 test: $(STAMP) .kubeward/kubectl-path .kubeward/postgres-bin .kubeward/promtool-path lint
 	KUBEWARD_KUBECTL=$$(cat .kubeward/kubectl-path) KUBEWARD_PG_BIN=$$(cat .kubeward/postgres-bin) \
-	  KUBEWARD_PROMTOOL=$$(cat .kubeward/promtool-path) $(VENV)/bin/pytest -q --durations=25
+	  KUBEWARD_PROMTOOL=$$(cat .kubeward/promtool-path) $(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
