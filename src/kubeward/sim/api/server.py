@@ -34,7 +34,7 @@ from kubeward.sim.api.metrics_api import MetricsProvider
 from kubeward.sim.api.rest import DeleteOptions, Filter, ListResult, ObjectAPI
 from kubeward.sim.api.tables import to_table
 from kubeward.sim.load.apf import Target
-from kubeward.sim.load.audit import AuditLog
+from kubeward.sim.load.audit import AuditLog, object_ref
 from kubeward.sim.load.cost import selectivity
 from kubeward.sim.load.engine import CONNECTION_FAILED, WatchHandle
 from kubeward.sim.load.engine import Request as ModelRequest
@@ -891,25 +891,16 @@ def read_token_file(path: Path) -> dict[str, User]:
 def _audit_subject(request: Request, info: RequestInfo | None, user: User | None) -> dict[str, Any]:
     """Who asked for what, as an audit event names it (without the load model)."""
     uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    object_ref = None
+    ref = None
     if info is not None:
-        object_ref = {
-            k: v
-            for k, v in (
-                ("resource", info.resource),
-                ("namespace", info.namespace),
-                ("name", info.name),
-                ("apiGroup", info.group),
-                ("apiVersion", info.version),
-                ("subresource", info.subresource),
-            )
-            if v
-        }
+        ref = object_ref(
+            info.resource, info.namespace, info.name, info.group, info.version, info.subresource
+        )
     return {
         "user": user.name if user else "",
         "groups": (*user.groups, "system:authenticated") if user else (),
         "user_agent": request.headers.get("user-agent", ""),
         "verb": info.verb if info is not None else request.method.lower(),
         "uri": uri,
-        "object_ref": object_ref,
+        "object_ref": ref,
     }

@@ -49,6 +49,21 @@ def go_duration(seconds: float) -> str:
     return f"{head}{secs:.6g}s"
 
 
+def object_ref(
+    resource: str, namespace: str, name: str, group: str, version: str, subresource: str
+) -> dict[str, str]:
+    """An audit event's ``objectRef``: the fields that are set."""
+    fields = (
+        ("resource", resource),
+        ("namespace", namespace),
+        ("name", name),
+        ("apiGroup", group),
+        ("apiVersion", version),
+        ("subresource", subresource),
+    )
+    return {k: v for k, v in fields if v}
+
+
 def micro(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -24,7 +24,7 @@ from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock
 from kubeward.sim.load.apf import Identity, Target
-from kubeward.sim.load.audit import AuditLog, go_duration
+from kubeward.sim.load.audit import AuditLog, go_duration, object_ref
 from kubeward.sim.load.bootstrap import FLOWCONTROL
 from kubeward.sim.load.clients import SyntheticClient, builtin_clients
 from kubeward.sim.load.coredns import CoreDNSModel
@@ -401,18 +401,14 @@ def _object_ref(request: Request) -> dict[str, str] | None:
     target = request.target
     if not (target.is_resource and target.resource):
         return None
-    return {
-        k: v
-        for k, v in (
-            ("resource", target.resource.split("/")[0]),
-            ("namespace", target.namespace),
-            ("name", request.name),
-            ("apiGroup", target.api_group),
-            ("apiVersion", request.version),
-            ("subresource", request.subresource),
-        )
-        if v
-    }
+    return object_ref(
+        target.resource.split("/")[0],
+        target.namespace,
+        request.name,
+        target.api_group,
+        request.version,
+        request.subresource,
+    )
 
 
 def _instance_origin(request: Request) -> dict[str, Any]:
