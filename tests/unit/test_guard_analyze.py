@@ -677,3 +677,35 @@ def test_findings_are_recomputable_from_an_analysis(tmp_path: Path) -> None:
     analysis = analyse(log.close())
     again = find(analysis)
     assert [f.to_dict() for f in again] == [f.to_dict() for f in analysis.findings]
+
+
+def test_a_malformed_request_received_line_leaves_its_completion_whole() -> None:
+    """A RequestReceived line the reader cannot use (no user) is skipped; the completion of
+    the same request then counts as the whole request, not as an outcome of nothing."""
+    base = {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "auditID": "x",
+        "requestURI": "/api/v1/pods",
+        "verb": "list",
+        "userAgent": "c/1",
+        "objectRef": {"resource": "pods", "apiVersion": "v1"},
+        "requestReceivedTimestamp": "2025-01-01T12:00:00.000001Z",
+        "stageTimestamp": "2025-01-01T12:00:01.000001Z",
+    }
+    received = orjson.dumps({**base, "stage": "RequestReceived"})  # no "user"
+    completed = orjson.dumps(
+        {
+            **base,
+            "stage": "ResponseComplete",
+            "user": {"username": "c"},
+            "responseStatus": {"code": 200},
+        }
+    )
+    parser = AuditParser()
+    records = list(iter_lines([received, completed], parser))
+    assert [r.part for r in records] == ["whole"] and parser.stats.malformed == 1
+    aggregator = Aggregator()
+    aggregator.add_all(records)
+    (row,) = aggregator.report(T0.timestamp(), T0.timestamp() + 10).rows
+    assert row.requests == 1 and row.unfinished == 0 and row.mean_latency == pytest.approx(1.0)

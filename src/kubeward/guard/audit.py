@@ -307,7 +307,7 @@ class AuditParser:
         limit = int(limit_text) if limit_text.isdigit() else 0
         source_ips = event.get("sourceIPs")
         source_ip = str(source_ips[0]) if isinstance(source_ips, list) and source_ips else ""
-        return AuditRecord(
+        record = AuditRecord(
             time=when,
             user=user,
             groups=groups,
@@ -334,14 +334,16 @@ class AuditParser:
             is_resource=is_resource,
             part=part,
         )
+        if part == REQUEST:
+            _remember(self._received, str(audit_id), _MAX_RECEIVED)
+        return record
 
     def _part(self, stage: str, verb: str, audit_id: str | None) -> str | None:
         """What a line of this stage counts as (None: nothing, an earlier stage counted it)."""
         if stage == "RequestReceived":
-            if audit_id is None:
-                return None  # cannot be matched with its completion: count that instead
-            _remember(self._received, audit_id, _MAX_RECEIVED)
-            return REQUEST
+            # remembered once the line is known to be a usable record (parse_event's end);
+            # without an auditID it cannot be matched with its completion: count that instead
+            return REQUEST if audit_id is not None else None
         if verb == "watch" and stage == "ResponseStarted":
             if audit_id is None:
                 return WHOLE
