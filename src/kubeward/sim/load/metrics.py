@@ -106,9 +106,16 @@ class APIServerMetrics:
             ["client", "system", "code"],
             registry=self.registry,
         )
-        # prometheus_client's labels() lookups are slow on the synthetic hot path: keep children
-        self._counted: dict[tuple[str, ...], Any] = {}
-        self._timed: dict[tuple[str, ...], Any] = {}
+        # prometheus_client's labels() lookups are slow on the synthetic hot path (they were
+        # a fifth of a 7,500-node simulator's time while 429s flowed): keep the children
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe(
         self,
@@ -122,39 +129,32 @@ class APIServerMetrics:
         seconds: float,
     ) -> None:
         key = (verb, group, version, resource, subresource, scope, "apiserver")
-        counted = self._counted.get((*key, str(code)))
-        if counted is None:
-            counted = self.requests.labels(*key, str(code))
-            self._counted[(*key, str(code))] = counted
-        counted.inc()
+        self._child(self.requests, *key, str(code)).inc()
         if verb != "WATCH":
-            timed = self._timed.get(key)
-            if timed is None:
-                timed = self._timed[key] = self.duration.labels(*key)
-            timed.observe(seconds)
+            self._child(self.duration, *key).observe(seconds)
 
     def observe_flow(self, request: Request) -> None:
         """APF series for a request the model admitted or rejected."""
         if not request.schema:
             return
+        schema, level = request.schema, request.level
         if request.code == 429:
-            self.rejected.labels(request.schema, request.level, request.reject_reason).inc()
+            self._child(self.rejected, schema, level, request.reject_reason).inc()
             wait = request.finished - request.arrival
-            self.wait.labels(request.schema, request.level, "false").observe(wait)
+            self._child(self.wait, schema, level, "false").observe(wait)
             return
         if request.dispatched >= 0:
-            self.dispatched.labels(request.schema, request.level).inc()
+            self._child(self.dispatched, schema, level).inc()
             wait = request.dispatched - request.arrival
-            self.wait.labels(request.schema, request.level, "true").observe(wait)
+            self._child(self.wait, schema, level, "true").observe(wait)
 
     def observe_etcd(self, request: Request, seconds: float) -> None:
         if request.storage_key is None:
             return
         group, plural = request.storage_key
         resource = f"{plural}.{group}" if group else plural
-        self.etcd.labels(_ETCD_OPERATIONS.get(request.target.verb, "get"), resource).observe(
-            seconds
-        )
+        operation = _ETCD_OPERATIONS.get(request.target.verb, "get")
+        self._child(self.etcd, operation, resource).observe(seconds)
 
 
 _ETCD_OPERATIONS = {
