@@ -148,6 +148,10 @@ class APIServerMetrics:
             wait = request.dispatched - request.arrival
             self._child(self.wait, schema, level, "true").observe(wait)
 
+    def observe_client(self, client: str, system: bool, code: int) -> None:
+        """One synthetic client's request (code 0: the connection failed)."""
+        self._child(self.clients, client, "true" if system else "false", str(code)).inc()
+
     def observe_etcd(self, request: Request, seconds: float) -> None:
         if request.storage_key is None:
             return

@@ -102,7 +102,6 @@ class LoadRunner:
             self.model.on_received.append(self._audit_received)
         self.clients: list[SyntheticClient] = []
         self.coredns: CoreDNSModel | None = None
-        self._client_counters: dict[tuple[str, bool, int], Any] = {}
         self._wake = asyncio.Event()
         self._started = False
         store.add_listener(self._on_store_event)
@@ -250,14 +249,7 @@ class LoadRunner:
         if not request.synthetic:
             return  # the HTTP handler records the response it really sent
         code = request.code
-        key = (request.client, request.system, code)
-        counter = self._client_counters.get(key)
-        if counter is None:
-            counter = self.metrics.clients.labels(
-                request.client, str(request.system).lower(), str(code)
-            )
-            self._client_counters[key] = counter
-        counter.inc()
+        self.metrics.observe_client(request.client, request.system, code)
         if code == CONNECTION_FAILED:
             return  # the server never saw it: no metrics, no audit
         target = request.target
