@@ -39,6 +39,7 @@ ONSET_SECONDS = 300.0  # the scenario's rollout: the telemetry agents start 5 mi
 COREDNS_METRICS = "/api/v1/namespaces/kube-system/services/kube-dns:metrics/proxy/metrics"
 FULL_NODES = 7500
 WARM_UP_SECONDS = 120.0  # the guard watches from this long before the rollout
+WARM_UP_POLL = 2.0  # wall seconds between reads of the simulator's time before the guard starts
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,8 @@ class SideResult:
             "false_alarms_before_onset": sum(1 for a in self.alerts if a.opened_at < onset),
             "guard_requests": self.guard_requests,
             "wall_seconds": round(self.wall_seconds, 1),
+            # --speed is a ceiling: the simulator's clock stands still while it cannot keep up
+            "clock_held_seconds": s.get("clock_held_seconds"),
         }
 
 
@@ -195,6 +198,11 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _check_running(sim: subprocess.Popen[bytes]) -> None:
+    if sim.poll() is not None:
+        raise RuntimeError(f"the simulator exited early (exit code {sim.returncode})")
 
 
 async def _read(api: Any) -> SimReading | None:
@@ -248,22 +256,21 @@ async def run_side(
             if first is None or not first.clock_start:
                 raise RuntimeError("the simulator's /metrics has no load-model series")
             end = first.clock_start + options.minutes * 60
-
-            def clock_now() -> float:
-                # The simulator's clock started at real time clock_start and runs at `speed`
-                # (the model may lag it when busy: the summary says how far it got).
-                return first.clock_start + (time.time() - first.clock_start) * options.speed
-
             reading = first
             next_report = first.clock_start + 60
             # The guard starts on the built cluster, two minutes before the rollout, as on a
             # production cluster: the watch cache filling while the simulator creates the
             # cluster's pods is memory growth too, but not the incident being replayed.
+            # Times are the simulator's model time, never `speed` x wall: its clock stands
+            # still while it cannot keep up (--speed is a ceiling).
             watch_from = first.clock_start + max(options.onset_seconds - WARM_UP_SECONDS, 0.0)
-            while clock_now() < watch_from:
+            while reading.at < watch_from:
+                await asyncio.sleep(WARM_UP_POLL)
+                reading = await _read(reader) or reading
+                _check_running(sim)
+            while guard.clock.now() < end:
                 await asyncio.sleep(options.interval)
-            while clock_now() < end:
-                await asyncio.sleep(options.interval)
+                _check_running(sim)
                 await guard.step()
                 fresh = await _read(reader)
                 if fresh is not None:

@@ -48,6 +48,7 @@ ROWS: list[tuple[str, str]] = [
     ("guard_requests", "guard's own API requests"),
     ("simulated_minutes", "simulated minutes"),
     ("wall_seconds", "wall seconds"),
+    ("clock_held_seconds", "wall seconds the simulator's clock stood still (busy)"),
 ]
 
 

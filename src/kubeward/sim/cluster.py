@@ -11,7 +11,7 @@ from typing import Protocol
 from kubeward.kube.priority import SYSTEM_PRIORITY_CLASSES
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import ObjectAPI
-from kubeward.sim.clock import SimClock
+from kubeward.sim.clock import SimClock, SimTimer
 from kubeward.sim.control.cronjob import CronJobController
 from kubeward.sim.control.daemonset import DaemonSetController
 from kubeward.sim.control.deployment import DeploymentController
@@ -78,7 +78,7 @@ class SimCluster:
         if simulate:
             self._add_simulation(scenario)
         self._tasks: list[asyncio.Task[None]] = []
-        self._later: list[asyncio.TimerHandle] = []
+        self._later: list[SimTimer] = []
         self.faults = FaultTimeline(self.api, self.state, scenario.faults)
 
     def _add_simulation(self, scenario: Scenario) -> None:
@@ -151,13 +151,15 @@ class SimCluster:
     def start(self, delayed: bool = True) -> None:
         """Start controllers, the fault timeline and (``delayed``) the workloads the scenario
         creates later, on the running loop."""
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self.clock.govern(), name="clock-governor"))
         self.faults.start()
         for at, objects in delayed_manifests(self.scenario) if delayed else ():
             self._later.append(
                 self.clock.call_later(at - self.clock.elapsed(), self.create_objects, objects)
             )
         for c in self.controllers:
-            self._tasks.append(asyncio.get_running_loop().create_task(c.run(), name=c.name))
+            self._tasks.append(loop.create_task(c.run(), name=c.name))
 
     async def stop(self) -> None:
         for handle in self._later:

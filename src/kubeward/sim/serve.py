@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import secrets
@@ -21,6 +22,7 @@ from kubeward.sim import tls
 from kubeward.sim.api.metrics_api import MetricsProvider
 from kubeward.sim.api.server import APIServer, ServerConfig, User, read_token_file
 from kubeward.sim.cluster import SimCluster
+from kubeward.sim.heap import freeze_survivors
 from kubeward.sim.kubeconfig import write_kubeconfig
 from kubeward.sim.load.audit import AuditLog
 from kubeward.sim.load.runner import LoadOverrides, LoadRunner
@@ -62,6 +64,8 @@ def write_load_summary(load: LoadRunner, path: Path) -> None:
         **load.summary(onset),
         "onset_seconds": onset,
         "clock_start": load.clock.time_at(0).timestamp(),
+        # wall seconds the clock stood still while the simulator could not keep up
+        "clock_held_seconds": round(load.clock.held_seconds, 3),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=2) + "\n")
@@ -164,6 +168,8 @@ async def serve(
     flush_task = None
     if audit is not None:
         flush_task = asyncio.get_running_loop().create_task(_flush_every_second(audit))
+    gc.freeze()  # the cluster just built is state, not garbage (see kubeward.sim.heap)
+    freeze_task = asyncio.get_running_loop().create_task(freeze_survivors(), name="gc-freeze")
     uv_config = uvicorn.Config(
         server.app,
         log_level="warning",
@@ -184,6 +190,9 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await load_task
         await cluster.stop()
+        freeze_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await freeze_task
         if flush_task is not None:
             flush_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -24,6 +24,7 @@ monitor pass over 15,000 nodes compares numbers and decodes only the nodes it wr
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import heapq
 import logging
@@ -62,6 +63,7 @@ KUBELET_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 EXCLUDE_DISRUPTION = "node.kubernetes.io/exclude-disruption"
+_WRITES_PER_YIELD = 50  # nodes written (event, or status and its pods' Ready) between yields
 LARGE_CLUSTER = 50  # --large-cluster-size-threshold
 UNHEALTHY_THRESHOLD = 0.55  # --unhealthy-zone-threshold
 
@@ -245,7 +247,7 @@ class NodeLifecycleController:
             now = self.clock.elapsed()
             try:
                 if now >= next_monitor:
-                    self.monitor()
+                    await self.monitor()
                     next_monitor = now + self.monitor_period
                 self.taint_pass()
                 self.eviction_pass()
@@ -254,14 +256,19 @@ class NodeLifecycleController:
             tick += 1
             await self.clock.sleep(start + tick * self.tick_seconds - self.clock.elapsed())
 
-    def monitor(self) -> None:
-        """monitorNodeHealth: registration events, heartbeats, zone states, NoExecute queue."""
+    async def monitor(self) -> None:
+        """monitorNodeHealth: registration events, heartbeats, zone states, NoExecute queue.
+        Yields to the loop between batches of status writes: after an outage thousands of
+        nodes go Unknown at once, and the simulated kubelets share this loop."""
         for name, uid in self._removed.items():
             self._node_event(name, uid, "RemovingNode", f"Removing Node {name} from Controller")
         self._removed.clear()
         now = self.clock.elapsed()
+        written = 0
         for name, node in list(self._nodes.items()):
+            wrote = False
             if name not in self._registered:
+                wrote = True
                 self._registered.add(name)
                 self._node_event(
                     name, node.uid, "RegisteredNode", f"Registered Node {name} in Controller"
@@ -272,7 +279,12 @@ class NodeLifecycleController:
             if now - node.probe > self.grace_seconds and any(
                 node.conditions.get(t, "Unknown") != "Unknown" for t in KUBELET_CONDITIONS
             ):
+                wrote = True
                 self._set_unknown(name, node)
+            if wrote:
+                written += 1
+                if written % _WRITES_PER_YIELD == 0:
+                    await asyncio.sleep(0)
         self._handle_disruption()
         for name, node in list(self._nodes.items()):
             self._process_taint_based_eviction(name, node)

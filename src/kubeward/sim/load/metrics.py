@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
+    from kubeward.sim.clock import SimClock
     from kubeward.sim.load.engine import APIServerModel, Request
 
 _REPORTED = {
@@ -179,12 +180,12 @@ class ModelCollector(Collector):
         model: APIServerModel,
         start_time: Callable[[], float],
         model_time: Callable[[], float],
-        clock_start: float,
+        clock: SimClock,
     ) -> None:
         self.model = model
         self.start_time = start_time
         self.model_time = model_time
-        self.clock_start = clock_start
+        self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
         model = self.model
@@ -290,7 +291,13 @@ class ModelCollector(Collector):
             "kubeward_sim_clock_start_time_seconds",
             "Unix time of the simulated clock's start (scenario times such as createAt count "
             "from here).",
-            value=self.clock_start,
+            value=self.clock.time_at(0).timestamp(),
+        )
+        yield CounterMetricFamily(
+            "kubeward_sim_clock_held_seconds",
+            "Wall seconds the simulated clock stood still because the simulator's event loop "
+            "was too busy to keep up with --speed (simulated time = speed x (wall - held)).",
+            value=self.clock.held_seconds,
         )
         yield GaugeMetricFamily(
             "kubeward_sim_apiserver_cpu_cores_busy",

@@ -93,9 +93,7 @@ class LoadRunner:
         self.model = APIServerModel(self.stats, capacity_of(spec, overrides))
         self.metrics = APIServerMetrics()
         self.metrics.registry.register(
-            ModelCollector(
-                self.model, self._process_start, self._model_time, clock.time_at(0).timestamp()
-            )
+            ModelCollector(self.model, self._process_start, self._model_time, clock)
         )
         self.model.observers.append(self)
         if audit is not None and audit.request_received:
