@@ -179,6 +179,7 @@ def test_metrics_name_the_api_server_series(kubectl: Kubectl) -> None:
         "etcd_request_duration_seconds_bucket",
         "apiserver_watch_events_total",
         "process_resident_memory_bytes",
+        "kubeward_sim_clock_held_seconds_total",
     ):
         assert re.search(rf"^{family}[{{ ]", metrics, re.M), family
     assert (
