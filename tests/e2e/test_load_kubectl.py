@@ -167,21 +167,37 @@ def test_a_flow_schema_throttles_one_service_account_while_system_requests_succe
     assert codes == [200] * 20
 
 
+API_SERVER_FAMILIES = (
+    "apiserver_request_total",
+    "apiserver_request_duration_seconds_bucket",
+    "apiserver_current_inflight_requests",
+    "apiserver_flowcontrol_current_inqueue_requests",
+    "apiserver_flowcontrol_dispatched_requests_total",
+    "apiserver_storage_objects",
+    "etcd_request_duration_seconds_bucket",
+    "apiserver_watch_events_total",
+    "process_resident_memory_bytes",
+    "kubeward_sim_clock_held_seconds_total",
+)
+
+
 def test_metrics_name_the_api_server_series(kubectl: Kubectl) -> None:
-    metrics = kubectl("get", "--raw", "/metrics").stdout
-    for family in (
-        "apiserver_request_total",
-        "apiserver_request_duration_seconds_bucket",
-        "apiserver_current_inflight_requests",
-        "apiserver_flowcontrol_current_inqueue_requests",
-        "apiserver_flowcontrol_dispatched_requests_total",
-        "apiserver_storage_objects",
-        "etcd_request_duration_seconds_bucket",
-        "apiserver_watch_events_total",
-        "process_resident_memory_bytes",
-        "kubeward_sim_clock_held_seconds_total",
-    ):
-        assert re.search(rf"^{family}[{{ ]", metrics, re.M), family
+    # A write goes to etcd and to watchers: the etcd and watch-event series get samples even
+    # when this test runs first (counters and histograms appear with their first sample).
+    kubectl("create", "configmap", "series-probe", "--from-literal=a=b")
+
+    def complete() -> str | None:
+        text = kubectl("get", "--raw", "/metrics").stdout
+        if all(re.search(rf"^{f}[{{ ]", text, re.M) for f in API_SERVER_FAMILIES):
+            return text
+        return None
+
+    try:
+        metrics = eventually(complete, timeout=30)
+    except AssertionError:
+        text = kubectl("get", "--raw", "/metrics").stdout
+        missing = [f for f in API_SERVER_FAMILIES if not re.search(rf"^{f}[{{ ]", text, re.M)]
+        raise AssertionError(f"no series of {missing} on /metrics") from None
     assert (
         _metric(
             metrics,
