@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 __all__ = [
     "DOES_NOT_EXIST",
@@ -44,6 +44,8 @@ __all__ = [
 ]
 
 # selection.Operator values.
+K = TypeVar("K")
+
 DOES_NOT_EXIST = "!"
 EQUALS = "="
 DOUBLE_EQUALS = "=="
@@ -444,6 +446,66 @@ _OPERATOR_BY_TOKEN = {
 _WHITESPACE = frozenset(" \t\r\n")
 _SPECIAL = frozenset("=!(),><")
 _END = "\x00"  # Go's lexer reads byte 0 at the end, so a NUL in the input acts as an end too
+
+
+class SelectorIndex(Generic[K]):
+    """Label selectors by key, and which of them match a label set, without trying every
+    one: a selector with an equality requirement (``key=value``, ``key in (a, b)``) is filed
+    under those (key, value) pairs and only tried for label sets that have one of them; the
+    others are tried every time. Matching itself is always ``LabelSelector.matches``."""
+
+    def __init__(self) -> None:
+        self._selectors: dict[K, LabelSelector] = {}
+        self._filed: dict[K, tuple[tuple[str, str], ...]] = {}
+        self._by_pair: dict[tuple[str, str], set[K]] = {}
+        self._unfiled: set[K] = set()
+
+    def __len__(self) -> int:
+        return len(self._selectors)
+
+    def set(self, key: K, selector: LabelSelector) -> None:
+        self.remove(key)
+        self._selectors[key] = selector
+        if selector.matches_nothing:
+            return  # never a candidate
+        pairs = _filing_pairs(selector)
+        if pairs is None:
+            self._unfiled.add(key)
+            return
+        self._filed[key] = pairs
+        for pair in pairs:
+            self._by_pair.setdefault(pair, set()).add(key)
+
+    def remove(self, key: K) -> None:
+        if self._selectors.pop(key, None) is None:
+            return
+        self._unfiled.discard(key)
+        for pair in self._filed.pop(key, ()):
+            keys = self._by_pair[pair]
+            keys.discard(key)
+            if not keys:
+                del self._by_pair[pair]
+
+    def get(self, key: K) -> LabelSelector | None:
+        return self._selectors.get(key)
+
+    def matching(self, labels: Mapping[str, str]) -> list[K]:
+        """Keys of the selectors that match ``labels`` (in no particular order)."""
+        candidates = set(self._unfiled)
+        for pair in labels.items():
+            filed = self._by_pair.get(pair)
+            if filed:
+                candidates |= filed
+        return [k for k in candidates if self._selectors[k].matches(labels)]
+
+
+def _filing_pairs(selector: LabelSelector) -> tuple[tuple[str, str], ...] | None:
+    """The (key, value) pairs one of which any matching label set must have: those of the
+    selector's first equality or ``in`` requirement. None when it has none."""
+    for r in selector.requirements:
+        if r.operator in (IN, EQUALS, DOUBLE_EQUALS) and r.values:
+            return tuple((r.key, v) for v in r.values)
+    return None
 
 
 def _lex(s: str) -> list[tuple[str, str]]:

@@ -14,7 +14,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from kubeward.kube.selectors import LabelSelector, SelectorError, label_selector_from_dict
+from kubeward.kube.selectors import (
+    LabelSelector,
+    SelectorError,
+    SelectorIndex,
+    label_selector_from_dict,
+)
 from kubeward.sim.control.scheduling.nodetable import NodeTable
 
 MSG_SPREAD = "node(s) didn't match pod topology spread constraints"
@@ -34,21 +39,30 @@ class SpreadCounts:
         # namespace -> pod key -> (node row, labels); bound, non-terminal, not deleting pods
         self.pods: dict[str, dict[str, tuple[int, dict[str, str]]]] = {}
         self._counters: dict[str, dict[bytes, _Counter]] = {}
+        # namespace -> the counters' selectors: a pod is tried only against those that can
+        # match it (a namespace of 1,500 Deployments has 1,500 of them)
+        self._selectors: dict[str, SelectorIndex[bytes]] = {}
 
     def add(self, namespace: str, key: str, row: int, labels: dict[str, str]) -> None:
         self.pods.setdefault(namespace, {})[key] = (row, labels)
-        for c in self._counters.get(namespace, {}).values():
-            if c.selector.matches(labels):
-                _bump(c, row, 1.0)
+        self._bump_matching(namespace, row, labels, 1.0)
 
     def remove(self, namespace: str, key: str) -> None:
         entry = self.pods.get(namespace, {}).pop(key, None)
         if entry is None:
             return
         row, labels = entry
-        for c in self._counters.get(namespace, {}).values():
-            if c.selector.matches(labels):
-                _bump(c, row, -1.0)
+        self._bump_matching(namespace, row, labels, -1.0)
+
+    def _bump_matching(
+        self, namespace: str, row: int, labels: dict[str, str], delta: float
+    ) -> None:
+        index = self._selectors.get(namespace)
+        if index is None:
+            return
+        counters = self._counters[namespace]
+        for sel_key in index.matching(labels):
+            _bump(counters[sel_key], row, delta)
 
     def counts(self, namespace: str, selector: LabelSelector, sel_key: bytes, n: int) -> np.ndarray:
         """Per-row counts (length ``n``) of pods in ``namespace`` matching ``selector``."""
@@ -56,6 +70,7 @@ class SpreadCounts:
         c = counters.get(sel_key)
         if c is None:
             c = counters[sel_key] = _Counter(selector, np.zeros(max(n, 1)))
+            self._selectors.setdefault(namespace, SelectorIndex()).set(sel_key, selector)
             for row, labels in self.pods.get(namespace, {}).values():
                 if selector.matches(labels):
                     _bump(c, row, 1.0)
