@@ -468,7 +468,7 @@ class SelectorIndex(Generic[K]):
         self._selectors[key] = selector
         if selector.matches_nothing:
             return  # never a candidate
-        pairs = _filing_pairs(selector)
+        pairs = filing_pairs(selector)
         if pairs is None:
             self._unfiled.add(key)
             return
@@ -499,7 +499,7 @@ class SelectorIndex(Generic[K]):
         return [k for k in candidates if self._selectors[k].matches(labels)]
 
 
-def _filing_pairs(selector: LabelSelector) -> tuple[tuple[str, str], ...] | None:
+def filing_pairs(selector: LabelSelector) -> tuple[tuple[str, str], ...] | None:
     """The (key, value) pairs one of which any matching label set must have: those of the
     selector's first equality or ``in`` requirement. None when it has none."""
     for r in selector.requirements:

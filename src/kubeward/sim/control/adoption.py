@@ -14,16 +14,21 @@ from typing import Any
 
 from kubeward.kube import status as st
 from kubeward.kube.registry import ResourceType
-from kubeward.kube.selectors import LabelSelector, SelectorError, label_selector_from_dict
+from kubeward.kube.selectors import (
+    LabelSelector,
+    SelectorError,
+    SelectorIndex,
+    label_selector_from_dict,
+)
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 
 
-class SelectorIndex:
+class OwnerSelectors:
     """Selectors of one owner kind per namespace: which owners may adopt an orphan."""
 
     def __init__(self) -> None:
-        self._by_ns: dict[str, dict[str, LabelSelector]] = defaultdict(dict)
+        self._by_ns: dict[str, SelectorIndex[str]] = defaultdict(SelectorIndex)
 
     def set(self, namespace: str, name: str, selector: Mapping[str, Any] | None) -> None:
         try:
@@ -33,21 +38,23 @@ class SelectorIndex:
         if sel.empty:
             # An empty selector would adopt everything; Kubernetes refuses to act on it.
             sel = LabelSelector.nothing()
-        self._by_ns[namespace][name] = sel
+        self._by_ns[namespace].set(name, sel)
 
     def remove(self, namespace: str, name: str) -> None:
-        self._by_ns.get(namespace, {}).pop(name, None)
+        index = self._by_ns.get(namespace)
+        if index is not None:
+            index.remove(name)
 
     def get(self, namespace: str, name: str) -> LabelSelector | None:
-        return self._by_ns.get(namespace, {}).get(name)
+        index = self._by_ns.get(namespace)
+        return index.get(name) if index is not None else None
 
     def owners_for(self, namespace: str, labels: Mapping[str, str]) -> list[str]:
-        """Keys ``namespace/name`` of the owners whose selector matches ``labels``."""
-        return [
-            f"{namespace}/{name}"
-            for name, sel in self._by_ns.get(namespace, {}).items()
-            if sel.matches(labels)
-        ]
+        """Keys ``namespace/name`` of the owners whose selector matches ``labels``, sorted."""
+        index = self._by_ns.get(namespace)
+        if index is None:
+            return []
+        return [f"{namespace}/{name}" for name in sorted(index.matching(labels))]
 
 
 class Orphans:

@@ -21,7 +21,7 @@ from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.clock import parse_time
-from kubeward.sim.control.adoption import Orphans, SelectorIndex, adopt, release
+from kubeward.sim.control.adoption import Orphans, OwnerSelectors, adopt, release
 from kubeward.sim.control.base import Controller
 from kubeward.sim.control.events import NORMAL, EventRecorder, ObjectRef
 from kubeward.sim.control.podcontrol import TERMINAL, PodsByOwner, owner_reference
@@ -87,7 +87,7 @@ class DeploymentController(Controller):
         self._by_uid: dict[str, str] = {}
         self._rs_by_owner: dict[str, set[str]] = {}
         self._owners_of_rs: dict[str, tuple[str, ...]] = {}  # ReplicaSet uid -> owner uids
-        self._selectors = SelectorIndex()
+        self._selectors = OwnerSelectors()
         self._orphans = Orphans(("apps", "replicasets"))
 
     # -- informer -------------------------------------------------------------------------------

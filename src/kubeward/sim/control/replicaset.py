@@ -9,7 +9,7 @@ from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
-from kubeward.sim.control.adoption import Orphans, SelectorIndex, adopt, release
+from kubeward.sim.control.adoption import Orphans, OwnerSelectors, adopt, release
 from kubeward.sim.control.events import NORMAL, WARNING, ObjectRef
 from kubeward.sim.control.podcontrol import (
     PODS,
@@ -37,7 +37,7 @@ class ReplicaSetController(PodOwnerController):
 
     def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
         super().__init__(api, pods, "replicaset-controller")
-        self._selectors = SelectorIndex()
+        self._selectors = OwnerSelectors()
         self._orphans = Orphans(("", "pods"))
         self._failures: dict[str, int] = {}  # consecutive failed syncs per ReplicaSet key
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-from kubeward.kube.selectors import LabelSelector
+from kubeward.kube.selectors import LabelSelector, SelectorIndex
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 from kubeward.sim.store.store import Store
 
@@ -26,21 +26,22 @@ class SelectedPods(Generic[T]):
     def __init__(self, store: Store, summarize: Callable[[dict[str, Any]], T]) -> None:
         self._store = store
         self._summarize = summarize
-        self._selectors: dict[str, dict[str, LabelSelector]] = defaultdict(dict)
+        self._selectors: dict[str, SelectorIndex[str]] = defaultdict(SelectorIndex)
         self._members: dict[str, set[str]] = defaultdict(set)  # owner -> pod keys
         self._owners: dict[str, frozenset[str]] = {}  # pod key -> owners (selected pods only)
         self._summary: dict[str, T] = {}  # pod key -> summary (selected pods only)
 
     def selector(self, owner: str) -> LabelSelector | None:
         ns, name = owner.split("/", 1)
-        return self._selectors.get(ns, {}).get(name)
+        index = self._selectors.get(ns)
+        return index.get(name) if index is not None else None
 
     def set_selector(self, namespace: str, name: str, selector: LabelSelector) -> bool:
         """Set an owner's selector; a changed selector re-reads the namespace's pods (rare:
         selectors seldom change). True when the selection was recomputed."""
         if self._selectors[namespace].get(name) == selector:
             return False
-        self._selectors[namespace][name] = selector
+        self._selectors[namespace].set(name, selector)
         owner = f"{namespace}/{name}"
         for key in list(self._members.get(owner, ())):
             self._leave(key, owner)
@@ -53,7 +54,9 @@ class SelectedPods(Generic[T]):
 
     def remove(self, namespace: str, name: str) -> None:
         owner = f"{namespace}/{name}"
-        self._selectors.get(namespace, {}).pop(name, None)
+        index = self._selectors.get(namespace)
+        if index is not None:
+            index.remove(name)
         for key in list(self._members.pop(owner, ())):
             self._leave(key, owner)
 
@@ -71,10 +74,11 @@ class SelectedPods(Generic[T]):
         elif event.prev is not None and event.prev.labels == obj.labels:
             new_owners = old_owners  # same labels, same selectors: same owners
         else:
-            new_owners = frozenset(
-                f"{obj.namespace}/{name}"
-                for name, sel in self._selectors.get(obj.namespace, {}).items()
-                if sel.matches(obj.labels)
+            index = self._selectors.get(obj.namespace)
+            new_owners = (
+                frozenset(f"{obj.namespace}/{name}" for name in index.matching(obj.labels))
+                if index is not None
+                else frozenset()
             )
         if not old_owners and not new_owners:
             return []

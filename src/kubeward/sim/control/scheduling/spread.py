@@ -8,6 +8,7 @@ first time a pod uses it, and every bind/release/label change adjusts the arrays
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from kubeward.kube.selectors import (
     LabelSelector,
     SelectorError,
     SelectorIndex,
+    filing_pairs,
     label_selector_from_dict,
 )
 from kubeward.sim.control.scheduling.nodetable import NodeTable
@@ -42,9 +44,15 @@ class SpreadCounts:
         # namespace -> the counters' selectors: a pod is tried only against those that can
         # match it (a namespace of 1,500 Deployments has 1,500 of them)
         self._selectors: dict[str, SelectorIndex[bytes]] = {}
+        # namespace -> (label key, value) -> pod keys: a selector seen for the first time
+        # counts only the pods with one of its equality pairs, not the whole namespace
+        self._pods_by_pair: dict[str, dict[tuple[str, str], set[str]]] = {}
 
     def add(self, namespace: str, key: str, row: int, labels: dict[str, str]) -> None:
         self.pods.setdefault(namespace, {})[key] = (row, labels)
+        by_pair = self._pods_by_pair.setdefault(namespace, {})
+        for pair in labels.items():
+            by_pair.setdefault(pair, set()).add(key)
         self._bump_matching(namespace, row, labels, 1.0)
 
     def remove(self, namespace: str, key: str) -> None:
@@ -52,6 +60,13 @@ class SpreadCounts:
         if entry is None:
             return
         row, labels = entry
+        by_pair = self._pods_by_pair[namespace]
+        for pair in labels.items():
+            keys = by_pair.get(pair)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del by_pair[pair]
         self._bump_matching(namespace, row, labels, -1.0)
 
     def _bump_matching(
@@ -71,12 +86,21 @@ class SpreadCounts:
         if c is None:
             c = counters[sel_key] = _Counter(selector, np.zeros(max(n, 1)))
             self._selectors.setdefault(namespace, SelectorIndex()).set(sel_key, selector)
-            for row, labels in self.pods.get(namespace, {}).values():
-                if selector.matches(labels):
-                    _bump(c, row, 1.0)
+            pods = self.pods.get(namespace, {})
+            for key in self._candidates(namespace, selector):
+                entry = pods.get(key)
+                if entry is not None and selector.matches(entry[1]):
+                    _bump(c, entry[0], 1.0)
         if len(c.counts) < n:
             c.counts = np.concatenate([c.counts, np.zeros(n - len(c.counts))])
         return c.counts[:n]
+
+    def _candidates(self, namespace: str, selector: LabelSelector) -> Iterable[str]:
+        pairs = filing_pairs(selector)
+        if pairs is None:
+            return list(self.pods.get(namespace, {}))
+        by_pair = self._pods_by_pair.get(namespace, {})
+        return set().union(*(by_pair.get(pair, ()) for pair in pairs))
 
 
 def _bump(c: _Counter, row: int, delta: float) -> None:
