@@ -30,8 +30,7 @@ MSG_SPREAD_LABEL = "node(s) didn't match pod topology spread constraints (missin
 
 @dataclass
 class _Counter:
-    selector: LabelSelector
-    counts: np.ndarray  # matching pods per node row
+    counts: np.ndarray  # matching pods per node row (the selector is in SpreadCounts' index)
 
 
 class SpreadCounts:
@@ -84,7 +83,7 @@ class SpreadCounts:
         counters = self._counters.setdefault(namespace, {})
         c = counters.get(sel_key)
         if c is None:
-            c = counters[sel_key] = _Counter(selector, np.zeros(max(n, 1)))
+            c = counters[sel_key] = _Counter(np.zeros(max(n, 1)))
             self._selectors.setdefault(namespace, SelectorIndex()).set(sel_key, selector)
             pods = self.pods.get(namespace, {})
             for key in self._candidates(namespace, selector):
