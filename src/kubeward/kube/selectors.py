@@ -32,8 +32,10 @@ __all__ = [
     "LabelSelector",
     "Requirement",
     "SelectorError",
+    "SelectorIndex",
     "escape_field_value",
     "exact_match",
+    "filing_pairs",
     "label_selector_from_dict",
     "new_requirement",
     "parse_field_selector",
@@ -43,9 +45,9 @@ __all__ = [
     "validate_label_value",
 ]
 
-# selection.Operator values.
 K = TypeVar("K")
 
+# selection.Operator values.
 DOES_NOT_EXIST = "!"
 EQUALS = "="
 DOUBLE_EQUALS = "=="
@@ -405,48 +407,6 @@ class LabelSelector:
 
 # --- the label selector lexer/parser (labels/selector.go) ---------------------------------
 
-_T_ERROR = "error"
-_T_EOS = "end of string"
-_T_CLOSED_PAR = ")"
-_T_COMMA = ","
-_T_DOES_NOT_EXIST = "!"
-_T_DOUBLE_EQUALS = "=="
-_T_EQUALS = "="
-_T_GREATER_THAN = ">"
-_T_IDENTIFIER = "identifier"
-_T_IN = "in"
-_T_LESS_THAN = "<"
-_T_NOT_EQUALS = "!="
-_T_NOT_IN = "notin"
-_T_OPEN_PAR = "("
-
-# Literal -> token; every token except identifier/end/error has a literal spelling.
-_STRING_TO_TOKEN = {
-    ")": _T_CLOSED_PAR,
-    ",": _T_COMMA,
-    "!": _T_DOES_NOT_EXIST,
-    "==": _T_DOUBLE_EQUALS,
-    "=": _T_EQUALS,
-    ">": _T_GREATER_THAN,
-    "in": _T_IN,
-    "<": _T_LESS_THAN,
-    "!=": _T_NOT_EQUALS,
-    "notin": _T_NOT_IN,
-    "(": _T_OPEN_PAR,
-}
-_OPERATOR_BY_TOKEN = {
-    _T_IN: IN,
-    _T_EQUALS: EQUALS,
-    _T_DOUBLE_EQUALS: DOUBLE_EQUALS,
-    _T_GREATER_THAN: GREATER_THAN,
-    _T_LESS_THAN: LESS_THAN,
-    _T_NOT_IN: NOT_IN,
-    _T_NOT_EQUALS: NOT_EQUALS,
-}
-_WHITESPACE = frozenset(" \t\r\n")
-_SPECIAL = frozenset("=!(),><")
-_END = "\x00"  # Go's lexer reads byte 0 at the end, so a NUL in the input acts as an end too
-
 
 class SelectorIndex(Generic[K]):
     """Label selectors by key, and which of them match a label set, without trying every
@@ -506,6 +466,49 @@ def filing_pairs(selector: LabelSelector) -> tuple[tuple[str, str], ...] | None:
         if r.operator in (IN, EQUALS, DOUBLE_EQUALS) and r.values:
             return tuple((r.key, v) for v in r.values)
     return None
+
+
+_T_ERROR = "error"
+_T_EOS = "end of string"
+_T_CLOSED_PAR = ")"
+_T_COMMA = ","
+_T_DOES_NOT_EXIST = "!"
+_T_DOUBLE_EQUALS = "=="
+_T_EQUALS = "="
+_T_GREATER_THAN = ">"
+_T_IDENTIFIER = "identifier"
+_T_IN = "in"
+_T_LESS_THAN = "<"
+_T_NOT_EQUALS = "!="
+_T_NOT_IN = "notin"
+_T_OPEN_PAR = "("
+
+# Literal -> token; every token except identifier/end/error has a literal spelling.
+_STRING_TO_TOKEN = {
+    ")": _T_CLOSED_PAR,
+    ",": _T_COMMA,
+    "!": _T_DOES_NOT_EXIST,
+    "==": _T_DOUBLE_EQUALS,
+    "=": _T_EQUALS,
+    ">": _T_GREATER_THAN,
+    "in": _T_IN,
+    "<": _T_LESS_THAN,
+    "!=": _T_NOT_EQUALS,
+    "notin": _T_NOT_IN,
+    "(": _T_OPEN_PAR,
+}
+_OPERATOR_BY_TOKEN = {
+    _T_IN: IN,
+    _T_EQUALS: EQUALS,
+    _T_DOUBLE_EQUALS: DOUBLE_EQUALS,
+    _T_GREATER_THAN: GREATER_THAN,
+    _T_LESS_THAN: LESS_THAN,
+    _T_NOT_IN: NOT_IN,
+    _T_NOT_EQUALS: NOT_EQUALS,
+}
+_WHITESPACE = frozenset(" \t\r\n")
+_SPECIAL = frozenset("=!(),><")
+_END = "\x00"  # Go's lexer reads byte 0 at the end, so a NUL in the input acts as an end too
 
 
 def _lex(s: str) -> list[tuple[str, str]]:
