@@ -1,7 +1,7 @@
 """Keep CPython's full garbage collections short in a simulator holding a large cluster.
 
 A full (generation 2) collection scans every tracked object. At 7,500 nodes that is millions
-of objects and 1.5-2 s with the event loop blocked, about once a minute, while all
+of objects and 1.5-2 s with the event loop blocked, about once a minute, while the full
 collections together found under 1,400 objects in reference cycles over 4 minutes (measured
 with ``gc.callbacks`` on the full-size replay scenario; ADR 0009). Objects that have survived
 a while are the cluster's state, not garbage: moving them to the permanent generation
