@@ -19,7 +19,8 @@ FREEZE_PERIOD = 60.0  # wall seconds between freezes
 
 
 async def freeze_survivors(period: float = FREEZE_PERIOD) -> None:
-    """Every ``period`` seconds, freeze what the collector is tracking now."""
+    """Freeze what the collector is tracking now (the cluster just built), then again every
+    ``period`` seconds."""
     while True:
-        await asyncio.sleep(period)
         gc.freeze()
+        await asyncio.sleep(period)

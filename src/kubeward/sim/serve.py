@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import secrets
@@ -168,7 +167,7 @@ async def serve(
     flush_task = None
     if audit is not None:
         flush_task = asyncio.get_running_loop().create_task(_flush_every_second(audit))
-    gc.freeze()  # the cluster just built is state, not garbage (see kubeward.sim.heap)
+    # the cluster just built is state, not garbage (kubeward.sim.heap)
     freeze_task = asyncio.get_running_loop().create_task(freeze_survivors(), name="gc-freeze")
     uv_config = uvicorn.Config(
         server.app,
