@@ -41,6 +41,19 @@ def test_stands_still_past_its_lead_and_resumes_without_a_jump() -> None:
     assert clock.elapsed() == pytest.approx(3.5)
 
 
+@pytest.mark.parametrize(("speed", "lead"), [(1, 0.25), (2, 0.5), (20, 5.0), (400, 5.0)])
+def test_lead_is_a_quarter_second_but_never_past_five_simulated_seconds(
+    speed: float, lead: float
+) -> None:
+    """At speed 400 a quarter of a wall second is 100 simulated seconds: past a node's 40 s
+    grace period, so a descheduled process alone would make nodes NotReady."""
+    wall = FakeWall()
+    clock = SimClock(speed=speed, monotonic=wall)
+    clock.check()
+    wall.t += 10.0  # the loop blocked for ten wall seconds
+    assert clock.elapsed() == pytest.approx(lead)
+
+
 def test_never_runs_backwards_across_checks() -> None:
     wall = FakeWall()
     clock = SimClock(speed=4, monotonic=wall)

@@ -281,6 +281,31 @@ async def test_stopped_kubelet_goes_unknown_is_tainted_and_its_pods_evicted() ->
         await c.stop()
 
 
+async def test_running_kubelet_puts_back_ready_another_component_changed() -> None:
+    """The node controller marks pods Ready=False when heartbeats come late; a kubelet that
+    is still running writes its own view back at its status manager's next sync."""
+    c = make([{"name": "n", "count": 1}])
+    c.start()
+    try:
+        pod_on(c, "p", "n-0")
+        await until(lambda: (pod_condition(c, "p", "Ready") or {}).get("status") == "True")
+        before = pod_condition(c, "p", "Ready")
+        marked = pod(c, "p")
+        ready = next(x for x in marked["status"]["conditions"] if x["type"] == "Ready")
+        ready.update(status="False", lastTransitionTime=c.clock.timestamp())
+        c.api.update(PODS, "default", "p", marked, subresource="status")
+        assert pod_condition(c, "p", "Ready")["status"] == "False"  # type: ignore[index]
+        started = c.clock.elapsed()
+        await until(lambda: pod_condition(c, "p", "Ready")["status"] == "True")  # type: ignore[index]
+        assert c.clock.elapsed() - started >= 10 - 1  # at the status manager's sync, not at once
+        after = pod_condition(c, "p", "Ready")
+        assert after is not None and before is not None
+        assert after["lastTransitionTime"] >= ready["lastTransitionTime"]
+        assert pod_condition(c, "p", "ContainersReady")["status"] == "True"  # type: ignore[index]
+    finally:
+        await c.stop()
+
+
 async def test_untolerated_noexecute_taint_evicts_at_once() -> None:
     c = make([{"name": "n", "count": 1}])
     c.start()

@@ -10,8 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-GOVERNOR_INTERVAL = 0.05  # wall seconds between the governor's checks of the event loop
-MAX_LEAD = 0.25  # wall seconds the clock may run on past the loop's last responsive moment
+# How far the clock may run on past the loop's last responsive moment: 0.25 wall seconds, but
+# never more than 5 simulated seconds (at speed 400, 0.25 s is 100 s: past a node's 40 s
+# grace period). Kubelets renew leases every 10 s, so 5 s late is always on time.
+MAX_LEAD = 0.25
+MAX_LEAD_SIMULATED = 5.0
+CHECKS_PER_LEAD = 5  # the governor checks the loop this often per lead (every 50 ms at most)
 _EARLY = 1e-6  # simulated seconds a timer may fire early (float rounding)
 
 
@@ -22,7 +26,7 @@ class SimClock:
     network-facing timeouts (watch timeoutSeconds) stay in real time because clients count them.
 
     ``speed`` is a ceiling once ``govern`` runs: the simulated kubelets, controllers and API
-    server share one event loop, and when it is blocked for longer than ``MAX_LEAD`` wall
+    server share one event loop, and when it is blocked for longer than ``max_lead`` wall
     seconds the clock stops rather than let time pass that nothing simulated (a kubelet
     whose heartbeat is late because the simulator was busy is not a NotReady node).
     """
@@ -42,6 +46,7 @@ class SimClock:
         self._monotonic = monotonic
         self._start_real = monotonic()
         self.held_seconds = 0.0  # wall seconds the clock stood still (governor)
+        self.max_lead = min(MAX_LEAD, MAX_LEAD_SIMULATED / speed)  # wall seconds
         self._ceiling = math.inf  # simulated seconds the clock may not pass before the next check
         self._floor = 0.0  # where the last check left it (float rounding never takes it back)
 
@@ -69,25 +74,27 @@ class SimClock:
         raw = (self._monotonic() - self._start_real - self.held_seconds) * self.speed
         return max(min(raw, self._ceiling), self._floor)
 
-    def check(self, max_lead: float = MAX_LEAD) -> None:
+    def check(self, max_lead: float | None = None) -> None:
         """The event loop is responsive now: time the clock stood at its ceiling since the
         last check is held back for good, and the clock may run ``max_lead`` wall seconds
         past this moment before the next check."""
+        lead = self.max_lead if max_lead is None else max_lead
         raw = (self._monotonic() - self._start_real - self.held_seconds) * self.speed
         if raw > self._ceiling:
             self.held_seconds += (raw - self._ceiling) / self.speed
             raw = self._ceiling
         self._floor = max(raw, self._floor)
-        self._ceiling = self._floor + max_lead * self.speed
+        self._ceiling = self._floor + lead * self.speed
 
-    async def govern(self, max_lead: float = MAX_LEAD) -> None:
-        """Run on the simulator's loop for as long as it serves: ``check`` every
-        ``GOVERNOR_INTERVAL``. A check that comes late means the loop was busy; the clock
-        waited for it at most ``max_lead`` past the previous one."""
+    async def govern(self, max_lead: float | None = None) -> None:
+        """Run on the simulator's loop for as long as it serves: ``check`` ``CHECKS_PER_LEAD``
+        times per lead. A check that comes late means the loop was busy; the clock waited for
+        it at most ``max_lead`` past the previous one."""
+        lead = self.max_lead if max_lead is None else max_lead
         try:
             while True:
-                self.check(max_lead)
-                await asyncio.sleep(GOVERNOR_INTERVAL)
+                self.check(lead)
+                await asyncio.sleep(lead / CHECKS_PER_LEAD)
         finally:
             self.check(0.0)  # fold in any time held since the last check,
             self._ceiling = math.inf  # then run unbounded from where the clock stands

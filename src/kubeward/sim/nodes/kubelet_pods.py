@@ -11,7 +11,9 @@ through the legacy recorder, as component ``kubelet`` on the pod's node.
 
 Status writes are coalesced: every transition marks the pod dirty and one flush per event-loop
 turn writes each dirty pod once, so a pod whose image is cached and that starts at once goes
-from nothing to Running in one write, as the kubelet's status manager batches its syncs.
+from nothing to Running in one write, as the kubelet's status manager batches its syncs. When
+another component changes a pod's Ready condition (the node lifecycle controller, after late
+heartbeats), the status manager writes its own view back at its next sync.
 
 A node whose kubelet is stopped (``ClusterState``) freezes: its pods' steps wait until the
 kubelet is back, and terminating pods stay Terminating, as on a real cluster.
@@ -45,7 +47,7 @@ from kubeward.sim.nodes.factory import START_ANNOTATION
 from kubeward.sim.nodes.podnet import NodeIPs, OverflowIPs
 from kubeward.sim.nodes.podstatus import ContainerRun, PodRun, full_reference, qos_class
 from kubeward.sim.nodes.state import ClusterState
-from kubeward.sim.store.objects import StoreEvent
+from kubeward.sim.store.objects import StoredObject, StoreEvent
 
 log = logging.getLogger("kubeward.sim.kubelet")
 
@@ -61,6 +63,7 @@ SYNC_SECONDS = 1.0  # the pod worker's resync after a container exits
 INIT_SECONDS = 1.0  # how long a simulated (non-sidecar) init container runs
 STOP_SECONDS = 1.0  # simulated containers exit this long after SIGTERM (capped by the grace)
 FROZEN_RETRY = 5.0
+STATUS_SYNC_SECONDS = 10.0  # the status manager's batch sync period (syncBatch)
 EVICTION_INTERVAL = 10.0  # kubelet's eviction monitoring period (housekeeping)
 # Hard eviction thresholds (kubelet defaults) and what the simulated node has left.
 MEMORY_THRESHOLD = 100 * 1024 * 1024
@@ -105,6 +108,8 @@ class KubeletPods:
         self._wakeup = asyncio.Event()
         self._dirty: dict[str, PodRun] = {}
         self._flush_scheduled = False
+        self._writing = ""  # the pod whose status the kubelet is writing right now
+        self._reconciling: set[str] = set()  # pods with a status-manager resync due
         api.store.add_listener(self._on_event)
 
     # -- informer -------------------------------------------------------------------------------
@@ -138,6 +143,35 @@ class KubeletPods:
         if obj.deleting and not run.terminating:
             run.terminating = True
             self._later(run, 0.0, self._terminate)
+        elif run.containers and key != self._writing and obj.rv != run.written_rv:
+            self._check_drift(run, obj)
+
+    def _check_drift(self, run: PodRun, obj: StoredObject) -> None:
+        """Someone else wrote the pod. The kubelet's status manager puts its own view back
+        when the stored status drifted from it (``needsReconcile``), at its next sync. The
+        kubelet-owned field others write is the Ready condition: the node lifecycle
+        controller's Ready=False when the node's heartbeats were late."""
+        if run.key in self._reconciling:
+            return
+        ready = next(
+            (
+                c.get("status")
+                for c in (obj.decode().get("status") or {}).get("conditions") or ()
+                if c.get("type") == "Ready"
+            ),
+            None,
+        )
+        if ready is not None and ready != ("True" if run.ready() else "False"):
+            self._reconciling.add(run.key)
+            self.clock.call_later(STATUS_SYNC_SECONDS, self._reconcile, run)
+
+    def _reconcile(self, run: PodRun) -> None:
+        self._reconciling.discard(run.key)
+        if self.runs.get(run.key) is not run or run.terminating:
+            return
+        if self.state.machine(run.node).kubelet_stopped:
+            return  # a kubelet that comes back resyncs all its pods (resync_node)
+        self._write(run)
 
     def _node_seen(self, node: dict[str, Any]) -> None:
         name = node["metadata"]["name"]
@@ -207,6 +241,7 @@ class KubeletPods:
             del self.runs[run.key]
             self._behaviours.pop(run.key, None)
             self._dirty.pop(run.key, None)
+            self._reconciling.discard(run.key)
             if node is not None:
                 node.pods.discard(run.key)
         if run.pod_ip and run.pod_ip != run.host_ip:
@@ -737,7 +772,12 @@ class KubeletPods:
             self._later(run, 0.0, self._terminate)
         pod["status"] = run.status(pod.get("status") or {}, self.clock.timestamp())
         self.stats.status_writes += 1
-        self.api.update(PODS, run.namespace, run.name, pod, subresource="status")
+        self._writing = run.key
+        try:
+            written = self.api.update(PODS, run.namespace, run.name, pod, subresource="status")
+        finally:
+            self._writing = ""
+        run.written_rv = written.rv
 
     def _event(self, run: PodRun, c: ContainerRun, type_: str, reason: str, message: str) -> None:
         self.recorder.event(

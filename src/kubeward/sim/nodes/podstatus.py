@@ -110,6 +110,7 @@ class PodRun:
     extra_conditions: list[dict[str, Any]] = field(default_factory=list)
     init_containers: list[ContainerRun] = field(default_factory=list)
     initialized: bool = True
+    written_rv: int = 0  # resourceVersion of the kubelet's last status write
 
     def all_containers(self) -> list[ContainerRun]:
         return self.init_containers + self.containers
