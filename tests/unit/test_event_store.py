@@ -275,6 +275,26 @@ def test_concurrent_first_opens_migrate_once(store_url: str) -> None:
         assert opened.get_resume_version("c", "events") == "1"
 
 
+def test_first_open_waits_for_a_lock_another_connection_holds(tmp_path: Path) -> None:
+    """Switching a new file to WAL fails at once while another connection holds the write
+    lock (as a concurrent opener migrating the store does; SQLite does not wait for that one
+    statement): the opener must wait as for any other lock."""
+    path = tmp_path / "kubeward.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, holder.commit)
+    release.start()
+    try:
+        with open_store(str(path)) as opened:
+            opened.set_resume_version("c", "events", "1")
+            assert opened.get_resume_version("c", "events") == "1"
+    finally:
+        release.join()
+        holder.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
 # -- resume points ----------------------------------------------------------------------------
 
 

@@ -14,6 +14,8 @@ replaced instead of failing the next write, and a connect timeout so a dead host
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -26,6 +28,9 @@ SQLITE_CACHE_KIB = 64 * 1024
 # page that every batch rewrites (index interior pages) is copied and synced once per
 # checkpoint rather than every few batches. The WAL file may reach that size.
 SQLITE_CHECKPOINT_PAGES = 10_000
+
+# How long a connection waits for another to release the lock it needs (pysqlite's default).
+SQLITE_BUSY_SECONDS = 5.0
 
 # Execution option naming the SQLite BEGIN mode of a connection ("", "IMMEDIATE", "EXCLUSIVE").
 SQLITE_BEGIN = "kubeward_sqlite_begin"
@@ -49,7 +54,7 @@ def _sqlite_engine(url: URL) -> Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" hook below emits BEGIN
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
@@ -61,3 +66,18 @@ def _sqlite_engine(url: URL) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """Switch the file to WAL (it stays so). SQLite answers the switch with SQLITE_BUSY at
+    once, without waiting as it does for other statements, while another connection holds a
+    lock: two processes opening a new store together hit that. Wait as for any lock."""
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorname != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
