@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 import pytest
 
-from kubeward.sim.clock import SimClock
+from kubeward.sim.clock import SimClock, format_time
 
 
 class FakeWall:
@@ -85,3 +86,22 @@ async def test_a_blocked_loop_holds_the_clock_and_timers_wait_for_simulated_time
     assert clock.held_seconds > 0.5
     assert fired and fired[0] >= due  # the loop's timer came early; it was re-armed
     assert after_sleep >= due
+
+
+def test_timestamp_names_the_current_whole_second() -> None:
+    wall = FakeWall()
+    start = datetime(2026, 11, 23, 8, 0, 0, tzinfo=UTC)
+    clock = SimClock(speed=1, start=start, monotonic=wall)
+    seen = []
+    for step in (0.0, 0.4, 0.599, 0.001, 59.0, 3600.5):
+        wall.t += step
+        assert clock.timestamp() == format_time(clock.now())
+        seen.append(clock.timestamp())
+    assert seen == [
+        "2026-11-23T08:00:00Z",
+        "2026-11-23T08:00:00Z",
+        "2026-11-23T08:00:00Z",
+        "2026-11-23T08:00:01Z",
+        "2026-11-23T08:01:00Z",
+        "2026-11-23T09:01:00Z",
+    ]

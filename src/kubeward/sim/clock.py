@@ -49,6 +49,7 @@ class SimClock:
         self.max_lead = min(MAX_LEAD, MAX_LEAD_SIMULATED / speed)  # wall seconds
         self._ceiling = math.inf  # simulated seconds the clock may not pass before the next check
         self._floor = 0.0  # where the last check left it (float rounding never takes it back)
+        self._stamp_second, self._stamp = -1, ""  # timestamp()'s last second and its text
 
     def now(self) -> datetime:
         return self._start_sim + timedelta(seconds=self.elapsed())
@@ -59,7 +60,13 @@ class SimClock:
 
     def timestamp(self) -> str:
         """RFC 3339 with second precision, as metav1.Time marshals."""
-        return format_time(self.now())
+        # Formatted once per simulated second: every write stamps something, and the start
+        # is a whole second, so the whole seconds elapsed name the stamp.
+        second = int(self.elapsed())
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp = format_time(self._start_sim + timedelta(seconds=second))
+        return self._stamp
 
     def timestamp_micro(self) -> str:
         """RFC 3339 with microseconds, as metav1.MicroTime marshals (events' eventTime)."""
