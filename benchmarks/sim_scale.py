@@ -12,7 +12,10 @@ Figures (final JSON line):
   (filtering + scoring; target >= 2,000 at 15,000 nodes), and ``scheduler_wall_pods_per_second``
   including the binding writes and events;
 - ``rss_mib``: the process's resident memory with everything Running (target <= 4 GiB);
-- ``bootstrap_seconds``: creating the nodes and workload objects.
+- ``bootstrap_seconds``: creating the nodes and workload objects;
+- ``gc_seconds``: time in CPython's cyclic garbage collector while the pods came up (the event
+  loop is blocked meanwhile), with the heap frozen as ``kubeward sim`` freezes it
+  (``kubeward.sim.heap``).
 
 ``--scale 0.1`` runs a tenth of the cluster (1,500 nodes, 15,000 pods) for a quick look.
 """
@@ -29,6 +32,7 @@ import time
 
 from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
+from kubeward.sim.heap import freeze_survivors
 from kubeward.sim.scenarios.model import load_scenario
 from kubeward.sim.store.objects import StoreEvent
 
@@ -39,6 +43,20 @@ def rss_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class GCTimer:
+    """A ``gc.callbacks`` entry adding up the collector's time."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
 
 
 async def run(scale: float, timeout: float) -> dict[str, object]:
@@ -66,13 +84,16 @@ async def run(scale: float, timeout: float) -> dict[str, object]:
             running.discard(event.obj.key)
 
     cluster.store.add_listener(count)
+    gc_timer = GCTimer()
     gc.freeze()  # the bootstrap objects live for the whole run: keep the GC off them
     t0 = time.perf_counter()
     cluster.bootstrap()
     bootstrap = time.perf_counter() - t0
-    gc.freeze()
     start = time.perf_counter()
+    gc.callbacks.append(gc_timer)
     cluster.start()
+    # The simulator's heap policy, as `kubeward sim` runs it (kubeward.sim.heap).
+    freezer = asyncio.get_running_loop().create_task(freeze_survivors())
     last_report = start
     while len(running) < expected:
         await asyncio.sleep(0.5)
@@ -83,6 +104,7 @@ async def run(scale: float, timeout: float) -> dict[str, object]:
         if now - start > timeout:
             break
     elapsed = time.perf_counter() - start
+    gc.callbacks.remove(gc_timer)
     assert cluster.scheduler is not None
     stats = cluster.scheduler.stats
     result = {
@@ -91,6 +113,7 @@ async def run(scale: float, timeout: float) -> dict[str, object]:
         "pods": expected,
         "pods_running": len(running),
         "bootstrap_seconds": round(bootstrap, 1),
+        "gc_seconds": round(gc_timer.seconds, 1),
         "seconds_to_all_running": round(elapsed, 1) if len(running) >= expected else None,
         "pods_per_second": round(len(running) / elapsed, 1),
         "scheduler_pods_per_second": round(stats.bound / stats.decide_seconds, 1)
@@ -109,6 +132,7 @@ async def run(scale: float, timeout: float) -> dict[str, object]:
         "rss<=4GiB": result["rss_mib"] <= 4096,
         "all_running": len(running) >= expected,
     }
+    freezer.cancel()
     await cluster.stop()
     return result
 
