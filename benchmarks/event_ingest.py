@@ -358,6 +358,13 @@ def sqlite_stores() -> Iterator[Callable[[], str]]:
 # -- measurements ------------------------------------------------------------------------------
 
 
+def verify(store: Store, writer: EventWriter, clean: bool, workload: Workload) -> None:
+    """Nothing dropped, and the store holds every object's newest version."""
+    if not clean or writer.dropped:
+        raise SystemExit(f"writer lost {writer.dropped} events")
+    check_store(store, workload.expected)
+
+
 def ingest(
     new_store: Callable[[], str], stream: list[Event], workload: Workload, batch_size: int
 ) -> float:
@@ -369,9 +376,7 @@ def ingest(
         writer.add_many(stream)
         clean = writer.close()
         seconds = time.perf_counter() - start
-        if not clean or writer.dropped:
-            raise SystemExit(f"writer lost {writer.dropped} events")
-        check_store(store, workload.expected)
+        verify(store, writer, clean, workload)
     return seconds
 
 
@@ -398,9 +403,7 @@ def collector_ingest(
             writer.add(obj)
         clean = ingest.close()
         seconds = time.perf_counter() - start
-        if not clean or writer.dropped:
-            raise SystemExit(f"collector path lost {writer.dropped} events")
-        check_store(store, workload.expected)
+        verify(store, writer, clean, workload)
     return seconds
 
 
