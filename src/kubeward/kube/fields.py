@@ -77,6 +77,15 @@ def field_getters(storage_key: tuple[str, str]) -> dict[str, FieldGetter]:
     return {**_META, **_EXTRA.get(storage_key, {})}
 
 
-def selectable_fields(storage_key: tuple[str, str], obj: dict[str, Any]) -> dict[str, str]:
-    """The values of every selectable field of ``obj`` (stored alongside it for fast filtering)."""
-    return {name: get(obj) for name, get in field_getters(storage_key).items()}
+def resource_fields(storage_key: tuple[str, str], obj: dict[str, Any]) -> dict[str, str]:
+    """The non-empty values of ``obj``'s selectable fields beyond metadata.name/namespace (which
+    a store keeps anyway). Called for every object written, so it skips the merged mapping."""
+    result = {}
+    for name, get in _EXTRA.get(storage_key, _NONE).items():
+        value = get(obj)
+        if value:
+            result[name] = value
+    return result
+
+
+_NONE: dict[str, FieldGetter] = {}

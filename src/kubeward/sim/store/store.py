@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from sortedcontainers import SortedDict
 
-from kubeward.kube.fields import selectable_fields
+from kubeward.kube.fields import resource_fields
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 from kubeward.sim.store.watch import Watcher
 
@@ -167,11 +167,7 @@ class Store:
         owners = tuple(ref.get("uid", "") for ref in meta.get("ownerReferences") or ())
         # Interned: at 150,000 pods the same few values ("Running", node names, label values)
         # would otherwise be stored once per object.
-        fields = {
-            intern(k): intern(v)
-            for k, v in selectable_fields(storage_key, obj).items()
-            if v and not k.startswith("metadata.")
-        }
+        fields = {k: intern(v) for k, v in resource_fields(storage_key, obj).items()}
         return StoredObject(
             key=f"{ns}/{name}" if ns else name,
             namespace=intern(ns),
