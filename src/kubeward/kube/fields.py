@@ -77,6 +77,9 @@ def field_getters(storage_key: tuple[str, str]) -> dict[str, FieldGetter]:
     return {**_META, **_EXTRA.get(storage_key, {})}
 
 
+_NONE: dict[str, FieldGetter] = {}  # resources with no selectable fields beyond metadata
+
+
 def resource_fields(storage_key: tuple[str, str], obj: dict[str, Any]) -> dict[str, str]:
     """The non-empty values of ``obj``'s selectable fields beyond metadata.name/namespace (which
     a store keeps anyway). Called for every object written, so it skips the merged mapping."""
@@ -86,6 +89,3 @@ def resource_fields(storage_key: tuple[str, str], obj: dict[str, Any]) -> dict[s
         if value:
             result[name] = value
     return result
-
-
-_NONE: dict[str, FieldGetter] = {}

@@ -405,7 +405,7 @@ class LabelSelector:
         return hash((self._nothing, self._requirements))
 
 
-# --- the label selector lexer/parser (labels/selector.go) ---------------------------------
+# --- which selectors match a label set, without trying every one -------------------------
 
 
 class SelectorIndex(Generic[K]):
@@ -467,6 +467,8 @@ def filing_pairs(selector: LabelSelector) -> tuple[tuple[str, str], ...] | None:
             return tuple((r.key, v) for v in r.values)
     return None
 
+
+# --- the label selector lexer/parser (labels/selector.go) ---------------------------------
 
 _T_ERROR = "error"
 _T_EOS = "end of string"
