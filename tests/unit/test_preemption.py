@@ -31,7 +31,7 @@ def cluster(pools: list[dict[str, Any]]) -> SimCluster:
     ``finish_deletions`` plays their part)."""
     c = running_cluster(pools)
     assert c.kubelet_pods is not None
-    c.store._listeners.remove(c.kubelet_pods._on_event)
+    c.store.remove_listener(c.kubelet_pods._on_event)
     return c
 
 

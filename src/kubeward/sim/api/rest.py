@@ -14,7 +14,6 @@ import bisect
 import copy
 import ipaddress
 import random
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -40,6 +39,7 @@ from kubeward.kube.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
+from kubeward.kube.uid import uid4
 from kubeward.kube.validation import validate_object, validate_update
 from kubeward.sim.api.admission import Admission
 from kubeward.sim.api.convert import from_storage, needs_conversion, storage_type, to_storage
@@ -347,7 +347,7 @@ class ObjectAPI:
             self._check_namespace_open(meta["namespace"])
         if self.store.get(srt.storage_key, _key(srt, meta.get("namespace", ""), name)):
             raise st.already_exists(rt.plural, rt.group, name)
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = uid4(self._rand.getrandbits(128))
         if srt.storage_key == ("batch", "jobs"):
             generate_job_selector(obj)  # as the Job strategy, once the UID exists
         meta["creationTimestamp"] = self.clock.timestamp()

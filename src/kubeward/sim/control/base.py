@@ -22,12 +22,15 @@ class Controller:
 
     name = "controller"
     retry_delay = 0.5
+    # The storage keys whose events ``keys_for`` reads (None: every kind). Events of other
+    # kinds are not delivered.
+    watches: tuple[tuple[str, str], ...] | None = None
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._queue: asyncio.Queue[Hashable] = asyncio.Queue()
         self._queued: set[Hashable] = set()
-        store.add_listener(self._on_event)
+        store.add_listener(self._on_event, self.watches)
 
     def keys_for(self, event: StoreEvent) -> list[Hashable]:
         raise NotImplementedError

@@ -47,6 +47,7 @@ MAX_MISSED = 100
 
 class CronJobController(Controller):
     name = "cronjob-controller"
+    watches = (("batch", "cronjobs"), ("batch", "jobs"))
 
     def __init__(self, api: ObjectAPI) -> None:
         super().__init__(api.store)

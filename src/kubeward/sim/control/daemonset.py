@@ -98,6 +98,7 @@ class Placement:
 class DaemonSetController(PodOwnerController):
     name = "daemonset-controller"
     owner_key = ("apps", "daemonsets")
+    watches = (owner_key, ("", "pods"), ("", "nodes"))
 
     def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
         super().__init__(api, pods, "daemonset-controller")

@@ -78,6 +78,7 @@ def _scaled(value: Any, total: int, round_up: bool) -> int:
 
 class DeploymentController(Controller):
     name = "deployment-controller"
+    watches = (("apps", "deployments"), ("apps", "replicasets"), ("", "pods"))
 
     def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
         super().__init__(api.store)

@@ -76,6 +76,7 @@ class ExpectedCountError(Exception):
 
 class DisruptionController(Controller):
     name = "disruption-controller"
+    watches = (("", "pods"), ("policy", "poddisruptionbudgets"))
 
     def __init__(self, api: ObjectAPI) -> None:
         super().__init__(api.store)

@@ -100,6 +100,13 @@ class EndpointsController(Controller):
     (two informers' worth of work for one index)."""
 
     name = "endpoints-controller"
+    watches = (
+        ("", "pods"),
+        ("", "services"),
+        ("", "nodes"),
+        ("discovery.k8s.io", "endpointslices"),
+        ("", "endpoints"),
+    )
 
     def __init__(self, api: ObjectAPI) -> None:
         super().__init__(api.store)

@@ -31,7 +31,6 @@ from kubeward.sim.control.podcontrol import (
     is_active,
     owner_reference,
     pod_from_template,
-    ready_since,
 )
 from kubeward.sim.store.objects import StoredObject
 
@@ -54,6 +53,7 @@ class JobController(PodOwnerController):
     name = "job-controller"
 
     owner_key = ("batch", "jobs")
+    watches = (owner_key, ("", "pods"))
 
     def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
         super().__init__(api, pods, "job-controller")
@@ -129,7 +129,7 @@ class JobController(PodOwnerController):
             active=len(active),
             succeeded=succeeded,
             failed=failed,
-            ready=sum(1 for p in active if ready_since(p.decode()) is not None),
+            ready=sum(1 for p in active if self.pods.ready_since(p) is not None),
             terminating=sum(1 for p in owned if p.deleting and _phase(p) not in _TERMINAL),
             uncountedTerminatedPods={},
         )

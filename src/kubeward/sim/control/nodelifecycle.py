@@ -163,7 +163,9 @@ class NodeLifecycleController:
         # taint eviction queue: pod key -> (created, trigger), plus a heap of triggers
         self._scheduled: dict[str, tuple[float, float]] = {}
         self._heap: list[tuple[float, str]] = []
-        api.store.add_listener(self._on_event)
+        api.store.add_listener(
+            self._on_event, [("coordination.k8s.io", "leases"), ("", "nodes"), ("", "pods")]
+        )
 
     # -- informers ------------------------------------------------------------------------------
 

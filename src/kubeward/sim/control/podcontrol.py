@@ -74,7 +74,11 @@ def ready_since(pod: dict[str, Any]) -> datetime | None:
 
 
 def is_available(pod: dict[str, Any], min_ready_seconds: int, now: datetime) -> bool:
-    since = ready_since(pod)
+    return available_since(ready_since(pod), min_ready_seconds, now)
+
+
+def available_since(since: datetime | None, min_ready_seconds: int, now: datetime) -> bool:
+    """Whether a pod Ready since ``since`` (None: not Ready) is available at ``now``."""
     if since is None:
         return False
     if min_ready_seconds <= 0 or since == datetime.min:
@@ -105,16 +109,24 @@ def _negated(timestamp: str) -> tuple[int, ...]:
 
 
 class PodsByOwner:
-    """An index of pods by controller owner uid, fed by store events (an informer's indexer)."""
+    """An index of pods by controller owner uid, fed by store events (an informer's indexer).
+
+    It also remembers each pod version's Ready time (``ready_since``): an owner's
+    status counts all its pods at every reconcile, and most of them have not changed since the
+    last one, so decoding each every time was the bulk of the ReplicaSet controller's work.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._pods: dict[str, set[str]] = defaultdict(set)
-        store.add_listener(self._on_event)
+        # pod key -> (resourceVersion, its ready_since); dropped when the pod changes
+        self._ready: dict[str, tuple[int, datetime | None]] = {}
+        store.add_listener(self._on_event, [("", "pods")])
 
     def _on_event(self, event: StoreEvent) -> None:
         if event.storage_key != ("", "pods"):
             return
+        self._ready.pop(event.obj.key, None)  # a new version, or gone
         if event.prev is not None:
             for uid in event.prev.owner_uids:
                 self._pods[uid].discard(event.obj.key)
@@ -129,6 +141,15 @@ class PodsByOwner:
             if obj is not None:
                 out.append(obj)
         return out
+
+    def ready_since(self, pod: StoredObject) -> datetime | None:
+        """``ready_since`` of this stored pod version, decoding each version at most once."""
+        cached = self._ready.get(pod.key)
+        if cached is not None and cached[0] == pod.rv:
+            return cached[1]
+        since = ready_since(pod.decode())
+        self._ready[pod.key] = (pod.rv, since)
+        return since
 
 
 def decode_all(objs: Iterable[StoredObject]) -> list[dict[str, Any]]:

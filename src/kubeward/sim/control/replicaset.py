@@ -15,12 +15,11 @@ from kubeward.sim.control.podcontrol import (
     PODS,
     PodOwnerController,
     PodsByOwner,
+    available_since,
     deletion_rank,
     is_active,
-    is_available,
     owner_reference,
     pod_from_template,
-    ready_since,
 )
 from kubeward.sim.store.objects import StoreEvent
 
@@ -34,6 +33,7 @@ class ReplicaSetController(PodOwnerController):
     name = "replicaset-controller"
 
     owner_key = ("apps", "replicasets")
+    watches = (owner_key, ("", "pods"))
 
     def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
         super().__init__(api, pods, "replicaset-controller")
@@ -158,13 +158,13 @@ class ReplicaSetController(PodOwnerController):
         for obj in self.pods.pods(rs["metadata"]["uid"]):
             if not is_active(obj):
                 continue
-            pod = obj.decode()
             replicas += 1
             if selector is None or all(obj.labels.get(k) == v for k, v in template_labels.items()):
                 fully_labeled += 1
-            if ready_since(pod) is not None:
+            since = self.pods.ready_since(obj)
+            if since is not None:
                 ready += 1
-                if is_available(pod, min_ready, now):
+                if available_since(since, min_ready, now):
                     available += 1
                 else:
                     pending_availability = True

@@ -172,7 +172,7 @@ class Scheduler:
         self._static: dict[bytes, tuple[int, StaticVerdict]] = {}
         self._cluster_version = 0
         self._wakeup = asyncio.Event()
-        api.store.add_listener(self._on_event)
+        api.store.add_listener(self._on_event, [("", "nodes"), ("", "pods")])
 
     # -- informer side --------------------------------------------------------------------------
 

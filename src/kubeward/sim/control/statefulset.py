@@ -40,6 +40,7 @@ POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 class StatefulSetController(PodOwnerController):
     name = "statefulset-controller"
     owner_key = ("apps", "statefulsets")
+    watches = (owner_key, ("", "pods"))
 
     def __init__(self, api: ObjectAPI, pods: PodsByOwner) -> None:
         super().__init__(api, pods, "statefulset-controller")

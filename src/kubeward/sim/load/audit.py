@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import random
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -23,6 +22,7 @@ from typing import IO, Any
 import orjson
 
 from kubeward.kube.apiserver import AUDIT_SAMPLE_RATE_ANNOTATION
+from kubeward.kube.uid import uid4
 
 SAMPLE_ANNOTATION = AUDIT_SAMPLE_RATE_ANNOTATION
 _MESSAGES = {
@@ -88,7 +88,7 @@ class AuditLog:
         return self.sample >= 1 or self._rng.random() < self.sample
 
     def new_id(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return uid4(self._rng.getrandbits(128))
 
     def write_received(
         self,

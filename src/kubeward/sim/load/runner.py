@@ -102,7 +102,7 @@ class LoadRunner:
         self.coredns: CoreDNSModel | None = None
         self._wake = asyncio.Event()
         self._started = False
-        store.add_listener(self._on_store_event)
+        store.add_listener(self._on_store_event, _FLOW_KEYS)
 
     # -- set-up -------------------------------------------------------------------------------
 

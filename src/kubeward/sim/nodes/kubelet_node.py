@@ -106,7 +106,7 @@ class KubeletNodes:
         # Called with the node name when a stopped kubelet comes back, after its node is Ready
         # again: the pod side re-syncs pod status then (the node controller set Ready=False).
         self.restart_hooks: list[Callable[[str], None]] = []
-        api.store.add_listener(self._on_event)
+        api.store.add_listener(self._on_event, [("", "nodes")])
 
     def _bucket(self, name: str) -> set[str]:
         return self._buckets[zlib.crc32(name.encode()) % len(self._buckets)]

@@ -110,7 +110,7 @@ class KubeletPods:
         self._flush_scheduled = False
         self._writing = ""  # the pod whose status the kubelet is writing right now
         self._reconciling: set[str] = set()  # pods with a status-manager resync due
-        api.store.add_listener(self._on_event)
+        api.store.add_listener(self._on_event, [("", "nodes"), ("", "pods")])
 
     # -- informer -------------------------------------------------------------------------------
 

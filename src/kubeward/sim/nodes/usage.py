@@ -69,7 +69,7 @@ class UsageModel:
         self.clock = clock
         self.pods: dict[str, _Running] = {}
         self._ready_in_group: dict[str, int] = defaultdict(int)
-        store.add_listener(self._on_event)
+        store.add_listener(self._on_event, [("", "pods")])
 
     # -- informer -------------------------------------------------------------------------------
 

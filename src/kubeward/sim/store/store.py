@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from sys import intern
 from typing import Any
@@ -142,13 +142,27 @@ class Store:
     def __init__(self, storage_keys: list[tuple[str, str]], window: int = DEFAULT_WINDOW) -> None:
         self.revision = 0
         self.resources = {k: ResourceStore(k, window) for k in storage_keys}
-        self._listeners: list[Listener] = []
+        # storage key -> the listeners of its events, in registration order
+        self._routes: dict[tuple[str, str], list[Listener]] = {k: [] for k in storage_keys}
 
     def resource(self, storage_key: tuple[str, str]) -> ResourceStore:
         return self.resources[storage_key]
 
-    def add_listener(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+    def add_listener(
+        self, listener: Listener, kinds: Iterable[tuple[str, str]] | None = None
+    ) -> None:
+        """Call ``listener`` with each committed event of ``kinds`` (storage keys), or of every
+        kind when None: like an informer per kind, and most commits (Events, Leases) concern
+        few listeners."""
+        wanted = None if kinds is None else frozenset(kinds)
+        for key, route in self._routes.items():
+            if wanted is None or key in wanted:
+                route.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        for route in self._routes.values():
+            if listener in route:
+                route.remove(listener)
 
     def get(self, storage_key: tuple[str, str], key: str) -> StoredObject | None:
         return self.resources[storage_key].objects.get(key)
@@ -202,7 +216,7 @@ class Store:
             res.by_uid[stored.uid] = stored.key
         event = StoreEvent(type_, self.revision, storage_key, stored, prev)
         res.record(event)
-        for listener in self._listeners:
+        for listener in self._routes[storage_key]:
             listener(event)
         return stored
 
