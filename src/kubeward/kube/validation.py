@@ -21,6 +21,7 @@ Bad values are reported as Go's ``%#v`` shows them where users see it (``map[str
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import json
 import math
@@ -578,17 +579,33 @@ def _renderable(e: FieldError) -> bool:
 # --- metadata (apimachinery/pkg/api/validation/objectmeta.go) -------------------------------
 
 
+# Label keys and values, and annotation keys, repeat across every object of a workload: their
+# checks are remembered (bounded). The cached results are tuples, so no caller can change them.
+@functools.lru_cache(maxsize=16384)
+def _label_key_problems(key: str) -> tuple[str, ...]:
+    return tuple(qualified_name(key))
+
+
+@functools.lru_cache(maxsize=16384)
+def _label_value_problems(value: str) -> tuple[str, ...]:
+    return tuple(label_value(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _annotation_key_problems(key: str) -> tuple[str, ...]:
+    return tuple(qualified_name(key.lower()))  # QualifiedName except that case does not matter
+
+
 def _validate_labels(v: _V, labels: dict[str, str] | None, path: str) -> None:
     for k, val in (labels or {}).items():
-        v.invalid_each(path, k, qualified_name(k))
-        v.invalid_each(path, val, label_value(val))
+        v.invalid_each(path, k, _label_key_problems(k))
+        v.invalid_each(path, val, _label_value_problems(val))
 
 
 def _validate_annotations(v: _V, annotations: dict[str, str] | None, path: str) -> None:
     total = 0
     for k, val in (annotations or {}).items():
-        # QualifiedName except that case does not matter.
-        v.invalid_each(path, k, qualified_name(k.lower()))
+        v.invalid_each(path, k, _annotation_key_problems(k))
         total += _nbytes(k) + _nbytes(val)
     if total > TOTAL_ANNOTATION_SIZE_LIMIT:
         v.add(too_long(path, TOTAL_ANNOTATION_SIZE_LIMIT))
