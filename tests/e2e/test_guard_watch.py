@@ -200,6 +200,41 @@ def test_steady_cluster_raises_no_alert_and_sigterm_stops_cleanly(
     names = kubectl("get", "flowschemas", "-o", "name").stdout
     assert "kubeward-guard" not in names
 
+    # The same quiet server with the latency threshold at a microsecond: every check between
+    # two scrapes that saw a request now fires, so --threshold reaches the detector.
+    proc_low = subprocess.run(
+        _watch_cmd(sim, audit, store, "--json", "--for", "7s", "--threshold", "mean-latency=1e-6"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc_low.returncode == 0, proc_low.stderr
+    opened = [e for e in map(json.loads, proc_low.stdout.splitlines()) if e["event"] == "opened"]
+    assert opened, proc_low.stderr
+    assert "latency" in {s["name"] for s in opened[0]["alert"]["signals"]}
+
+
+@pytest.mark.parametrize(
+    ("command", "bad", "expected"),
+    [
+        (["guard", "watch", "--threshold"], "inflight=lots", "'lots' is not a number"),
+        (["guard", "watch", "--threshold"], "latency=1s", "NAME one of"),
+        (["collect", "--guard", "--guard-threshold"], "memory-growth=12Q", "not a quantity"),
+        (["collect", "--guard-threshold"], "inflight=900", "add --guard"),
+    ],
+)
+def test_bad_threshold_is_a_usage_error_naming_it(
+    tmp_path: Path, command: list[str], bad: str, expected: str
+) -> None:
+    kubeconfig = tmp_path / "unused.kubeconfig"
+    kubeconfig.write_text("{}")
+    cmd = [sys.executable, "-m", "kubeward.cli", *command, bad, "--kubeconfig", str(kubeconfig)]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"}
+    )
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr, result.stderr
+
 
 def test_collect_with_guard_alerts_and_throttles(
     overloaded: tuple[SimProcess, Path], tmp_path: Path

@@ -17,7 +17,7 @@ from kubeward.cli import app
 from kubeward.guard.analysis import Aggregator, Analysis
 from kubeward.guard.apimetrics import parse_metrics
 from kubeward.guard.audit import AuditParser, iter_lines, parse_go_duration, read_audit_log
-from kubeward.guard.cli import parse_window
+from kubeward.guard.durations import parse_window
 from kubeward.guard.findings import find
 from kubeward.sim.load.audit import AuditLog
 

@@ -6,6 +6,7 @@ and the bad-input errors of ``kubeward guard watch``."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -45,8 +46,10 @@ def exposition(
     memory: float = 1024 * MIB,
     start: float = 1_700_000_000,
     model_time: float | None = None,
+    seats: dict[str, float] | None = None,
 ) -> str:
-    """kube-apiserver's /metrics, with the families the health signals read."""
+    """kube-apiserver's /metrics, with the families the health signals read (``seats``:
+    apiserver_flowcontrol_nominal_limit_seats by priority level, absent when None)."""
     lines = [
         "# TYPE apiserver_request_total counter",
         f'apiserver_request_total{{code="200",verb="LIST",resource="pods"}} {ok}',
@@ -82,6 +85,12 @@ def exposition(
         "# TYPE process_start_time_seconds gauge",
         f"process_start_time_seconds {start}",
     ]
+    if seats is not None:
+        lines.append("# TYPE apiserver_flowcontrol_nominal_limit_seats gauge")
+        lines += [
+            f'apiserver_flowcontrol_nominal_limit_seats{{priority_level="{level}"}} {n}'
+            for level, n in seats.items()
+        ]
     if model_time is not None:
         lines += [
             "# TYPE kubeward_sim_model_time_seconds gauge",
@@ -234,13 +243,59 @@ def test_saturation_fires_on_inflight_and_on_queued_requests() -> None:
     t = Thresholds()
     tracker, server = HealthTracker(), Server()
     steady(tracker, server, 3)
-    signals = tracker.observe(server.tick(inflight=(t.inflight - 100, 100)))
+    # No APF seat figures: 80 % of kube-apiserver's default 400 + 200.
+    signals = tracker.observe(server.tick(inflight=(380, 100)))
     assert names(signals) == ["saturation"]
-    assert "480 requests in flight" in signals[0].detail
+    assert "480 requests in flight (threshold 480)" in signals[0].detail
     assert tracker.observe(server.tick(inflight=(300, 100))) == []
     signals = tracker.observe(server.tick(inqueue=t.inqueue))
     assert names(signals) == ["saturation"]
     assert "queued by APF" in signals[0].detail
+
+
+def test_saturation_threshold_follows_the_servers_own_concurrency_limit() -> None:
+    # A server run with --max-requests-inflight 1600 --max-mutating-requests-inflight 800:
+    # APF shares 2,400 seats among the levels (the exempt level has none).
+    seats = {"exempt": 0, "system": 290, "leader-election": 98, "node-high": 392,
+             "workload-high": 392, "workload-low": 980, "global-default": 196,
+             "catch-all": 52}  # fmt: skip
+    tracker, server = HealthTracker(), Server()
+    steady(tracker, server, 3)
+    assert tracker.observe(server.tick(inflight=(900, 300), seats=seats)) == []  # 1,200 < 1,920
+    signals = tracker.observe(server.tick(inflight=(1500, 420), seats=seats))
+    assert names(signals) == ["saturation"]
+    assert "1920 requests in flight (threshold 1920)" in signals[0].detail
+    assert parse_metrics(exposition(seats=seats)).concurrency_limit == 2400
+    assert parse_metrics(exposition()).concurrency_limit is None
+
+    # An explicit threshold wins over the server's figure.
+    tracker, server = HealthTracker(Thresholds(inflight=1000)), Server()
+    steady(tracker, server, 3)
+    assert names(tracker.observe(server.tick(inflight=(900, 100), seats=seats))) == ["saturation"]
+
+
+def test_threshold_overrides_take_units_and_name_a_bad_item() -> None:
+    t = Thresholds.with_overrides(
+        ["inflight=1500", "memory-growth=1Gi", "memory-window=3m", "mean-latency=500e-3",
+         "watch-drop-ratio=0.7"]
+    )  # fmt: skip
+    assert (t.inflight, t.memory_growth_bytes, t.memory_window) == (1500, 2**30, 180)
+    assert (t.mean_latency_seconds, t.watch_drop_ratio) == (0.5, 0.7)
+    assert t.inqueue == Thresholds().inqueue  # the rest keep their defaults
+    assert Thresholds.with_overrides(["mean-latency=2s"]).mean_latency_seconds == 2
+    for bad, message in [
+        ("inflight", "expected NAME=VALUE"),
+        ("latency=1s", "NAME one of memory-growth-ratio"),
+        ("inflight=abc", "inflight: 'abc' is not a number"),
+        ("inflight=nan", "not a finite number"),
+        ("inflight=-3", "inflight=-3: must be greater than 0"),
+        ("inflight-share=1.5", "between 0 (excluded) and 1"),
+        ("memory-growth-ratio=1", "must be greater than 1"),
+        ("memory-growth=12Q", "not a quantity"),
+        ("memory-window=0s", "is zero"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            Thresholds.with_overrides([bad])
 
 
 def test_latency_fires_on_the_mean_between_two_samples() -> None:

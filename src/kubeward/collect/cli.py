@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from kubeward.clitext import print_error as _error
+from kubeward.guard.health import THRESHOLD_HELP
 
 collect_app = typer.Typer(
     help="Collect cluster state and events with one LIST+WATCH per kind.",
@@ -132,6 +133,9 @@ def collect(
     guard_interval: float = typer.Option(
         5.0, "--guard-interval", min=0.1, help="With --guard: seconds between two checks."
     ),
+    guard_threshold: list[str] | None = typer.Option(
+        None, "--guard-threshold", metavar="NAME=VALUE", help=f"With --guard: {THRESHOLD_HELP}"
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level."),
 ) -> None:
     """Watch a cluster and serve kube-state-metrics-compatible /metrics; store its Events.
@@ -144,11 +148,14 @@ def collect(
     """
     host, port = parse_listen(listen)
     retention = parse_retention(event_retention)
-    if not guard and (audit_log is not None or guard_protect):
+    if not guard and (audit_log is not None or guard_protect or guard_threshold):
         raise typer.BadParameter(
-            "--audit-log and --guard-protect configure the guard; add --guard",
+            "--audit-log, --guard-protect and --guard-threshold configure the guard; add --guard",
             param_hint="'--guard'",
         )
+    from kubeward.guard.watch_cli import threshold_options  # the guard loads only when used
+
+    thresholds = threshold_options(guard_threshold, "--guard-threshold") if guard else None
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
@@ -168,6 +175,7 @@ def collect(
         "audit_log": audit_log,
         "guard_protect": guard_protect,
         "guard_interval": guard_interval,
+        "guard_thresholds": thresholds,
     }
     raise typer.Exit(asyncio.run(_run(settings)))
 
@@ -265,7 +273,7 @@ async def _guard_loop(api: Any, store: Any, s: dict[str, Any], stop: asyncio.Eve
     from kubeward.guard.detect import Guard, GuardOptions
     from kubeward.guard.watch_cli import Reporter
 
-    options = GuardOptions(auto_protect=s["guard_protect"])
+    options = GuardOptions(auto_protect=s["guard_protect"], thresholds=s["guard_thresholds"])
     reporter = Reporter(
         out=Console(width=200) if not Console().is_terminal else Console(),
         as_json=False,

@@ -33,6 +33,10 @@ class ApiServerMetrics:
     inflight: dict[str, float] = field(default_factory=dict)  # request_kind -> requests
     # apiserver_flowcontrol_current_inqueue_requests, all priority levels and flow schemas
     inqueue: float = 0.0
+    # apiserver_flowcontrol_nominal_limit_seats summed over the priority levels: the server's
+    # concurrency limit (--max-requests-inflight + --max-mutating-requests-inflight, shared out
+    # by APF); None when the server does not export it (APF off, or older than 1.26)
+    concurrency_limit: float | None = None
     # apiserver_longrunning_requests{verb="WATCH"}: open watches, all resources and scopes
     watches: float = 0.0
     # apiserver_request_duration_seconds _sum/_count over every verb but WATCH and CONNECT
@@ -101,6 +105,8 @@ def parse_metrics(text: str) -> ApiServerMetrics:
                 out.inflight[kind] = out.inflight.get(kind, 0.0) + value
             elif name == "apiserver_flowcontrol_current_inqueue_requests":
                 out.inqueue += value
+            elif name == "apiserver_flowcontrol_nominal_limit_seats":
+                out.concurrency_limit = (out.concurrency_limit or 0.0) + value
             elif name == "apiserver_longrunning_requests":
                 if labels.get("verb") == "WATCH":
                     out.watches += value

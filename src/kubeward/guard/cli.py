@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from kubeward.clitext import print_warning as _warn
 from kubeward.guard.analysis import Aggregator, Analysis
 from kubeward.guard.apimetrics import ApiServerMetrics, MetricsError, fetch_metrics
 from kubeward.guard.audit import AuditParser, read_audit_log
+from kubeward.guard.durations import parse_window
 from kubeward.guard.protect_cli import protect
 from kubeward.guard.report import render
 from kubeward.guard.watch_cli import watch
@@ -32,22 +32,6 @@ console = Console()
 err_console = Console(stderr=True)
 
 GUARD_AGENT = "kubeward-guard"
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)(h|m|s))+")
-_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
-
-
-def parse_window(text: str) -> float:
-    """``10m``, ``90s``, ``1h30m`` -> seconds; ValueError naming the accepted forms."""
-    cleaned = text.strip().lower()
-    if not cleaned or not _DURATION.fullmatch(cleaned):
-        raise ValueError(
-            f"{text!r} is not a duration; use a number with a unit h, m or s, e.g. 30s, 10m, 1h30m"
-        )
-    seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(cleaned))
-    if seconds <= 0:
-        raise ValueError(f"{text!r} is zero; give a positive duration such as 10m")
-    return seconds
 
 
 async def _metrics(kubeconfig: Path | None, context: str | None) -> ApiServerMetrics:

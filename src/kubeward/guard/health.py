@@ -10,12 +10,19 @@ faster than real time are measured in simulated seconds.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kubeward.guard.apimetrics import ApiServerMetrics, parse_metrics
+from kubeward.guard.durations import parse_window
+from kubeward.kube.quantity import QuantityError, parse_quantity
 
 MIB = 2**20
+# kube-apiserver's --max-requests-inflight + --max-mutating-requests-inflight defaults
+DEFAULT_CONCURRENCY_LIMIT = 600.0
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,7 @@ class HealthSample:
     rejected: float = 0.0  # apiserver_flowcontrol_rejected_requests_total
     inflight: float = 0.0  # apiserver_current_inflight_requests, all kinds
     inqueue: float = 0.0  # apiserver_flowcontrol_current_inqueue_requests, all levels
+    concurrency_limit: float | None = None  # apiserver_flowcontrol_nominal_limit_seats, summed
     watches: float = 0.0  # apiserver_longrunning_requests{verb="WATCH"}
     latency_sum: float = 0.0  # apiserver_request_duration_seconds, verbs other than WATCH
     latency_count: float = 0.0
@@ -49,6 +57,7 @@ class HealthSample:
             rejected=metrics.rejected_total,
             inflight=metrics.inflight_total,
             inqueue=metrics.inqueue,
+            concurrency_limit=metrics.concurrency_limit,
             watches=metrics.watches,
             latency_sum=metrics.latency_sum,
             latency_count=metrics.latency_count,
@@ -71,11 +80,89 @@ class Thresholds:
     memory_growth_bytes: float = 256 * MIB  # ... and by at least this much
     memory_window: float = 120.0
     rejections_per_second: float = 1.0  # 429s (and APF rejections)
-    inflight: float = 480.0  # 80% of the default 400 + 200 in-flight limits
+    # In-flight requests: this many, or (None) inflight_share of the server's concurrency
+    # limit as its /metrics gives it, else of kube-apiserver's default 400 + 200.
+    inflight: float | None = None
+    inflight_share: float = 0.8
     inqueue: float = 50.0
     mean_latency_seconds: float = 1.0  # non-watch requests, between two samples
     watch_drop_ratio: float = 0.5  # this share of the open watches gone between two samples
     min_watches: float = 20.0  # ignore watch drops on an almost idle server
+
+    @classmethod
+    def with_overrides(cls, items: Sequence[str]) -> Thresholds:
+        """The defaults with ``NAME=VALUE`` items applied (``--threshold`` options). ValueError
+        names the item and the fix."""
+        values: dict[str, float] = {}
+        for item in items:
+            name, sep, text = item.partition("=")
+            name = name.strip()
+            if not sep or name not in _OVERRIDES:
+                raise ValueError(
+                    f"{item!r}: expected NAME=VALUE with NAME one of {', '.join(_OVERRIDES)}"
+                )
+            attribute, kind, low, high = _OVERRIDES[name]
+            try:
+                value = _parse_threshold_value(kind, text.strip())
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+            if not low < value <= high:
+                bound = (
+                    f"between {low:g} (excluded) and {high:g}"
+                    if high < math.inf
+                    else f"greater than {low:g}"
+                )
+                raise ValueError(f"{name}={text.strip()}: must be {bound}")
+            values[attribute] = value
+        return dataclasses.replace(cls(), **values)
+
+    def inflight_limit(self, sample: HealthSample) -> float:
+        """The in-flight count at which ``saturation`` fires for this server."""
+        if self.inflight is not None:
+            return self.inflight
+        limit = sample.concurrency_limit or DEFAULT_CONCURRENCY_LIMIT
+        return self.inflight_share * limit
+
+
+# --threshold NAME -> (Thresholds field, kind of value, excluded lower bound, upper bound)
+_OVERRIDES: dict[str, tuple[str, str, float, float]] = {
+    "memory-growth-ratio": ("memory_growth_ratio", "number", 1.0, math.inf),
+    "memory-growth": ("memory_growth_bytes", "bytes", 0.0, math.inf),
+    "memory-window": ("memory_window", "duration", 0.0, math.inf),
+    "rejections-per-second": ("rejections_per_second", "number", 0.0, math.inf),
+    "inflight": ("inflight", "number", 0.0, math.inf),
+    "inflight-share": ("inflight_share", "number", 0.0, 1.0),
+    "inqueue": ("inqueue", "number", 0.0, math.inf),
+    "mean-latency": ("mean_latency_seconds", "duration", 0.0, math.inf),
+    "watch-drop-ratio": ("watch_drop_ratio", "number", 0.0, 1.0),
+    "min-watches": ("min_watches", "number", 0.0, math.inf),
+}
+THRESHOLD_HELP = (
+    f"Change when a health signal fires (repeatable): {', '.join(_OVERRIDES)}. "
+    "E.g. inflight=1500, mean-latency=2s, memory-growth=1Gi; defaults in docs/guard.md."
+)
+
+
+def _parse_threshold_value(kind: str, text: str) -> float:
+    if kind == "duration":
+        try:
+            return float(text)  # plain seconds
+        except ValueError:
+            return parse_window(text)
+    if kind == "bytes":
+        try:
+            return float(parse_quantity(text))
+        except QuantityError:
+            raise ValueError(
+                f"{text!r} is not a quantity; use bytes with an optional suffix, e.g. 256Mi, 1Gi"
+            ) from None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
 
 
 @dataclass(frozen=True)
@@ -117,8 +204,14 @@ class HealthTracker:
                         f"open watches fell from {last.watches:.0f} to {sample.watches:.0f}",
                     )
                 )
-        if sample.inflight >= t.inflight:
-            signals.append(Signal("saturation", f"{sample.inflight:.0f} requests in flight"))
+        inflight_limit = t.inflight_limit(sample)
+        if sample.inflight >= inflight_limit:
+            signals.append(
+                Signal(
+                    "saturation",
+                    f"{sample.inflight:.0f} requests in flight (threshold {inflight_limit:.0f})",
+                )
+            )
         if sample.inqueue >= t.inqueue:
             signals.append(Signal("saturation", f"{sample.inqueue:.0f} requests queued by APF"))
         signals += self._memory(sample)

@@ -36,6 +36,8 @@ from kubeward.guard import apf
 from kubeward.guard.alertstore import AlertRecorder
 from kubeward.guard.apimetrics import MetricsError, fetch_metrics
 from kubeward.guard.detect import Alert, Guard, GuardOptions
+from kubeward.guard.durations import parse_window
+from kubeward.guard.health import THRESHOLD_HELP, Thresholds
 from kubeward.store import Store, StoreError, StoreURLError, open_store
 
 log = logging.getLogger("kubeward.guard.watch")
@@ -53,10 +55,16 @@ def _fail(code: int, message: str) -> typer.Exit:
 
 
 def _duration(text: str, option: str) -> float:
-    from kubeward.guard.cli import parse_window  # cli imports this module to register watch
-
     try:
         return parse_window(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None
+
+
+def threshold_options(items: list[str] | None, option: str) -> Thresholds:
+    """``--threshold NAME=VALUE`` options as Thresholds; a bad one is a usage error (exit 2)."""
+    try:
+        return Thresholds.with_overrides(items or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None
 
@@ -410,6 +418,12 @@ def watch(
         help="Auto-protect: throttle the top culprit with API Priority and Fairness when an "
         "alert opens (only a non-system identity with >= 25% of the estimated cost).",
     ),
+    threshold: list[str] | None = typer.Option(
+        None,
+        "--threshold",
+        metavar="NAME=VALUE",
+        help=THRESHOLD_HELP,
+    ),
     once: bool = typer.Option(False, "--once", help="Run one check and exit."),
     run_for: str | None = typer.Option(
         None, "--for", help="Stop after this long (real time), e.g. 10m; default: until stopped."
@@ -424,6 +438,7 @@ def watch(
     interval_s = _duration(interval, "--interval")
     window_s = _duration(window, "--window")
     duration_s = _duration(run_for, "--for") if run_for is not None else None
+    thresholds = threshold_options(threshold, "--threshold")
     if audit_log is not None:
         if audit_log.is_dir():
             raise _fail(
@@ -454,7 +469,7 @@ def watch(
     except StoreError as exc:
         raise _fail(EXIT_FAILED, str(exc)) from None
 
-    options = GuardOptions(window=window_s, auto_protect=protect)
+    options = GuardOptions(window=window_s, auto_protect=protect, thresholds=thresholds)
     out = Console() if not as_json else Console(soft_wrap=True)
     if not out.is_terminal and not as_json:
         out = Console(width=200)
