@@ -10,6 +10,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from simproc import SimProcess, start_sim
 
+# The PostgreSQL fixtures (postgres_server, postgres_url, store_url) for every module; the
+# server starts only when a test asks for it.
+pytest_plugins = ["postgres_fixture"]
+
 
 @pytest.fixture(scope="session")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:

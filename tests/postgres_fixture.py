@@ -148,3 +148,13 @@ def postgres_url(postgres_server: PostgresServer) -> str:
     if not postgres_server.running:
         postgres_server.start()
     return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty store on each backend: a SQLite file, then a database on the shared
+    PostgreSQL server. Modules that use it import ``postgres_server`` too."""
+    if request.param == "sqlite":
+        return str(tmp_path / "kubeward.db")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database()

@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 from kubectlhelp import Kubectl, _debian_kubectl
 from kubeward.events.cli import events_app
 from kubeward.events.importer import iter_event_objects
-from postgres_fixture import PostgresServer, postgres_server  # noqa: F401  (fixture)
 from simproc import SimProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -79,12 +78,9 @@ EVENTS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "kubeward.db")
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.create_database()
+@pytest.fixture
+def store(store_url: str) -> str:
+    return store_url
 
 
 def run(*args: str, input: str | None = None) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
-from test_event_store import T0, core_event, new_event, store_url  # noqa: F401  (fixture)
+from test_event_store import T0, core_event, new_event
 
 from kubeward.events import EventWriter, normalize_event, upsert_events
 from kubeward.events.upsert import COLUMNS
@@ -23,7 +23,7 @@ from postgres_fixture import postgres_server  # noqa: F401  (fixture)
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:  # noqa: F811
+def store(store_url: str) -> Iterator[Store]:
     with open_store(store_url) as opened:
         yield opened
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select, text
-from test_event_store import T0, core_event, new_event, store_url  # noqa: F401  (fixture)
+from test_event_store import core_event, new_event
 
 from kubeward.events import EventFilter, EventWriter, list_events
 from kubeward.events.writer import is_store_down
@@ -31,7 +31,7 @@ class FakeClock:
 
 
 @pytest.fixture
-def store(store_url: str) -> Iterator[Store]:  # noqa: F811
+def store(store_url: str) -> Iterator[Store]:
     with open_store(store_url) as opened:
         yield opened
 

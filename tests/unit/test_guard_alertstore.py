@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -19,20 +18,14 @@ from kubeward.guard.alertstore import (
 from kubeward.guard.detect import Alert, Suspect
 from kubeward.guard.health import Signal
 from kubeward.store import Store, open_store
-from postgres_fixture import PostgresServer, postgres_server  # noqa: F401  (fixture)
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 AGENT = "system:serviceaccount:monitoring:telemetry-agent"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        url = str(tmp_path / "kubeward.db")
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.create_database()
-    with open_store(url) as opened:
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    with open_store(store_url) as opened:
         yield opened
 
 
