@@ -293,6 +293,8 @@ def test_threshold_overrides_take_units_and_name_a_bad_item() -> None:
         ("memory-growth-ratio=1", "must be greater than 1"),
         ("memory-growth=12Q", "not a quantity"),
         ("memory-window=0s", "is zero"),
+        ("mean-latency=inf", "not a finite number"),
+        ("mean-latency=soon", "'soon' is not a duration"),
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             Thresholds.with_overrides([bad])

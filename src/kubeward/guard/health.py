@@ -144,11 +144,6 @@ THRESHOLD_HELP = (
 
 
 def _parse_threshold_value(kind: str, text: str) -> float:
-    if kind == "duration":
-        try:
-            return float(text)  # plain seconds
-        except ValueError:
-            return parse_window(text)
     if kind == "bytes":
         try:
             return float(parse_quantity(text))
@@ -157,8 +152,10 @@ def _parse_threshold_value(kind: str, text: str) -> float:
                 f"{text!r} is not a quantity; use bytes with an optional suffix, e.g. 256Mi, 1Gi"
             ) from None
     try:
-        value = float(text)
+        value = float(text)  # durations may be plain seconds
     except ValueError:
+        if kind == "duration":
+            return parse_window(text)
         raise ValueError(f"{text!r} is not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"{text!r} is not a finite number")
