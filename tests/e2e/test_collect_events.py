@@ -71,7 +71,6 @@ def test_events_are_stored_and_a_restart_resumes_from_the_stored_version(
     audited: tuple[SimProcess, Path], tmp_path: Path, store_url: str
 ) -> None:
     sim, audit = audited
-    db = store_url
     # The simulator is shared by both backends' runs: each has its namespace, and reads the
     # audit log from where it stood when the run began.
     ns = "ev-pg" if store_url.startswith("postgresql") else "ev-sqlite"
@@ -80,15 +79,17 @@ def test_events_are_stored_and_a_restart_resumes_from_the_stored_version(
         kube.get("/version")  # the audit log flushes on writes at most once a second
         offset = audit.stat().st_size if audit.exists() else 0
         post_event(kube, ns, "before", "BeforeStart")
-        first = start_collector(tmp_path, sim.kubeconfig, "--store", db, name="first")
+        first = start_collector(tmp_path, sim.kubeconfig, "--store", store_url, name="first")
         try:
             first.wait_ready()
             post_event(kube, ns, "during", "WhileRunning")
             # Seen through both APIs, stored once per uid.
-            eventually(lambda: stored(db, ns) == {"BeforeStart": 1, "WhileRunning": 1}, timeout=20)
+            eventually(
+                lambda: stored(store_url, ns) == {"BeforeStart": 1, "WhileRunning": 1}, timeout=20
+            )
         finally:
             assert first.stop() == 0, first.log()
-        with open_store(db, create=False) as store:
+        with open_store(store_url, create=False) as store:
             resume = {
                 r: store.get_resume_version("default", r)
                 for r in ("events", "events.events.k8s.io")
@@ -96,13 +97,13 @@ def test_events_are_stored_and_a_restart_resumes_from_the_stored_version(
         assert all(resume.values()), resume
 
         post_event(kube, ns, "stopped", "WhileStopped")
-        second = start_collector(tmp_path, sim.kubeconfig, "--store", db, name="second")
+        second = start_collector(tmp_path, sim.kubeconfig, "--store", store_url, name="second")
         try:
             second.wait_ready()
-            eventually(lambda: "WhileStopped" in stored(db, ns), timeout=20)
+            eventually(lambda: "WhileStopped" in stored(store_url, ns), timeout=20)
         finally:
             assert second.stop() == 0, second.log()
-        assert stored(db, ns) == {"BeforeStart": 1, "WhileRunning": 1, "WhileStopped": 1}
+        assert stored(store_url, ns) == {"BeforeStart": 1, "WhileRunning": 1, "WhileStopped": 1}
 
         def logged() -> list[tuple[str, str]] | None:
             kube.get("/version")  # the audit log flushes on writes at most once a second

@@ -124,8 +124,6 @@ class PodsByOwner:
         store.add_listener(self._on_event, [("", "pods")])
 
     def _on_event(self, event: StoreEvent) -> None:
-        if event.storage_key != ("", "pods"):
-            return
         self._ready.pop(event.obj.key, None)  # a new version, or gone
         if event.prev is not None:
             for uid in event.prev.owner_uids:

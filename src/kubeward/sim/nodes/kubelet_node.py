@@ -112,8 +112,6 @@ class KubeletNodes:
         return self._buckets[zlib.crc32(name.encode()) % len(self._buckets)]
 
     def _on_event(self, event: StoreEvent) -> None:
-        if event.storage_key != ("", "nodes"):
-            return
         name = event.obj.name
         if event.type == "DELETED":
             self._bucket(name).discard(name)

@@ -74,8 +74,6 @@ class UsageModel:
     # -- informer -------------------------------------------------------------------------------
 
     def _on_event(self, event: StoreEvent) -> None:
-        if event.storage_key != ("", "pods"):
-            return
         key = event.obj.key
         old = self.pods.pop(key, None)
         if old is not None and old.ready:
