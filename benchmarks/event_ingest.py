@@ -43,6 +43,8 @@ SQLite: a file in a temporary directory, WAL, ``synchronous=NORMAL`` (kubeward's
 PostgreSQL: a throw-away server (``initdb`` + ``pg_ctl`` from Debian's ``postgresql``, as the
 tests start it: ``tests/postgres_fixture.py``) with PostgreSQL's default durability settings
 (``fsync``, ``synchronous_commit`` and ``full_page_writes`` on), over TCP on 127.0.0.1.
+Its databases use the C locale unless ``--pg-locale`` names another (``en_US.utf8``: a
+database created with a typical system locale).
 
     .venv/bin/python benchmarks/event_ingest.py                       # both backends
     .venv/bin/python benchmarks/event_ingest.py --quick               # 20,000 events, 1 run
@@ -323,8 +325,9 @@ def _pg_bin(configured: str | None) -> Path:
 
 
 @contextmanager
-def postgres_server(bin_dir: Path) -> Iterator[Callable[[], str]]:
-    """A throw-away server with default durability; yields a new-database factory."""
+def postgres_server(bin_dir: Path, locale: str | None) -> Iterator[Callable[[], str]]:
+    """A throw-away server with default durability; yields a new-database factory (databases
+    in ``locale``, else the server's ``C``)."""
     sys.path.insert(0, str(ROOT / "tests"))
     from postgres_fixture import PostgresServer
 
@@ -340,7 +343,7 @@ def postgres_server(bin_dir: Path) -> Iterator[Callable[[], str]]:
     server = DurableServer(bin_dir)
     try:
         server.start()
-        yield server.create_database
+        yield lambda: server.create_database(locale=locale)
     finally:
         server.cleanup()
 
@@ -436,6 +439,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "series_updates": workload.updates,
         "new_recorder_share": round(workload.new_recorder_share, 2),
         "batch_size": args.batch_size,
+        "pg_locale": args.pg_locale or "C",
         "repeat": args.repeat,
         "generate_seconds": round(time.perf_counter() - t, 1),
     }
@@ -448,7 +452,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     for backend in args.backends:
         pg_bin = _pg_bin(args.pg_bin) if backend == "postgresql" else None
-        stores = postgres_server(pg_bin) if pg_bin else sqlite_stores()
+        stores = postgres_server(pg_bin, args.pg_locale) if pg_bin else sqlite_stores()
         with stores as new_store:
             figures: dict[str, Any] = {}
             single, both, db, collector = [], [], [], []
@@ -500,6 +504,11 @@ def main() -> None:
         help="comma-separated: sqlite,postgresql",
     )
     parser.add_argument("--pg-bin", help="PostgreSQL programs (default: KUBEWARD_PG_BIN)")
+    parser.add_argument(
+        "--pg-locale",
+        help="create the PostgreSQL databases with this locale (e.g. C.utf8, en_US.utf8: an "
+        "installed operating-system locale) instead of C",
+    )
     parser.add_argument("--no-both-apis", action="store_true", help="skip the both-APIs runs")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="20,000 events, one run")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 _SERVER_USER = "postgres"
@@ -109,13 +110,20 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, prefix: str = "kw") -> str:
-        """A new empty database; returns its SQLAlchemy URL."""
+    def create_database(self, prefix: str = "kw", locale: str | None = None) -> str:
+        """A new empty database; returns its SQLAlchemy URL.
+
+        ``locale``: its collation and character classes (e.g. ``C.utf8``, an operating-system
+        locale), instead of the server's ``C``.
+        """
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if locale is not None:
+            create += sql.SQL(" TEMPLATE template0 LOCALE {}").format(sql.Literal(locale))
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user=self.user, dbname="postgres", autocommit=True
         ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')  # name is generated above: no injection
+            conn.execute(create)
         return self.url(name)
 
 

@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import String, func, inspect, select, text
 
 from kubeward.events import (
     EventFilter,
@@ -35,7 +35,7 @@ from kubeward.store import (
 )
 from kubeward.store.migrate import alembic_config, head_revision
 from kubeward.store.schema import events, metadata
-from postgres_fixture import PostgresServer, postgres_server  # noqa: F401  (fixture)
+from postgres_fixture import PostgresServer
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -219,6 +219,37 @@ def test_open_migrates_to_head_and_matches_the_tables(store: Store) -> None:
         assert compare_metadata(ctx, metadata) == []
     names = set(inspect(store.engine).get_table_names())
     assert {"events", "resume_versions", "alembic_version"} <= names
+
+
+def test_key_columns_compare_bytes_on_a_postgresql_database_with_a_locale(
+    postgres_server: PostgresServer,
+) -> None:
+    """Every indexed string column is created, or migrated, with collation "C" (KeyString),
+    whatever the database's own collation: here glibc's C.UTF-8, the Debian default."""
+    url = postgres_server.create_database(locale="C.utf8")
+    keyed = {
+        (table.name, column.name)
+        for table in metadata.tables.values()
+        for index in [*table.indexes, *table.constraints]
+        for column in getattr(index, "columns", [])
+        if isinstance(column.type, String)
+    }
+    assert ("events", "uid") in keyed and ("resume_versions", "resource") in keyed
+    with open_store(url) as store, store.read() as conn:
+        assert conn.execute(text("SELECT datcollate FROM pg_database WHERE datname = "
+                                 "current_database()")).scalar_one() == "C.utf8"  # fmt: skip
+        collations = {
+            (table, column): collation
+            for table, column, collation in conn.execute(
+                text(
+                    "SELECT table_name, column_name, collation_name FROM "
+                    "information_schema.columns WHERE table_schema = 'public'"
+                )
+            )
+        }
+    assert {key: collations[key] for key in keyed} == dict.fromkeys(keyed, "C")
+    # Only those: other text columns keep the database's collation.
+    assert collations["events", "message"] is None
 
 
 def test_sqlite_store_uses_wal(tmp_path: Path) -> None:
@@ -570,7 +601,7 @@ def test_ages_as_kubectl_prints_them(seconds: int, shown: str) -> None:
 
 
 def test_postgres_connections_name_kubeward_and_time_out(
-    postgres_server: PostgresServer,  # noqa: F811
+    postgres_server: PostgresServer,
 ) -> None:
     with open_store(postgres_server.create_database()) as opened, opened.read() as conn:
         assert conn.execute(text("SHOW application_name")).scalar_one() == "kubeward"

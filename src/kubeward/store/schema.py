@@ -18,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from kubeward.store.coltypes import UTCDateTime
+from kubeward.store.coltypes import KeyString, UTCDateTime
 
 # Stable constraint names, so later migrations can refer to them on both backends.
 metadata = MetaData(
@@ -34,21 +34,21 @@ events = Table(
     Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True),
     # Identity: a cluster's Event object. The same object is served as core/v1 and as
     # events.k8s.io/v1 with one uid, so both shapes land on one row.
-    Column("cluster", String(253), nullable=False),
-    Column("uid", String(64), nullable=False),
-    Column("namespace", String(253), nullable=False),
+    Column("cluster", KeyString(253), nullable=False),
+    Column("uid", KeyString(64), nullable=False),
+    Column("namespace", KeyString(253), nullable=False),
     Column("name", String(253), nullable=False),
     # Numeric resourceVersion when the server gives one (all real servers do): orders updates.
     Column("resource_version", BigInteger),
     Column("api_version", String(32), nullable=False),
     # involvedObject (core/v1) / regarding (events.k8s.io/v1)
-    Column("object_kind", String(253), nullable=False),
-    Column("object_namespace", String(253), nullable=False),
-    Column("object_name", String(253), nullable=False),
+    Column("object_kind", KeyString(253), nullable=False),
+    Column("object_namespace", KeyString(253), nullable=False),
+    Column("object_name", KeyString(253), nullable=False),
     Column("object_uid", String(64), nullable=False),
     Column("object_api_version", String(253), nullable=False),
     Column("object_field_path", Text, nullable=False),
-    Column("reason", String(128), nullable=False),
+    Column("reason", KeyString(128), nullable=False),
     Column("type", String(32), nullable=False),
     Column("message", Text, nullable=False),
     Column("action", String(128), nullable=False),
@@ -81,8 +81,8 @@ events = Table(
 resume_versions = Table(
     "resume_versions",
     metadata,
-    Column("cluster", String(253), primary_key=True),
-    Column("resource", String(253), primary_key=True),
+    Column("cluster", KeyString(253), primary_key=True),
+    Column("resource", KeyString(253), primary_key=True),
     Column("resource_version", String(64), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
@@ -95,7 +95,7 @@ alerts = Table(
     "alerts",
     metadata,
     Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True),
-    Column("cluster", String(253), nullable=False),
+    Column("cluster", KeyString(253), nullable=False),
     Column("opened_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime),
     Column("mitigated_at", UTCDateTime),
