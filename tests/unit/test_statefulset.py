@@ -7,6 +7,7 @@ import json
 from kubeward.kube.defaults import apply_defaults
 from kubeward.kube.registry import REGISTRY
 from kubeward.kube.validation import validate_object
+from kubeward.sim.api.rest import DeleteOptions
 from kubeward.sim.behaviour import ANNOTATION
 from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
@@ -108,3 +109,72 @@ def test_statefulset_templates_may_mount_claim_template_volumes() -> None:
     sts["spec"]["template"]["metadata"]["labels"]["bad key!"] = "x"
     errors = validate_object("apps", "StatefulSet", sts, namespaced=True)
     assert [e.field for e in errors] == ["spec.template.labels"]
+
+
+async def test_start_ordinal_and_claim_retention_policy() -> None:
+    """``spec.ordinals.start`` numbers the pods; ``whenScaled: Delete`` deletes a scaled-down
+    pod's claim, ``whenDeleted: Delete`` the rest with the StatefulSet (garbage collector)."""
+    c = SimCluster(
+        Scenario.model_validate({"name": "s", "nodePools": [{"name": "n", "count": 2}]}),
+        clock=SimClock(speed=100),
+    )
+    c.bootstrap()
+    c.start()
+    claims = REGISTRY.get("", "v1", "persistentvolumeclaims")
+    try:
+        body = statefulset(3)
+        body["spec"]["ordinals"] = {"start": 5}
+        body["spec"]["persistentVolumeClaimRetentionPolicy"] = {
+            "whenDeleted": "Delete",
+            "whenScaled": "Delete",
+        }
+        sts = c.api.create(STATEFULSETS, "default", body).decode()
+
+        def status() -> dict:
+            return c.api.get(STATEFULSETS, "default", "db").decode().get("status") or {}
+
+        await until(lambda: status().get("readyReplicas") == 3)
+        pods = {o.name for o in c.store.resource(("", "pods")).objects.values()}
+        assert pods == {"db-5", "db-6", "db-7"}
+        pod = c.api.get(REGISTRY.get("", "v1", "pods"), "default", "db-7").decode()
+        assert pod["metadata"]["labels"]["apps.kubernetes.io/pod-index"] == "7"
+        claim = c.api.get(claims, "default", "data-db-7").decode()
+        assert [(r["kind"], r["uid"]) for r in claim["metadata"]["ownerReferences"]] == [
+            ("StatefulSet", sts["metadata"]["uid"])
+        ]
+        # scale down: the highest ordinal goes, and its claim with it
+        s = c.api.get(STATEFULSETS, "default", "db").decode()
+        s["spec"]["replicas"] = 2
+        c.api.update(STATEFULSETS, "default", "db", s)
+        await until(
+            lambda: c.store.get(("", "persistentvolumeclaims"), "default/data-db-7") is None
+        )
+        assert c.store.get(("", "pods"), "default/db-7") is None
+        assert c.store.get(("", "persistentvolumeclaims"), "default/data-db-6") is not None
+        # deleting the StatefulSet deletes the remaining claims
+        c.api.delete(STATEFULSETS, "default", "db", DeleteOptions())
+        await until(
+            lambda: not c.store.resource(("", "persistentvolumeclaims")).objects, timeout=20
+        )
+    finally:
+        await c.stop()
+
+
+async def test_claims_are_retained_by_default() -> None:
+    c = SimCluster(
+        Scenario.model_validate({"name": "s", "nodePools": [{"name": "n", "count": 1}]}),
+        clock=SimClock(speed=100),
+    )
+    c.bootstrap()
+    c.start()
+    try:
+        created = c.api.create(STATEFULSETS, "default", statefulset(1)).decode()
+        assert created["spec"]["persistentVolumeClaimRetentionPolicy"] == {
+            "whenDeleted": "Retain",
+            "whenScaled": "Retain",
+        }
+        await until(lambda: c.store.get(("", "persistentvolumeclaims"), "default/data-db-0"))
+        claim = c.store.get(("", "persistentvolumeclaims"), "default/data-db-0").decode()
+        assert "ownerReferences" not in claim["metadata"]
+    finally:
+        await c.stop()

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kubeward.kube.defaults import apply_defaults
@@ -663,6 +663,24 @@ CREATE_CASES: list[tuple[str, str, str, Any, list[tuple[str, str]]]] = [
                 "spec.podManagementPolicy: Invalid value: \"Random\": must be 'OrderedReady' or "
                 "'Parallel'",
             )
+        ],
+    ),
+    (
+        "statefulset-ordinals-and-claim-retention",
+        "apps",
+        "StatefulSet",
+        workload(
+            "StatefulSet",
+            ordinals={"start": -1},
+            persistentVolumeClaimRetentionPolicy={"whenDeleted": "Purge", "whenScaled": "Retain"},
+        ),
+        [
+            (INV, "spec.ordinals.start: Invalid value: -1: must be greater than or equal to 0"),
+            (
+                UNS,
+                "spec.persistentVolumeClaimRetentionPolicy.whenDeleted: Unsupported value: "
+                '"Purge": supported values: "Retain", "Delete"',
+            ),
         ],
     ),
     (
@@ -1558,6 +1576,7 @@ KINDS = [*sorted({(t.group, t.kind, t.namespaced) for t in BUILTIN}), ("x.io", "
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(KINDS), JSON, JSON)
+@example(("scheduling.k8s.io", "PriorityClass", False), {"metadata": 1}, None)  # found by it
 def test_never_raises_on_arbitrary_json(kind: tuple[str, str, bool], obj: Any, old: Any) -> None:
     group, name, namespaced = kind
     for candidate in (obj, {"metadata": {"name": "x"}, "spec": obj}, {"spec": {"template": obj}}):

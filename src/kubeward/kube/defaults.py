@@ -365,8 +365,11 @@ def _default_statefulset(obj: dict[str, Any]) -> None:
         rolling = strategy.get("rollingUpdate")
         if strategy["type"] == "RollingUpdate" and isinstance(rolling, dict):
             rolling.setdefault("partition", 0)
-    retention = _child(spec, "persistentVolumeClaimRetentionPolicy")
-    if retention is not None:
+    # StatefulSetAutoDeletePVC (beta, on by default since 1.27): the policy itself is defaulted.
+    retention = spec.get("persistentVolumeClaimRetentionPolicy")
+    if retention is None:
+        retention = spec["persistentVolumeClaimRetentionPolicy"] = {}
+    if isinstance(retention, dict):
         _setdefault(retention, "whenDeleted", "Retain")
         _setdefault(retention, "whenScaled", "Retain")
     if spec.get("replicas") is None:

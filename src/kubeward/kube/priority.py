@@ -90,7 +90,9 @@ def _known_system_class(name: str, value: Any, global_default: bool) -> str:
 def validate_priority_class(obj: dict[str, Any]) -> list[FieldError]:
     """ValidatePriorityClass (metadata is checked by the generic object-meta rules)."""
     errors: list[FieldError] = []
-    name = str((obj.get("metadata") or {}).get("name") or "")
+    meta = obj.get("metadata")
+    # A metadata that is not an object is reported by the object-meta rules; no name here.
+    name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
     value = obj.get("value")
     if value is None:
         errors.append(st.required("value", ""))

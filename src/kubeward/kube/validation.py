@@ -1280,6 +1280,15 @@ def _validate_statefulset_spec(v: _V, spec: dict[str, Any]) -> None:
         v.add(required("spec.podManagementPolicy"))
     elif pmp is not None and pmp not in ("OrderedReady", "Parallel"):
         v.add(invalid("spec.podManagementPolicy", pmp, "must be 'OrderedReady' or 'Parallel'"))
+    ordinals = v.obj(spec, "ordinals", "spec")
+    if ordinals is not None:
+        v.nonnegative(ordinals, "start", "spec.ordinals")
+    retention = v.obj(spec, "persistentVolumeClaimRetentionPolicy", "spec")
+    if retention is not None:
+        for when in ("whenDeleted", "whenScaled"):
+            v.enum(
+                retention, when, "spec.persistentVolumeClaimRetentionPolicy", ["Retain", "Delete"]
+            )
     strategy = v.obj(spec, "updateStrategy", "spec")
     if strategy is None:
         return

@@ -1,11 +1,17 @@
 """The StatefulSet controller: stable names, ordered start and stop, per-pod volumes.
 
-As kube-controller-manager 1.31: pods ``<set>-0`` ... ``<set>-N-1`` with hostname and subdomain;
-with ``OrderedReady`` (the default) pod i+1 is created only once 0..i are Running and Ready, and
-scale-down removes the highest ordinal first, one at a time; ``Parallel`` does all at once.
-``volumeClaimTemplates`` become PersistentVolumeClaims ``<claim>-<set>-<ordinal>``, kept when
-pods go (retention policy Retain). RollingUpdate replaces pods from the highest ordinal down to
-``partition``, one at a time, each only when all pods are Ready.
+As kube-controller-manager 1.31: pods ``<set>-S`` ... ``<set>-S+N-1`` (``S`` is
+``spec.ordinals.start``, 0 by default) with hostname and subdomain; with ``OrderedReady`` (the
+default) each pod is created only once those before it are Running and Ready, and pods outside
+the range (scale-down, a changed start) are removed highest ordinal first, one at a time;
+``Parallel`` does all at once. RollingUpdate replaces pods from the highest ordinal down to
+``partition`` (counted from the start ordinal), one at a time, each only when all pods are Ready.
+
+``volumeClaimTemplates`` become PersistentVolumeClaims ``<claim>-<set>-<ordinal>``. What happens
+to them follows ``persistentVolumeClaimRetentionPolicy`` (StatefulSetAutoDeletePVC), through
+ownerReferences that the garbage collector acts on: ``whenDeleted: Delete`` makes the
+StatefulSet an owner of every claim, ``whenScaled: Delete`` makes a condemned pod the owner of
+its claims before the pod is deleted. ``Retain`` (the default) keeps them.
 """
 
 from __future__ import annotations
@@ -54,16 +60,18 @@ class StatefulSetController(PodOwnerController):
         spec = sts.get("spec") or {}
         name = sts["metadata"]["name"]
         replicas = int(spec.get("replicas", 1))
+        start = int((spec.get("ordinals") or {}).get("start") or 0)
         ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
         # Pods carry the ControllerRevision's name, "<set>-<hash>", not the bare hash.
         revision = f"{name}-{template_hash(spec.get('template') or {})}"
         min_ready = int(spec.get("minReadySeconds") or 0)
         ref = ObjectRef.of(sts, "StatefulSet")
+        # By index: ordinal - start, so 0..replicas-1 are wanted and the rest are condemned.
         pods: dict[int, dict[str, Any]] = {}
         for p in self.pods.pods(obj.uid):
             ordinal = _ordinal(p.name, name)
             if ordinal is not None:
-                pods[ordinal] = p.decode()
+                pods[ordinal - start] = p.decode()
         # failed pods are replaced under the same name
         for i, pod in list(pods.items()):
             if (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded") and not pod[
@@ -74,7 +82,7 @@ class StatefulSetController(PodOwnerController):
         for i in range(replicas):
             existing = pods.get(i)
             if existing is None:
-                self._create(sts, i, revision, ref)
+                self._create(sts, start + i, revision, ref)
                 if ordered:
                     break
                 continue
@@ -157,10 +165,17 @@ class StatefulSetController(PodOwnerController):
         if self.store.get(PVCS.storage_key, f"{ns}/{claim}") is not None:
             return
         labels = dict(((sts["spec"].get("selector") or {}).get("matchLabels")) or {})
-        body = {
+        body: dict[str, Any] = {
             "metadata": {"name": claim, "labels": labels},
             "spec": dict(template.get("spec") or {}),
         }
+        policy = sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+        if policy.get("whenDeleted") == "Delete":
+            # Not the controller: the claim outlives a pod, and StatefulSets never adopt claims.
+            owner = owner_reference(sts, "StatefulSet", "apps/v1")
+            owner.pop("controller")
+            owner.pop("blockOwnerDeletion")
+            body["metadata"]["ownerReferences"] = [owner]
         try:
             created = self.api.create(PVCS, ns, body).decode()
         except st.StatusError as exc:
@@ -242,7 +257,7 @@ class StatefulSetController(PodOwnerController):
         ordered: bool,
         ref: ObjectRef,
     ) -> None:
-        extra = sorted((i for i in pods if i >= replicas), reverse=True)
+        extra = sorted((i for i in pods if not 0 <= i < replicas), reverse=True)
         for i in extra:
             if pods[i]["metadata"].get("deletionTimestamp"):
                 if ordered:
@@ -250,9 +265,39 @@ class StatefulSetController(PodOwnerController):
                 continue
             if ordered and not all(_running_ready(pods[j]) for j in pods if j < i):
                 return
+            self._condemn_claims(sts, pods[i])
             self._delete(sts, pods[i], ref)
             if ordered:
                 return
+
+    def _condemn_claims(self, sts: dict[str, Any], pod: dict[str, Any]) -> None:
+        """``whenScaled: Delete``: the pod owns its claims from now on, instead of the set, so the
+        garbage collector deletes them after the pod."""
+        assert PVCS is not None
+        policy = sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
+        if policy.get("whenScaled") != "Delete":
+            return
+        ns, pod_name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        owner = owner_reference(pod, "Pod", "v1")
+        owner.pop("controller")
+        owner.pop("blockOwnerDeletion")
+        for template in sts["spec"].get("volumeClaimTemplates") or ():
+            name = f"{template['metadata']['name']}-{pod_name}"
+            stored = self.store.get(PVCS.storage_key, f"{ns}/{name}")
+            if stored is None:
+                continue
+            claim = stored.decode()
+            refs = claim["metadata"].get("ownerReferences") or []
+            if any(r.get("uid") == owner["uid"] for r in refs):
+                continue
+            # The set's reference goes (whenDeleted: Delete): the collector deletes only what
+            # has no owner left.
+            set_uid = sts["metadata"]["uid"]
+            claim["metadata"]["ownerReferences"] = [
+                *(r for r in refs if r.get("uid") != set_uid),
+                owner,
+            ]
+            self.api.update(PVCS, ns, name, claim)
 
     def _roll(
         self,
@@ -266,7 +311,7 @@ class StatefulSetController(PodOwnerController):
         if strategy.get("type", "RollingUpdate") != "RollingUpdate":
             return
         partition = int((strategy.get("rollingUpdate") or {}).get("partition", 0))
-        if not all(_running_ready(p) for i, p in pods.items() if i < replicas):
+        if not all(_running_ready(p) for i, p in pods.items() if 0 <= i < replicas):
             return
         for i in range(replicas - 1, partition - 1, -1):
             pod = pods.get(i)
