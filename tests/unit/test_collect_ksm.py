@@ -493,6 +493,97 @@ def test_hpa_conditions_generation_and_target_metrics() -> None:
     }
 
 
+def test_statefulset_created_start_ordinal_and_claim_retention() -> None:
+    db = {
+        "metadata": {
+            "name": "db",
+            "namespace": "shop",
+            "creationTimestamp": "2025-03-01T12:00:00Z",
+        },
+        "spec": {
+            "ordinals": {"start": 5},
+            "persistentVolumeClaimRetentionPolicy": {
+                "whenDeleted": "Delete",
+                "whenScaled": "Retain",
+            },
+        },
+    }
+    # No ordinals, no policy, no creation time (a hand-made object): no series for those.
+    bare = {"metadata": {"name": "bare", "namespace": "shop"}, "spec": {"ordinals": {}}}
+    older = {"metadata": {"name": "older", "namespace": "shop"}, "spec": {}}
+    s = parse(render({"statefulsets": [db, bare, older]}))
+    key = {"namespace": "shop", "statefulset": "db"}
+    assert of(s, "kube_statefulset_created") == {L(**key): 1740830400}
+    # spec.ordinals set without start: the start is 0 (Go's zero value), as KSM reports it.
+    assert of(s, "kube_statefulset_ordinals_start") == {
+        L(**key): 5,
+        L(namespace="shop", statefulset="bare"): 0,
+    }
+    assert of(s, "kube_statefulset_persistentvolumeclaim_retention_policy") == {
+        L(**key, when_deleted="Delete", when_scaled="Retain"): 1
+    }
+
+
+def test_hpa_info_created_and_current_metrics() -> None:
+    web = {
+        "metadata": {
+            "name": "web",
+            "namespace": "shop",
+            "creationTimestamp": "2025-03-01T12:00:00Z",
+        },
+        "spec": {
+            "maxReplicas": 10,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        },
+        "status": {
+            "currentMetrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "current": {"averageUtilization": 73, "averageValue": "146m"},
+                    },
+                },
+                {
+                    "type": "External",
+                    "external": {"metric": {"name": "queue"}, "current": {"value": "42"}},
+                },
+                {"type": "Unknown", "unknown": {}},
+            ]
+        },
+    }
+    legacy = {
+        "metadata": {"name": "rc", "namespace": "shop"},
+        "spec": {
+            "maxReplicas": 2,
+            "scaleTargetRef": {"kind": "ReplicationController", "name": "rc"},
+        },
+    }
+    s = parse(render({"horizontalpodautoscalers": [web, legacy]}))
+    h = {"namespace": "shop", "horizontalpodautoscaler": "web"}
+    assert of(s, "kube_horizontalpodautoscaler_info") == {
+        L(
+            **h,
+            scaletargetref_api_version="apps/v1",
+            scaletargetref_kind="Deployment",
+            scaletargetref_name="web",
+        ): 1,
+        # Without an apiVersion in the reference, KSM leaves the label out.
+        L(
+            namespace="shop",
+            horizontalpodautoscaler="rc",
+            scaletargetref_kind="ReplicationController",
+            scaletargetref_name="rc",
+        ): 1,
+    }
+    assert of(s, "kube_horizontalpodautoscaler_created") == {L(**h): 1740830400}
+    assert of(s, "kube_horizontalpodautoscaler_status_target_metric") == {
+        L(**h, metric_name="cpu", metric_target_type="utilization"): 73,
+        L(**h, metric_name="cpu", metric_target_type="average"): 0.146,
+        L(**h, metric_name="queue", metric_target_type="value"): 42,
+    }
+
+
 def test_every_family_has_help_and_type_even_when_empty() -> None:
     text = render({})
     for family in FAMILIES:

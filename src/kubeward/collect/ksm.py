@@ -222,15 +222,40 @@ def _revision(name: str, column: str) -> Render:
     return render
 
 
+def _claim_retention(v: KindView) -> list[Text]:
+    """One series per StatefulSet with a retention policy (null columns: none, no line)."""
+    line = Line("kube_statefulset_persistentvolumeclaim_retention_policy").text(v.identity)
+    line.label("when_deleted", v.main_col("pvc_when_deleted"))
+    line.label("when_scaled", v.main_col("pvc_when_scaled"))
+    return [line.value("1")]
+
+
 # -- horizontal pod autoscalers --------------------------------------------------------------
 
 
-def _hpa_target_metric(v: KindView) -> list[Text]:
-    t = "hpa_target_metrics"
-    line = Line("kube_horizontalpodautoscaler_spec_target_metric").text(v.child_identity(t))
-    line.label("metric_name", v.col(t, "metric_name"))
-    line.label("metric_target_type", v.col(t, "metric_target_type"))
-    return [line.value(floats(v.col(t, "value")))]
+def _hpa_info(v: KindView) -> list[Text]:
+    """``scaletargetref_api_version`` only when the reference has one, as KSM does."""
+    api_version = v.main_col("scaletargetref_api_version")
+    out = []
+    for has_version in (True, False):
+        mask = pc.is_valid(api_version) if has_version else pc.is_null(api_version)
+        line = Line("kube_horizontalpodautoscaler_info").text(v.identity.filter(mask))
+        if has_version:
+            line.label("scaletargetref_api_version", api_version.filter(mask))
+        line.label("scaletargetref_kind", v.main_col("scaletargetref_kind").filter(mask))
+        line.label("scaletargetref_name", v.main_col("scaletargetref_name").filter(mask))
+        out.append(line.value("1"))
+    return out
+
+
+def _hpa_metric(name: str, table: str) -> Render:
+    def render(v: KindView) -> list[Text]:
+        line = Line(name).text(v.child_identity(table))
+        line.label("metric_name", v.col(table, "metric_name"))
+        line.label("metric_target_type", v.col(table, "metric_target_type"))
+        return [line.value(floats(v.col(table, "value")))]
+
+    return render
 
 
 # -- the families ----------------------------------------------------------------------------
@@ -482,6 +507,20 @@ FAMILIES: tuple[Family, ...] = (
         "statefulsets",
         "metadata_generation",
     ),
+    _simple("kube_statefulset_created", "Unix creation timestamp", "statefulsets", "created"),
+    _simple(
+        "kube_statefulset_ordinals_start",
+        "Start ordinal of the StatefulSet.",
+        "statefulsets",
+        "ordinals_start",
+    ),
+    Family(
+        "kube_statefulset_persistentvolumeclaim_retention_policy",
+        "Count of retention policy for StatefulSet template PVCs",
+        "gauge",
+        "statefulsets",
+        _claim_retention,
+    ),
     Family(
         "kube_statefulset_status_current_revision",
         "Indicates the version of the StatefulSet used to generate Pods in the sequence "
@@ -603,7 +642,28 @@ FAMILIES: tuple[Family, ...] = (
         "replica count.",
         "gauge",
         "horizontalpodautoscalers",
-        _hpa_target_metric,
+        _hpa_metric("kube_horizontalpodautoscaler_spec_target_metric", "hpa_target_metrics"),
+    ),
+    Family(
+        "kube_horizontalpodautoscaler_status_target_metric",
+        "The current metric status used by this autoscaler when calculating the desired "
+        "replica count.",
+        "gauge",
+        "horizontalpodautoscalers",
+        _hpa_metric("kube_horizontalpodautoscaler_status_target_metric", "hpa_status_metrics"),
+    ),
+    Family(
+        "kube_horizontalpodautoscaler_info",
+        "Information about this autoscaler.",
+        "gauge",
+        "horizontalpodautoscalers",
+        _hpa_info,
+    ),
+    _simple(
+        "kube_horizontalpodautoscaler_created",
+        "Unix creation timestamp",
+        "horizontalpodautoscalers",
+        "created",
     ),
 )
 FAMILY_NAMES = tuple(f.name for f in FAMILIES)

@@ -37,7 +37,8 @@ STATEFULSET_TABLES = (
         "namespace:dict statefulset:str replicas:int status_replicas:int "
         "status_replicas_ready:int status_replicas_current:int status_replicas_updated:int "
         "status_replicas_available:int status_observed_generation:int metadata_generation:int "
-        "current_revision:str update_revision:str",
+        "current_revision:str update_revision:str created:int ordinals_start:int "
+        "pvc_when_deleted:dict pvc_when_scaled:dict",
     ),
 )
 JOB_TABLES = (
@@ -57,10 +58,13 @@ HPA_TABLES = (
         "hpas",
         "namespace:dict horizontalpodautoscaler:str spec_max_replicas:int "
         "spec_min_replicas:int status_current_replicas:int status_desired_replicas:int "
-        "metadata_generation:int",
+        "metadata_generation:int created:int scaletargetref_api_version:dict "
+        "scaletargetref_kind:dict scaletargetref_name:str",
     ),
     columns("hpa_conditions", "condition:dict status:dict"),
+    # spec.metrics[].*.target and status.currentMetrics[].*.current, one row per value set
     columns("hpa_target_metrics", "metric_name:dict metric_target_type:dict value:float"),
+    columns("hpa_status_metrics", "metric_name:dict metric_target_type:dict value:float"),
 )
 # spec.metrics[].type -> the field holding that source (autoscaling/v2). ContainerResource
 # targets are left out: recent KSM moved them to their own family
@@ -85,6 +89,10 @@ def _int(value: object, default: int | None = 0) -> int | None:
 
 def _generation(obj: Obj) -> int | None:
     return _int((obj.get("metadata") or {}).get("generation"))
+
+
+def _created(obj: Obj) -> int | None:
+    return unix_seconds((obj.get("metadata") or {}).get("creationTimestamp"))
 
 
 def deployment_rows(obj: Obj) -> tuple[Any, ...]:
@@ -133,8 +141,24 @@ def statefulset_rows(obj: Obj) -> tuple[Any, ...]:
             _generation(obj),
             esc(status.get("currentRevision")),  # KSM exposes it even when empty
             esc(status.get("updateRevision")),
+            _created(obj),
+            _ordinals_start(spec),
+            *_claim_retention(spec),
         ),
     )
+
+
+def _ordinals_start(spec: Obj) -> int | None:
+    """``spec.ordinals.start``, 0 when ``ordinals`` is set without it; None without ``ordinals``."""
+    ordinals = spec.get("ordinals")
+    return None if ordinals is None else _int((ordinals or {}).get("start"))
+
+
+def _claim_retention(spec: Obj) -> tuple[str | None, str | None]:
+    """(whenDeleted, whenScaled); None for both when neither is set (KSM emits no series)."""
+    policy = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+    deleted, scaled = esc(policy.get("whenDeleted")), esc(policy.get("whenScaled"))
+    return (deleted, scaled) if deleted or scaled else (None, None)
 
 
 def job_rows(obj: Obj) -> tuple[Any, ...]:
@@ -168,6 +192,7 @@ def job_rows(obj: Obj) -> tuple[Any, ...]:
 
 def hpa_rows(obj: Obj) -> tuple[Any, ...]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    target_ref = spec.get("scaleTargetRef") or {}
     return (
         (
             *_ns_name(obj),
@@ -176,21 +201,27 @@ def hpa_rows(obj: Obj) -> tuple[Any, ...]:
             _int(status.get("currentReplicas")),
             _int(status.get("desiredReplicas")),
             _generation(obj),
+            _created(obj),
+            esc(target_ref.get("apiVersion")) or None,  # KSM leaves the label out when empty
+            esc(target_ref.get("kind")),
+            esc(target_ref.get("name")),
         ),
         [
             (esc(c.get("type")), condition_status(c.get("status")))
             for c in status.get("conditions") or ()
         ],
-        _hpa_target_metrics(spec),
+        _hpa_metric_values(spec.get("metrics"), "target"),
+        _hpa_metric_values(status.get("currentMetrics"), "current"),
     )
 
 
-def _hpa_target_metrics(spec: Obj) -> list[tuple[str, str, float]]:
-    """``kube_horizontalpodautoscaler_spec_target_metric`` rows: for each supported
-    ``spec.metrics[]`` entry, one row per target field that is set (``value``,
-    ``averageUtilization``, ``averageValue``)."""
+def _hpa_metric_values(metrics: object, values: str) -> list[tuple[str, str, float]]:
+    """``kube_horizontalpodautoscaler_{spec,status}_target_metric`` rows: for each supported
+    entry of ``spec.metrics`` (``values="target"``) or ``status.currentMetrics``
+    (``"current"``), one row per value that is set (``value``, ``averageUtilization``,
+    ``averageValue``)."""
     rows = []
-    for metric in spec.get("metrics") or ():
+    for metric in metrics if isinstance(metrics, list) else ():
         field = HPA_METRIC_SOURCES.get(metric.get("type"))
         if field is None:
             continue  # KSM skips unsupported metric types
@@ -199,17 +230,17 @@ def _hpa_target_metrics(spec: Obj) -> list[tuple[str, str, float]]:
             name = source.get("name")
         else:
             name = (source.get("metric") or {}).get("name")
-        target = source.get("target") or {}
+        given = source.get(values) or {}
         label = esc(name)
-        if target.get("value") is not None:
-            value = hpa_target_value(str(target["value"]))
+        if given.get("value") is not None:
+            value = hpa_target_value(str(given["value"]))
             if value is not None:
                 rows.append((label, "value", value))
-        utilization = target.get("averageUtilization")
+        utilization = given.get("averageUtilization")
         if isinstance(utilization, int | float):
             rows.append((label, "utilization", float(int(utilization))))
-        if target.get("averageValue") is not None:
-            value = hpa_target_value(str(target["averageValue"]))
+        if given.get("averageValue") is not None:
+            value = hpa_target_value(str(given["averageValue"]))
             if value is not None:
                 rows.append((label, "average", value))
     return rows
