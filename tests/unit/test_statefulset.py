@@ -44,12 +44,17 @@ def statefulset(replicas: int, image: str = "redis:7.4") -> dict:
     }
 
 
-async def test_ordered_start_claims_scale_down_and_update() -> None:
+def bootstrapped(nodes: int) -> SimCluster:
     c = SimCluster(
-        Scenario.model_validate({"name": "s", "nodePools": [{"name": "n", "count": 2}]}),
+        Scenario.model_validate({"name": "s", "nodePools": [{"name": "n", "count": nodes}]}),
         clock=SimClock(speed=100),
     )
     c.bootstrap()
+    return c
+
+
+async def test_ordered_start_claims_scale_down_and_update() -> None:
+    c = bootstrapped(nodes=2)
     created: list[str] = []
     c.store.add_listener(
         lambda e: (
@@ -114,11 +119,7 @@ def test_statefulset_templates_may_mount_claim_template_volumes() -> None:
 async def test_start_ordinal_and_claim_retention_policy() -> None:
     """``spec.ordinals.start`` numbers the pods; ``whenScaled: Delete`` deletes a scaled-down
     pod's claim, ``whenDeleted: Delete`` the rest with the StatefulSet (garbage collector)."""
-    c = SimCluster(
-        Scenario.model_validate({"name": "s", "nodePools": [{"name": "n", "count": 2}]}),
-        clock=SimClock(speed=100),
-    )
-    c.bootstrap()
+    c = bootstrapped(nodes=2)
     c.start()
     claims = REGISTRY.get("", "v1", "persistentvolumeclaims")
     try:
@@ -161,11 +162,7 @@ async def test_start_ordinal_and_claim_retention_policy() -> None:
 
 
 async def test_claims_are_retained_by_default() -> None:
-    c = SimCluster(
-        Scenario.model_validate({"name": "s", "nodePools": [{"name": "n", "count": 1}]}),
-        clock=SimClock(speed=100),
-    )
-    c.bootstrap()
+    c = bootstrapped(nodes=1)
     c.start()
     try:
         created = c.api.create(STATEFULSETS, "default", statefulset(1)).decode()
