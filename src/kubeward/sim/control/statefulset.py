@@ -171,11 +171,7 @@ class StatefulSetController(PodOwnerController):
         }
         policy = sts["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
         if policy.get("whenDeleted") == "Delete":
-            # Not the controller: the claim outlives a pod, and StatefulSets never adopt claims.
-            owner = owner_reference(sts, "StatefulSet", "apps/v1")
-            owner.pop("controller")
-            owner.pop("blockOwnerDeletion")
-            body["metadata"]["ownerReferences"] = [owner]
+            body["metadata"]["ownerReferences"] = [_claim_owner(sts, "StatefulSet", "apps/v1")]
         try:
             created = self.api.create(PVCS, ns, body).decode()
         except st.StatusError as exc:
@@ -278,9 +274,7 @@ class StatefulSetController(PodOwnerController):
         if policy.get("whenScaled") != "Delete":
             return
         ns, pod_name = pod["metadata"]["namespace"], pod["metadata"]["name"]
-        owner = owner_reference(pod, "Pod", "v1")
-        owner.pop("controller")
-        owner.pop("blockOwnerDeletion")
+        owner = _claim_owner(pod, "Pod", "v1")
         for template in sts["spec"].get("volumeClaimTemplates") or ():
             name = f"{template['metadata']['name']}-{pod_name}"
             stored = self.store.get(PVCS.storage_key, f"{ns}/{name}")
@@ -363,6 +357,14 @@ class StatefulSetController(PodOwnerController):
             sts,
             subresource="status",
         )
+
+
+def _claim_owner(owner: dict[str, Any], kind: str, api_version: str) -> dict[str, Any]:
+    """An ownerReference that is not a controller reference: claims outlive their pods, and
+    the StatefulSet controller never adopts claims."""
+    ref = owner_reference(owner, kind, api_version)
+    del ref["controller"], ref["blockOwnerDeletion"]
+    return ref
 
 
 def _ordinal(pod_name: str, set_name: str) -> int | None:
