@@ -557,10 +557,14 @@ def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
             "kube_horizontalpodautoscaler_created", _unix(h["metadata"]["creationTimestamp"]), **key
         )
         for family, metrics, values in (
-            ("kube_horizontalpodautoscaler_spec_target_metric", h["spec"], "target"),
-            ("kube_horizontalpodautoscaler_status_target_metric", st, "current"),
+            ("kube_horizontalpodautoscaler_spec_target_metric", h["spec"].get("metrics"), "target"),
+            (
+                "kube_horizontalpodautoscaler_status_target_metric",
+                st.get("currentMetrics"),
+                "current",
+            ),
         ):
-            for m in metrics.get("metrics" if values == "target" else "currentMetrics", []):
+            for m in metrics or []:
                 if m["type"] not in ("Object", "Pods", "Resource", "External"):
                     continue  # ContainerResource has a family of its own in recent KSM
                 source = m[m["type"].lower()]  # "Resource" -> "resource"

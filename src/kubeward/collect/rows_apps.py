@@ -151,7 +151,7 @@ def statefulset_rows(obj: Obj) -> tuple[Any, ...]:
 def _ordinals_start(spec: Obj) -> int | None:
     """``spec.ordinals.start``, 0 when ``ordinals`` is set without it; None without ``ordinals``."""
     ordinals = spec.get("ordinals")
-    return None if ordinals is None else _int((ordinals or {}).get("start"))
+    return _int(ordinals.get("start")) if isinstance(ordinals, dict) else None
 
 
 def _claim_retention(spec: Obj) -> tuple[str | None, str | None]:
