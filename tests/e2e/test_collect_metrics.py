@@ -8,6 +8,7 @@ HPA real status (the workload families are compared there)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterator
@@ -57,7 +58,7 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
     (
         "/apis/apps/v1/namespaces/{ns}/deployments",
         {
-            "metadata": {"name": "web"},
+            "metadata": {"name": "web", "labels": {"e2e.kubeward.io/tier": "front"}},
             "spec": {
                 "replicas": 2,
                 "selector": {"matchLabels": {"app": "web"}},
@@ -191,6 +192,77 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 
+# Held by a finalizer once deleted, so the *_deletion_timestamp families have series. None of
+# them runs a pod: the DaemonSet's and the pod's node selectors match no node.
+HOLD = "e2e.kubeward.io/hold"
+NOWHERE = {"nodeSelector": {"e2e.kubeward.io/nowhere": "true"}}
+DOOMED: list[tuple[str, dict[str, Any]]] = [
+    ("/api/v1/nodes", {"metadata": {"name": "doomed-node"}}),
+    (
+        "/api/v1/namespaces/{ns}/pods",
+        {"spec": {"containers": [{"name": "app", "image": "busybox:1.36"}], **NOWHERE}},
+    ),
+    (
+        "/apis/apps/v1/namespaces/{ns}/deployments",
+        {
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "doomed"}},
+                "template": template({"app": "doomed"}, APP),
+            }
+        },
+    ),
+    (
+        "/apis/apps/v1/namespaces/{ns}/daemonsets",
+        {
+            "spec": {
+                "selector": {"matchLabels": {"app": "doomed"}},
+                "template": template({"app": "doomed"}, APP, **NOWHERE),
+            }
+        },
+    ),
+    (
+        "/apis/apps/v1/namespaces/{ns}/statefulsets",
+        {
+            "spec": {
+                "replicas": 0,
+                "serviceName": "doomed",
+                "selector": {"matchLabels": {"app": "doomed"}},
+                "template": template({"app": "doomed"}, APP),
+            }
+        },
+    ),
+    (
+        "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers",
+        {
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "doomed"},
+                "maxReplicas": 2,
+            }
+        },
+    ),
+]
+
+# --metric-labels-allowlist / --metric-annotations-allowlist of the collector under test (the
+# demo's collector runs without them).
+LABELS_ALLOWED = {
+    "pods": ("app", "job-name"),
+    "nodes": ("*",),
+    "namespaces": ("kubernetes.io/metadata.name",),
+    "deployments": ("e2e.kubeward.io/*",),
+    "daemonsets": ("app",),
+    "statefulsets": ("app",),
+    "jobs": ("app",),
+    "horizontalpodautoscalers": ("app",),
+}
+# Every resource (the wildcard resource of kube-state-metrics' syntax).
+ANNOTATIONS_ALLOWED = {"*": ("sim.kubeward.io/behaviour", "deployment.kubernetes.io/revision")}
+
+
+def allowlist_option(allowed: dict[str, tuple[str, ...]]) -> str:
+    return ",".join(f"{kind}=[{','.join(keys)}]" for kind, keys in allowed.items())
+
+
 LISTS = {
     "pods": "/api/v1/pods",
     "nodes": "/api/v1/nodes",
@@ -225,6 +297,14 @@ def cluster(sim: SimProcess) -> Iterator[httpx.Client]:
             headers={"Content-Type": "application/merge-patch+json"},
         )
         assert r.status_code == 200, r.text
+        for path, body in DOOMED:
+            body["metadata"] = {"name": body.get("metadata", {}).get("name", "doomed")}
+            body["metadata"]["finalizers"] = [HOLD]
+            r = client.post(path.format(ns=NS), json=body)
+            assert r.status_code == 201, r.text
+            r = client.delete(f"{path.format(ns=NS)}/{body['metadata']['name']}")
+            assert r.status_code in (200, 202), r.text
+            assert r.json()["metadata"].get("deletionTimestamp"), r.text
 
         def settled() -> bool:
             jobs = {j["metadata"]["name"]: j["status"] for j in listed(client, "jobs")}
@@ -250,7 +330,16 @@ def cluster(sim: SimProcess) -> Iterator[httpx.Client]:
 def collector(
     sim: SimProcess, cluster: httpx.Client, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Collector]:
-    proc = start_collector(tmp_path_factory.mktemp("col"), sim.kubeconfig, "--no-store", workers=2)
+    proc = start_collector(
+        tmp_path_factory.mktemp("col"),
+        sim.kubeconfig,
+        "--no-store",
+        "--metric-labels-allowlist",
+        allowlist_option(LABELS_ALLOWED),
+        "--metric-annotations-allowlist",
+        allowlist_option(ANNOTATIONS_ALLOWED),
+        workers=2,
+    )
     try:
         proc.wait_ready()
         yield proc
@@ -293,13 +382,61 @@ def _hpa_quantity(qty: str) -> float:
     return to_milli(qty) / 1000
 
 
-def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
-    """Every family's series from the listed objects (kinds missing from ``c`` give none)."""
+# LISTS key -> (the word in its KSM family names, its identity labels from an object)
+METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
+    "pods": ("pod", lambda m: {"namespace": m["namespace"], "pod": m["name"], "uid": m["uid"]}),
+    "nodes": ("node", lambda m: {"node": m["name"]}),
+    "namespaces": ("namespace", lambda m: {"namespace": m["name"]}),
+    "deployments": ("deployment", lambda m: {"namespace": m["namespace"], "deployment": m["name"]}),
+    "daemonsets": ("daemonset", lambda m: {"namespace": m["namespace"], "daemonset": m["name"]}),
+    "statefulsets": (
+        "statefulset",
+        lambda m: {"namespace": m["namespace"], "statefulset": m["name"]},
+    ),
+    "jobs": ("job", lambda m: {"namespace": m["namespace"], "job_name": m["name"]}),
+    "hpas": (
+        "horizontalpodautoscaler",
+        lambda m: {"namespace": m["namespace"], "horizontalpodautoscaler": m["name"]},
+    ),
+}
+
+
+def _allowlisted(prefix: str, values: dict[str, str], allowed: tuple[str, ...]) -> dict[str, str]:
+    """KSM's label names for the keys used here (no two collide once sanitised)."""
+    chosen = {k: v for k, v in values.items() if any(fnmatch.fnmatchcase(k, a) for a in allowed)}
+    return {f"{prefix}_" + re.sub("[^a-zA-Z0-9_]", "_", k).lower(): v for k, v in chosen.items()}
+
+
+def expected(
+    c: dict[str, list[dict[str, Any]]],
+    labels_allowed: dict[str, tuple[str, ...]] | None = None,
+    annotations_allowed: dict[str, tuple[str, ...]] | None = None,
+) -> Series:
+    """Every family's series from the listed objects (kinds missing from ``c`` give none), for
+    a collector run with these allowlists (keyed by KSM resource name)."""
     c = {kind: c.get(kind, []) for kind in LISTS}
     out: Series = {}
 
     def add(name: str, value: float, /, **labels: str) -> None:
         out[name, _l(**labels)] = value
+
+    for kind, (word, identity) in METADATA_FAMILIES.items():
+        resource = "horizontalpodautoscalers" if kind == "hpas" else kind
+        for obj in c[kind]:
+            m = obj["metadata"]
+            key = identity(m)
+            add(f"kube_{word}_created", _unix(m["creationTimestamp"]), **key)
+            if m.get("deletionTimestamp") and kind not in ("namespaces", "jobs"):
+                add(f"kube_{word}_deletion_timestamp", _unix(m["deletionTimestamp"]), **key)
+            for field, allowed in (
+                ("labels", labels_allowed or {}),
+                ("annotations", annotations_allowed or {}),
+            ):
+                keys = allowed.get("*") or allowed.get(resource)  # "*" wins, as in KSM
+                if keys:
+                    prefix = field.removesuffix("s")
+                    extra = _allowlisted(prefix, m.get(field, {}), keys)
+                    add(f"kube_{word}_{field}", 1, **key, **extra)
 
     def conditions(name: str, cond: dict[str, Any], **labels: str) -> None:
         for s, v in _statuses(cond["status"]).items():
@@ -470,7 +607,6 @@ def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
             ("updateRevision", "update_revision"),
         ):
             add(f"kube_statefulset_status_{family}", 1, **key, revision=st.get(field, ""))
-        add("kube_statefulset_created", _unix(ss["metadata"]["creationTimestamp"]), **key)
         if ss["spec"].get("ordinals") is not None:
             add("kube_statefulset_ordinals_start", ss["spec"]["ordinals"].get("start", 0), **key)
         policy = ss["spec"].get("persistentVolumeClaimRetentionPolicy") or {}
@@ -553,9 +689,6 @@ def expected(c: dict[str, list[dict[str, Any]]]) -> Series:
         if ref.get("apiVersion"):
             info["scaletargetref_api_version"] = ref["apiVersion"]
         add("kube_horizontalpodautoscaler_info", 1, **key, **info)
-        add(
-            "kube_horizontalpodautoscaler_created", _unix(h["metadata"]["creationTimestamp"]), **key
-        )
         for family, metrics, values in (
             ("kube_horizontalpodautoscaler_spec_target_metric", h["spec"].get("metrics"), "target"),
             (
@@ -624,7 +757,7 @@ def test_every_family_equals_a_recomputation_from_a_direct_list(
         after = {k: listed(cluster, k) for k in LISTS}
         if before != after:
             return False  # the cluster moved while we looked: try again
-        want = expected(before)
+        want = expected(before, LABELS_ALLOWED, ANNOTATIONS_ALLOWED)
         if master != want:
             failures.append(_diff(master, want))
             return False
@@ -654,6 +787,18 @@ def test_every_family_equals_a_recomputation_from_a_direct_list(
         frozenset({("namespace", NS), ("job_name", "fails"), ("reason", "BackoffLimitExceeded")}),
     )
     assert master[fails] == 1
+    tier = {("namespace", NS), ("deployment", "web"), ("label_e2e_kubeward_io_tier", "front")}
+    assert master["kube_deployment_labels", frozenset(tier)] == 1
+    crasher = {
+        dict(labels).get("annotation_sim_kubeward_io_behaviour")
+        for name, labels in master
+        if name == "kube_pod_annotations" and ("pod", "crasher") in labels
+    }
+    assert crasher == {'{"crashAfterSeconds": 1}'}  # quotes survive the text format
+    doomed = {
+        dict(labels).get("node") for name, labels in master if name.endswith("_deletion_timestamp")
+    }
+    assert "doomed-node" in doomed
 
 
 def test_promtool_accepts_master_and_worker_expositions(collector: Collector) -> None:
@@ -683,6 +828,7 @@ def test_worker_and_master_self_metrics_name_resources_alike(collector: Collecto
 # -- the demo scenario: workloads whose status the simulator's controllers keep --------------
 
 WORKLOAD_LISTS = ("daemonsets", "statefulsets", "jobs", "hpas")
+UNSEEN_IN_DEMO = ("_deletion_timestamp", "_labels", "_annotations")
 WORKLOAD_FAMILIES = {
     f.name
     for f in FAMILIES
@@ -754,8 +900,11 @@ def test_demo_workload_families_equal_a_recomputation(
     # What the comparison covered is real controller output, not empty families.
     master = workloads(parse(collector.scrape()))
     names = {name for name, _ in master}
-    # The demo has no failed Job and no StatefulSet with spec.ordinals (the first test has).
-    optional = {"kube_job_failed", "kube_statefulset_ordinals_start"}
+    # The demo has no failed Job, no StatefulSet with spec.ordinals and nothing being deleted,
+    # and its collector no allowlist (the first test has them all).
+    optional = {"kube_job_failed", "kube_statefulset_ordinals_start"} | {
+        name for name in WORKLOAD_FAMILIES if name.endswith(UNSEEN_IN_DEMO)
+    }
     assert WORKLOAD_FAMILIES - names <= optional, WORKLOAD_FAMILIES - names
     owners = [dict(ls) for n, ls in master if n == "kube_job_owner"]
     assert any(o["owner_kind"] == "CronJob" and o["owner_is_controller"] == "true" for o in owners)

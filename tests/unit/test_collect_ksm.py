@@ -14,19 +14,21 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubeward.collect.kinds import STATE_KIND_BY_NAME
-from kubeward.collect.ksm import FAMILIES, exposition
+from kubeward.collect.ksm import FAMILIES, KSM_NAMES, exposition
+from kubeward.collect.metadata import NO_ALLOWLISTS, MetadataRows, parse_allowlist
 from kubeward.collect.state import ShardState
 
 Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
 PODS = STATE_KIND_BY_NAME["pods"]
 
 
-def render(objects: dict[str, list[dict[str, Any]]]) -> str:
+def render(objects: dict[str, list[dict[str, Any]]], metadata: MetadataRows = NO_ALLOWLISTS) -> str:
     state = ShardState()
     for kind, objs in objects.items():
         rows = STATE_KIND_BY_NAME[kind].rows
         ops = [
-            (f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}", rows(o)) for o in objs
+            (f"{o['metadata'].get('namespace', '')}/{o['metadata']['name']}", rows(o, metadata))
+            for o in objs
         ]
         state.apply(kind, ops)
     return b"".join(bytes(p) for p in exposition(state.snapshot())).decode()
@@ -584,6 +586,95 @@ def test_hpa_info_created_and_current_metrics() -> None:
     }
 
 
+def allowlists(labels: str | None = None, annotations: str | None = None) -> MetadataRows:
+    kinds = tuple(STATE_KIND_BY_NAME)
+    return MetadataRows(
+        parse_allowlist(labels, "label", kinds), parse_allowlist(annotations, "annotation", kinds)
+    )
+
+
+def with_meta(obj: dict[str, Any], **meta: Any) -> dict[str, Any]:
+    copy = json.loads(json.dumps(obj))
+    copy["metadata"].update(meta)
+    return copy
+
+
+LABELLED_POD = with_meta(
+    POD,
+    labels={"app": "web", "app.kubernetes.io/name": "shop", "tier": "front", "podHash": "7f"},
+    annotations={"team": 'ops "core"', "note": "line\nbreak"},
+)
+
+
+def test_labels_and_annotations_only_for_allowlisted_kinds_and_keys() -> None:
+    meta = allowlists("pods=[app, app.kubernetes.io/*, podHash, absent]", "pods=[*]")
+    s = parse(render({"pods": [LABELLED_POD, BARE_POD], "nodes": [NODE]}, meta))
+    web = {"namespace": "shop", "pod": "web-1", "uid": "u-1"}
+    bare = {"namespace": "shop", "pod": "bare", "uid": "u-2"}
+    assert of(s, "kube_pod_labels") == {
+        # tier is not allowlisted; podHash becomes snake case; a pod without any: no label_*
+        L(**web, label_app="web", label_app_kubernetes_io_name="shop", label_pod_hash="7f"): 1,
+        L(**bare): 1,
+    }
+    assert of(s, "kube_pod_annotations") == {
+        L(**web, annotation_team='ops "core"', annotation_note="line\nbreak"): 1,
+        L(**bare): 1,
+    }
+    # No allowlist for nodes: no series at all, as in kube-state-metrics.
+    assert of(s, "kube_node_labels") == {} and of(s, "kube_node_annotations") == {}
+
+
+def test_no_allowlist_means_no_labels_series() -> None:
+    s = parse(render({"pods": [LABELLED_POD]}))
+    assert not [name for name, _ in s if name.endswith(("_labels", "_annotations"))]
+
+
+def test_a_wildcard_resource_allowlists_every_kind_and_overrides_the_others() -> None:
+    node = with_meta(NODE, labels={"zone": "a", "pool": "gpu"})
+    meta = allowlists("pods=[tier],*=[zone,app]")
+    s = parse(render({"pods": [LABELLED_POD], "nodes": [node]}, meta))
+    assert of(s, "kube_node_labels") == {L(node="n1", label_zone="a"): 1}
+    web = {"namespace": "shop", "pod": "web-1", "uid": "u-1"}
+    assert of(s, "kube_pod_labels") == {L(**web, label_app="web"): 1}  # not tier
+
+
+def test_created_and_deletion_timestamps_of_every_kind() -> None:
+    stamps = {"creationTimestamp": "2025-03-01T12:00:00Z"}
+    deleting = {**stamps, "deletionTimestamp": "2025-03-01T12:00:30Z"}
+    objects = {
+        "pods": [with_meta(POD, **deleting), with_meta(BARE_POD, **stamps)],
+        "nodes": [with_meta(NODE, **deleting)],
+        "namespaces": [{"metadata": {"name": "shop", **deleting}}],
+        "deployments": [{"metadata": {"name": "d", "namespace": "shop", **deleting}}],
+        "daemonsets": [{"metadata": {"name": "ds", "namespace": "shop", **deleting}}],
+        "statefulsets": [{"metadata": {"name": "ss", "namespace": "shop", **deleting}}],
+        "jobs": [{"metadata": {"name": "j", "namespace": "shop", **deleting}}],
+        "horizontalpodautoscalers": [{"metadata": {"name": "h", "namespace": "shop", **deleting}}],
+    }
+    s = parse(render(objects))
+    created, deleted = 1740830400, 1740830430
+    web = {"namespace": "shop", "pod": "web-1", "uid": "u-1"}
+    bare = {"namespace": "shop", "pod": "bare", "uid": "u-2"}
+    assert of(s, "kube_pod_created") == {L(**web): created, L(**bare): created}
+    assert of(s, "kube_pod_deletion_timestamp") == {L(**web): deleted}  # only while deleting
+    identity = {
+        "nodes": {"node": "n1"},
+        "namespaces": {"namespace": "shop"},
+        "deployments": {"namespace": "shop", "deployment": "d"},
+        "daemonsets": {"namespace": "shop", "daemonset": "ds"},
+        "statefulsets": {"namespace": "shop", "statefulset": "ss"},
+        "jobs": {"namespace": "shop", "job_name": "j"},
+        "horizontalpodautoscalers": {"namespace": "shop", "horizontalpodautoscaler": "h"},
+    }
+    for kind, labels in identity.items():
+        prefix = f"kube_{KSM_NAMES[kind]}"
+        assert of(s, f"{prefix}_created") == {L(**labels): created}, kind
+        if kind in ("namespaces", "jobs"):  # KSM has no such family
+            assert f"{prefix}_deletion_timestamp" not in {f.name for f in FAMILIES}
+        else:
+            assert of(s, f"{prefix}_deletion_timestamp") == {L(**labels): deleted}, kind
+
+
 def test_every_family_has_help_and_type_even_when_empty() -> None:
     text = render({})
     for family in FAMILIES:
@@ -598,7 +689,22 @@ def test_promtool_accepts_the_exposition_with_awkward_label_values(tmp_path: Pat
         "spec": {"nodeName": 'node "quoted" \\ back', "priorityClassName": "line\nbreak"},
         "status": {"phase": "Pending"},
     }
-    text = render({"pods": [POD, awkward], "nodes": [NODE]})
+    awkward["metadata"]["labels"] = {"a-b": 'x"y', "a.b": "z\\", "A_b": "line\nbreak"}
+    text = render({"pods": [POD, awkward], "nodes": [NODE]}, allowlists("*=[*]", "*=[*]"))
+    # Keys that collide once sanitised keep every value, numbered in key order (KSM's rule).
+    assert (
+        of(parse(text), "kube_pod_labels")[
+            L(
+                namespace="ns",
+                pod="p",
+                uid="u",
+                label_a_b_conflict1="line\nbreak",
+                label_a_b_conflict2='x"y',
+                label_a_b_conflict3="z\\",
+            )
+        ]
+        == 1
+    )
     assert (
         parse(text)[
             (

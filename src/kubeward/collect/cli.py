@@ -56,6 +56,24 @@ def parse_retention(value: str | None) -> timedelta | None:
         raise typer.BadParameter(str(exc), param_hint="'--event-retention'") from None
 
 
+def parse_allowlists(labels: str | None, annotations: str | None) -> Any:
+    """The two allowlist options as a :class:`~kubeward.collect.metadata.MetadataRows`."""
+    from kubeward.collect.kinds import STATE_KIND_BY_NAME
+    from kubeward.collect.metadata import AllowlistError, MetadataRows, parse_allowlist
+
+    kinds = tuple(STATE_KIND_BY_NAME)
+    parsed = []
+    for value, prefix, option in (
+        (labels, "label", "--metric-labels-allowlist"),
+        (annotations, "annotation", "--metric-annotations-allowlist"),
+    ):
+        try:
+            parsed.append(parse_allowlist(value, prefix, kinds))
+        except AllowlistError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None
+    return MetadataRows(*parsed)
+
+
 @collect_app.command()
 def collect(
     kubeconfig: Path | None = typer.Option(
@@ -104,6 +122,21 @@ def collect(
         help="Events held in memory while the store is unavailable; past it the oldest are "
         "dropped and counted in kubeward_events_dropped_total.",
     ),
+    labels_allowlist: str | None = typer.Option(
+        None,
+        "--metric-labels-allowlist",
+        metavar="RESOURCE=[KEY,...],...",
+        help="Object labels exposed as label_* on kube_<kind>_labels, as in kube-state-metrics: "
+        "e.g. 'pods=[app,app.kubernetes.io/*],nodes=[*]'; '*=[...]' for every resource "
+        "(default: none, and no kube_*_labels series).",
+    ),
+    annotations_allowlist: str | None = typer.Option(
+        None,
+        "--metric-annotations-allowlist",
+        metavar="RESOURCE=[KEY,...],...",
+        help="Object annotations exposed as annotation_* on kube_<kind>_annotations, with the "
+        "syntax of --metric-labels-allowlist (default: none).",
+    ),
     watch_timeout: float | None = typer.Option(
         None,
         "--watch-timeout",
@@ -148,6 +181,7 @@ def collect(
     """
     host, port = parse_listen(listen)
     retention = parse_retention(event_retention)
+    metadata = parse_allowlists(labels_allowlist, annotations_allowlist)
     if not guard and (audit_log is not None or guard_protect or guard_threshold):
         raise typer.BadParameter(
             "--audit-log, --guard-protect and --guard-threshold configure the guard; add --guard",
@@ -171,6 +205,7 @@ def collect(
         "watch_timeout": watch_timeout,
         "event_retention": retention,
         "event_buffer": event_buffer,
+        "metadata": metadata,
         "guard": guard,
         "audit_log": audit_log,
         "guard_protect": guard_protect,
@@ -219,6 +254,7 @@ async def _serve(api: Any, store: Any, s: dict[str, Any]) -> int:
         s["watch_timeout"],
         event_retention=s["event_retention"],
         event_buffer=s["event_buffer"],
+        metadata=s["metadata"],
     )
     try:
         sock = bind(options.host, options.port)

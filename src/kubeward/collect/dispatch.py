@@ -16,6 +16,7 @@ from kubeward.client import Batch, object_key
 from kubeward.client.store import DELETED
 from kubeward.collect.kinds import StateKind
 from kubeward.collect.link import WorkerLink
+from kubeward.collect.metadata import NO_ALLOWLISTS, MetadataRows
 from kubeward.collect.sharding import Placement, Ring
 
 log = logging.getLogger("kubeward.collect.dispatch")
@@ -25,8 +26,9 @@ YIELD_EVERY = 2_000  # deltas between yields to the event loop (keeps /metrics a
 
 
 class Dispatcher:
-    def __init__(self, links: Sequence[WorkerLink]) -> None:
+    def __init__(self, links: Sequence[WorkerLink], metadata: MetadataRows = NO_ALLOWLISTS) -> None:
         self.links = links
+        self.metadata = metadata  # the label/annotation allowlists
         self.placement = Placement(Ring(len(links)))
         # By resource (``pods``, ``deployments.apps``): the self-metrics' resource label.
         self.dispatched: Counter[str] = Counter()  # deltas handed to workers
@@ -41,7 +43,7 @@ class Dispatcher:
                 ops[self.placement.remove(kind, key, obj)].append((key, None))
             else:
                 try:
-                    rows = kind.rows(obj)
+                    rows = kind.rows(obj, self.metadata)
                 except (TypeError, ValueError, AttributeError) as exc:
                     # A malformed object must not stop the informer; it is counted and logged.
                     self.rejected[kind.resource.display] += 1

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from kubeward.client import Resource
 from kubeward.collect import rows_apps, rows_core
 from kubeward.collect.columnar import TableSpec
+from kubeward.collect.metadata import METADATA_TABLE, NO_ALLOWLISTS, MetadataRows
 
 RowBuilder = Callable[[dict[str, Any]], tuple[Any, ...]]
 
@@ -24,13 +25,24 @@ class StateKind:
     ``shard_by``: ``"node"`` places an object on the worker owning its node (pods by
     ``spec.nodeName``, nodes by name), so a node and its pods share a shard; ``"key"`` hashes
     ``namespace/name``.
+
+    Its tables are the kind's own (the main table first), then the ``metadata`` table every
+    kind shares (:mod:`kubeward.collect.metadata`).
     """
 
     name: str
     resource: Resource
-    tables: tuple[TableSpec, ...]
-    rows: RowBuilder
+    own_tables: tuple[TableSpec, ...]
+    own_rows: RowBuilder
     shard_by: Literal["node", "key"] = "key"
+
+    @property
+    def tables(self) -> tuple[TableSpec, ...]:
+        return (*self.own_tables, METADATA_TABLE)
+
+    def rows(self, obj: dict[str, Any], metadata: MetadataRows = NO_ALLOWLISTS) -> tuple[Any, ...]:
+        """The main row and the child rows of ``obj``, one entry per table."""
+        return (*self.own_rows(obj), metadata.rows(self.name, obj))
 
 
 STATE_KINDS: tuple[StateKind, ...] = (

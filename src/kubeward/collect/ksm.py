@@ -258,6 +258,62 @@ def _hpa_metric(name: str, table: str) -> Render:
     return render
 
 
+# -- metadata (every kind) -------------------------------------------------------------------
+
+# Kind -> the word in its KSM family names (kube_<word>_created).
+KSM_NAMES = {
+    "pods": "pod",
+    "nodes": "node",
+    "namespaces": "namespace",
+    "deployments": "deployment",
+    "daemonsets": "daemonset",
+    "statefulsets": "statefulset",
+    "jobs": "job",
+    "horizontalpodautoscalers": "horizontalpodautoscaler",
+}
+# KSM has no kube_namespace_deletion_timestamp nor kube_job_deletion_timestamp.
+_NO_DELETION_FAMILY = ("namespaces", "jobs")
+
+
+def _timestamp(name: str, column: str) -> Render:
+    def render(v: KindView) -> list[Text]:
+        return [
+            Line(name).text(v.child_identity("metadata")).value(ints(v.col("metadata", column)))
+        ]
+
+    return render
+
+
+def _allowlisted(name: str, column: str) -> Render:
+    """One series per object when its kind has an allowlist (a null column: none)."""
+
+    def render(v: KindView) -> list[Text]:
+        text = v.col("metadata", column)
+        mask = pc.is_valid(text)
+        line = Line(name).text(v.child_identity("metadata", mask)).more(text.filter(mask))
+        return [line.value("1")]
+
+    return render
+
+
+def _metadata_families(kind: str) -> Iterator[Family]:
+    prefix = f"kube_{KSM_NAMES[kind]}"
+    yield Family(
+        f"{prefix}_created",
+        "Unix creation timestamp",
+        "gauge",
+        kind,
+        _timestamp(f"{prefix}_created", "created"),
+    )
+    if kind not in _NO_DELETION_FAMILY:
+        name = f"{prefix}_deletion_timestamp"
+        yield Family(name, "Unix deletion timestamp", "gauge", kind, _timestamp(name, "deleted"))
+    for column, what in (("labels", "labels"), ("annotations", "annotations")):
+        name = f"{prefix}_{column}"
+        help_text = f"Kubernetes {what} converted to Prometheus labels."
+        yield Family(name, help_text, "gauge", kind, _allowlisted(name, column))
+
+
 # -- the families ----------------------------------------------------------------------------
 
 FAMILIES: tuple[Family, ...] = (
@@ -507,7 +563,6 @@ FAMILIES: tuple[Family, ...] = (
         "statefulsets",
         "metadata_generation",
     ),
-    _simple("kube_statefulset_created", "Unix creation timestamp", "statefulsets", "created"),
     _simple(
         "kube_statefulset_ordinals_start",
         "Start ordinal of the StatefulSet.",
@@ -659,12 +714,8 @@ FAMILIES: tuple[Family, ...] = (
         "horizontalpodautoscalers",
         _hpa_info,
     ),
-    _simple(
-        "kube_horizontalpodautoscaler_created",
-        "Unix creation timestamp",
-        "horizontalpodautoscalers",
-        "created",
-    ),
+    # created, deletion timestamp, labels and annotations of every kind
+    *(family for kind in KSM_NAMES for family in _metadata_families(kind)),
 )
 FAMILY_NAMES = tuple(f.name for f in FAMILIES)
 

@@ -28,6 +28,7 @@ from kubeward.collect.events import EventIngest
 from kubeward.collect.kinds import EVENT_RESOURCES, STATE_KINDS, StateKind
 from kubeward.collect.ksm import FAMILIES
 from kubeward.collect.link import WorkerDied, WorkerLink
+from kubeward.collect.metadata import NO_ALLOWLISTS, MetadataRows
 from kubeward.collect.selfmetrics import CollectorMetrics, Contact
 from kubeward.store import Store
 
@@ -71,6 +72,7 @@ class Options:
     watch_timeout: float | None = None  # None: the client's random 5-10 minutes
     event_retention: timedelta | None = None  # None: stored events are kept
     event_buffer: int = 100_000  # events buffered while the store is down
+    metadata: MetadataRows = NO_ALLOWLISTS  # --metric-{labels,annotations}-allowlist
 
 
 class Collector:
@@ -91,7 +93,7 @@ class Collector:
             )
             for i in range(1, options.workers + 1)
         ]
-        self.dispatcher = Dispatcher(self.links)
+        self.dispatcher = Dispatcher(self.links, options.metadata)
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self.events = (

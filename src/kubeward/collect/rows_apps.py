@@ -37,7 +37,7 @@ STATEFULSET_TABLES = (
         "namespace:dict statefulset:str replicas:int status_replicas:int "
         "status_replicas_ready:int status_replicas_current:int status_replicas_updated:int "
         "status_replicas_available:int status_observed_generation:int metadata_generation:int "
-        "current_revision:str update_revision:str created:int ordinals_start:int "
+        "current_revision:str update_revision:str ordinals_start:int "
         "pvc_when_deleted:dict pvc_when_scaled:dict",
     ),
 )
@@ -58,7 +58,7 @@ HPA_TABLES = (
         "hpas",
         "namespace:dict horizontalpodautoscaler:str spec_max_replicas:int "
         "spec_min_replicas:int status_current_replicas:int status_desired_replicas:int "
-        "metadata_generation:int created:int scaletargetref_api_version:dict "
+        "metadata_generation:int scaletargetref_api_version:dict "
         "scaletargetref_kind:dict scaletargetref_name:str",
     ),
     columns("hpa_conditions", "condition:dict status:dict"),
@@ -89,10 +89,6 @@ def _int(value: object, default: int | None = 0) -> int | None:
 
 def _generation(obj: Obj) -> int | None:
     return _int((obj.get("metadata") or {}).get("generation"))
-
-
-def _created(obj: Obj) -> int | None:
-    return unix_seconds((obj.get("metadata") or {}).get("creationTimestamp"))
 
 
 def deployment_rows(obj: Obj) -> tuple[Any, ...]:
@@ -141,7 +137,6 @@ def statefulset_rows(obj: Obj) -> tuple[Any, ...]:
             _generation(obj),
             esc(status.get("currentRevision")),  # KSM exposes it even when empty
             esc(status.get("updateRevision")),
-            _created(obj),
             _ordinals_start(spec),
             *_claim_retention(spec),
         ),
@@ -201,7 +196,6 @@ def hpa_rows(obj: Obj) -> tuple[Any, ...]:
             _int(status.get("currentReplicas")),
             _int(status.get("desiredReplicas")),
             _generation(obj),
-            _created(obj),
             esc(target_ref.get("apiVersion")) or None,  # KSM leaves the label out when empty
             esc(target_ref.get("kind")),
             esc(target_ref.get("name")),

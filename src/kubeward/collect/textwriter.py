@@ -68,6 +68,14 @@ class Line:
         self.parts.append(fragment)
         return self
 
+    def more(self, fragment: Part) -> Line:
+        """Labels rendered as ``,k="v",k2="v2"`` or ``""`` per row (a variable number of
+        labels, e.g. an object's allowlisted labels), after at least one other label."""
+        if not self.labelled:
+            raise ValueError("more() needs a label before it")
+        self.parts.append(fragment)
+        return self
+
     def label(self, key: str, value: Part) -> Line:
         self._open()
         self.parts += [f'{key}="', value, '"']
