@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -152,6 +153,21 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
                     {"name": "work", "image": "busybox:1.36"},
                     restartPolicy="Never",
                     annotations=behaviour(crashAfterSeconds=1),
+                ),
+            },
+        },
+    ),
+    (
+        "/apis/batch/v1/namespaces/{ns}/jobs",
+        {
+            "metadata": {"name": "paused"},
+            "spec": {
+                "suspend": True,
+                "activeDeadlineSeconds": 600,
+                "template": template(
+                    {"job": "paused"},
+                    {"name": "work", "image": "busybox:1.36"},
+                    restartPolicy="Never",
                 ),
             },
         },
@@ -565,6 +581,21 @@ def expected(
         add("kube_deployment_status_replicas_available", st.get("availableReplicas", 0), **key)
         add("kube_deployment_status_replicas_unavailable", st.get("unavailableReplicas", 0), **key)
         add("kube_deployment_status_replicas_updated", st.get("updatedReplicas", 0), **key)
+        add("kube_deployment_status_replicas", st.get("replicas", 0), **key)
+        add("kube_deployment_status_replicas_ready", st.get("readyReplicas", 0), **key)
+        add("kube_deployment_status_observed_generation", st.get("observedGeneration", 0), **key)
+        add("kube_deployment_metadata_generation", d["metadata"]["generation"], **key)
+        add("kube_deployment_spec_paused", float(d["spec"].get("paused", False)), **key)
+        rolling = d["spec"].get("strategy", {}).get("rollingUpdate")
+        if rolling is not None:
+            for field, suffix, rounding in (
+                ("maxUnavailable", "max_unavailable", math.floor),
+                ("maxSurge", "max_surge", math.ceil),
+            ):
+                value = rolling[field]
+                if isinstance(value, str):  # "25%" of spec.replicas
+                    value = rounding(int(value[:-1]) * d["spec"]["replicas"] / 100)
+                add(f"kube_deployment_spec_strategy_rollingupdate_{suffix}", value, **key)
         for cond in st.get("conditions", []):
             for s, v in _statuses(cond["status"]).items():
                 add(
@@ -642,9 +673,18 @@ def expected(
             if cond["type"] in family:
                 for s, v in _statuses(cond["status"]).items():
                     add(family[cond["type"]], v, **key, condition=s)
-        for field in ("completions", "parallelism"):
+        for field, suffix in (
+            ("completions", "completions"),
+            ("parallelism", "parallelism"),
+            ("activeDeadlineSeconds", "active_deadline_seconds"),
+        ):
             if j["spec"].get(field) is not None:
-                add(f"kube_job_spec_{field}", j["spec"][field], **key)
+                add(f"kube_job_spec_{suffix}", j["spec"][field], **key)
+        add("kube_job_info", 1, **key)
+        add("kube_job_status_ready", st.get("ready", 0), **key)
+        for cond in st.get("conditions", []):
+            if cond["type"] == "Suspended":
+                add("kube_job_status_suspended", float(cond["status"] == "True"), **key)
         owners = j["metadata"].get("ownerReferences", [])
         for o in owners:
             add(
@@ -900,11 +940,14 @@ def test_demo_workload_families_equal_a_recomputation(
     # What the comparison covered is real controller output, not empty families.
     master = workloads(parse(collector.scrape()))
     names = {name for name, _ in master}
-    # The demo has no failed Job, no StatefulSet with spec.ordinals and nothing being deleted,
-    # and its collector no allowlist (the first test has them all).
-    optional = {"kube_job_failed", "kube_statefulset_ordinals_start"} | {
-        name for name in WORKLOAD_FAMILIES if name.endswith(UNSEEN_IN_DEMO)
-    }
+    # The demo has no failed, suspended or deadlined Job, no StatefulSet with spec.ordinals and
+    # nothing being deleted, and its collector no allowlist (the first test has them all).
+    optional = {
+        "kube_job_failed",
+        "kube_job_status_suspended",
+        "kube_job_spec_active_deadline_seconds",
+        "kube_statefulset_ordinals_start",
+    } | {name for name in WORKLOAD_FAMILIES if name.endswith(UNSEEN_IN_DEMO)}
     assert WORKLOAD_FAMILIES - names <= optional, WORKLOAD_FAMILIES - names
     owners = [dict(ls) for n, ls in master if n == "kube_job_owner"]
     assert any(o["owner_kind"] == "CronJob" and o["owner_is_controller"] == "true" for o in owners)

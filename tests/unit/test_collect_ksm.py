@@ -290,6 +290,46 @@ def test_workload_families() -> None:
     }
 
 
+def test_deployment_generation_pause_and_rolling_update_counts() -> None:
+    rolling = {
+        "metadata": {"name": "web", "namespace": "shop", "generation": 4},
+        "spec": {
+            "replicas": 10,
+            "paused": True,
+            # percentages of spec.replicas: unavailable rounds down, surge rounds up
+            "strategy": {"rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "33%"}},
+        },
+        "status": {"replicas": 11, "readyReplicas": 9, "observedGeneration": 3},
+    }
+    counts = {
+        "metadata": {"name": "api", "namespace": "shop"},
+        "spec": {"strategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 2}}},
+    }
+    recreate = {
+        "metadata": {"name": "db", "namespace": "shop"},
+        "spec": {"replicas": 1, "strategy": {"type": "Recreate"}},
+    }
+    s = parse(render({"deployments": [rolling, counts, recreate]}))
+
+    def d(name: str) -> frozenset[tuple[str, str]]:
+        return L(namespace="shop", deployment=name)
+
+    assert of(s, "kube_deployment_status_replicas") == {d("web"): 11, d("api"): 0, d("db"): 0}
+    assert of(s, "kube_deployment_status_replicas_ready") == {d("web"): 9, d("api"): 0, d("db"): 0}
+    assert of(s, "kube_deployment_status_observed_generation")[d("web")] == 3
+    assert of(s, "kube_deployment_metadata_generation")[d("web")] == 4
+    assert of(s, "kube_deployment_spec_paused") == {d("web"): 1, d("api"): 0, d("db"): 0}
+    # No rollingUpdate (Recreate): neither family has a series for it.
+    assert of(s, "kube_deployment_spec_strategy_rollingupdate_max_unavailable") == {
+        d("web"): 2,
+        d("api"): 0,
+    }
+    assert of(s, "kube_deployment_spec_strategy_rollingupdate_max_surge") == {
+        d("web"): 4,
+        d("api"): 2,
+    }
+
+
 def job(name: str, **status: Any) -> dict[str, Any]:
     return {"metadata": {"name": name, "namespace": "batch"}, "status": status}
 
@@ -351,12 +391,15 @@ def test_job_conditions_spec_and_owner() -> None:
         "broke",
         failed=1,
         conditions=[
-            {"type": "Suspended", "status": "False"},  # neither Complete nor Failed: ignored
+            {"type": "Suspended", "status": "False"},  # resumed
             {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"},
         ],
     )
     failed["spec"] = {"parallelism": 0}  # set (even to 0) is exposed; unset is not
-    s = parse(render({"jobs": [complete, failed, job("fresh")]}))
+    paused = job("paused", conditions=[{"type": "Suspended", "status": "True"}])
+    paused["spec"] = {"suspend": True, "activeDeadlineSeconds": 600}
+    complete["status"]["ready"] = 2
+    s = parse(render({"jobs": [complete, failed, job("fresh"), paused]}))
 
     def j(name: str, **labels: str) -> frozenset[tuple[str, str]]:
         return L(namespace="batch", job_name=name, **labels)
@@ -377,7 +420,14 @@ def test_job_conditions_spec_and_owner() -> None:
         # No owner: empty labels, not the "<none>" of kube_pod_owner.
         j("broke", owner_kind="", owner_name="", owner_is_controller=""): 1,
         j("fresh", owner_kind="", owner_name="", owner_is_controller=""): 1,
+        j("paused", owner_kind="", owner_name="", owner_is_controller=""): 1,
     }
+    names = ("done", "broke", "fresh", "paused")
+    assert of(s, "kube_job_info") == {j(n): 1 for n in names}
+    assert of(s, "kube_job_status_ready") == {j(n): 2 if n == "done" else 0 for n in names}
+    # Only jobs with a Suspended condition; 1 while it is True.
+    assert of(s, "kube_job_status_suspended") == {j("broke"): 0, j("paused"): 1}
+    assert of(s, "kube_job_spec_active_deadline_seconds") == {j("paused"): 600}
 
 
 def test_daemonset_and_statefulset_generations_and_revisions() -> None:

@@ -212,6 +212,15 @@ def _job_condition(name: str, type_: str) -> Render:
     return render
 
 
+def _job_suspended(v: KindView) -> list[Text]:
+    """One series per Suspended condition: 1 while its status is True."""
+    t = "job_conditions"
+    mask = pc.equal(v.col(t, "type"), "Suspended")
+    status = v.col(t, "status").filter(mask)
+    line = Line("kube_job_status_suspended").text(v.child_identity(t, mask))
+    return [line.value(flags(pc.equal(status, "true")))]
+
+
 # -- statefulsets ----------------------------------------------------------------------------
 
 
@@ -446,6 +455,50 @@ FAMILIES: tuple[Family, ...] = (
         "deployments",
         "updated",
     ),
+    _simple(
+        "kube_deployment_status_replicas",
+        "The number of replicas per deployment.",
+        "deployments",
+        "replicas",
+    ),
+    _simple(
+        "kube_deployment_status_replicas_ready",
+        "The number of ready replicas per deployment.",
+        "deployments",
+        "ready",
+    ),
+    _simple(
+        "kube_deployment_status_observed_generation",
+        "The generation observed by the deployment controller.",
+        "deployments",
+        "observed_generation",
+    ),
+    _simple(
+        "kube_deployment_metadata_generation",
+        "Sequence number representing a specific generation of the desired state.",
+        "deployments",
+        "metadata_generation",
+    ),
+    _simple(
+        "kube_deployment_spec_paused",
+        "Whether the deployment is paused and will not be processed by the deployment controller.",
+        "deployments",
+        "paused",
+        "flag",
+    ),
+    _simple(
+        "kube_deployment_spec_strategy_rollingupdate_max_unavailable",
+        "Maximum number of unavailable replicas during a rolling update of a deployment.",
+        "deployments",
+        "max_unavailable",
+    ),
+    _simple(
+        "kube_deployment_spec_strategy_rollingupdate_max_surge",
+        "Maximum number of replicas that can be scheduled above the desired number of "
+        "replicas during a rolling update of a deployment.",
+        "deployments",
+        "max_surge",
+    ),
     Family(
         "kube_deployment_status_condition",
         "The current status conditions of a deployment.",
@@ -651,6 +704,33 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "jobs",
         _owners("kube_job_owner", "job_owners"),
+    ),
+    Family(
+        "kube_job_info",
+        "Information about job.",
+        "gauge",
+        "jobs",
+        lambda v: [Line("kube_job_info").text(v.identity).value("1")],
+    ),
+    _simple(
+        "kube_job_spec_active_deadline_seconds",
+        "The duration in seconds relative to the startTime that the job may be active before "
+        "the system tries to terminate it.",
+        "jobs",
+        "spec_active_deadline_seconds",
+    ),
+    _simple(
+        "kube_job_status_ready",
+        "The number of ready pods that belong to this Job.",
+        "jobs",
+        "ready",
+    ),
+    Family(
+        "kube_job_status_suspended",
+        "The number of pods which reached Phase Suspended.",
+        "gauge",
+        "jobs",
+        _job_suspended,
     ),
     # horizontal pod autoscalers
     _simple(

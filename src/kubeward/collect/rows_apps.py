@@ -13,13 +13,16 @@ from typing import Any
 
 from kubeward.collect.columnar import columns
 from kubeward.collect.values import condition_status, esc, hpa_target_value, unix_seconds
+from kubeward.kube.intstr import scaled_value
 
 Obj = dict[str, Any]
 
 DEPLOYMENT_TABLES = (
     columns(
         "deployments",
-        "namespace:dict deployment:str spec_replicas:int available:int unavailable:int updated:int",
+        "namespace:dict deployment:str spec_replicas:int available:int unavailable:int updated:int "
+        "replicas:int ready:int observed_generation:int metadata_generation:int paused:bool "
+        "max_unavailable:int max_surge:int",
     ),
     columns("deployment_conditions", "reason:dict condition:dict status:dict"),
 )
@@ -46,13 +49,13 @@ JOB_TABLES = (
         "jobs",
         "namespace:dict job_name:str active:int succeeded:int failed:int "
         "has_failed_condition:bool failed_reason:dict start_time:int completion_time:int "
-        "spec_completions:int spec_parallelism:int",
+        "spec_completions:int spec_parallelism:int spec_active_deadline_seconds:int ready:int",
     ),
-    # The Complete and Failed conditions only (kube_job_complete / kube_job_failed).
+    # The conditions KSM reads: kube_job_complete / kube_job_failed / kube_job_status_suspended.
     columns("job_conditions", "type:dict status:dict"),
     columns("job_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
 )
-JOB_CONDITION_TYPES = ("Complete", "Failed")
+JOB_CONDITION_TYPES = ("Complete", "Failed", "Suspended")
 HPA_TABLES = (
     columns(
         "hpas",
@@ -93,18 +96,46 @@ def _generation(obj: Obj) -> int | None:
 
 def deployment_rows(obj: Obj) -> tuple[Any, ...]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    replicas = _int(spec.get("replicas"), 1)  # the API server defaults it to 1
     main = (
         *_ns_name(obj),
-        _int(spec.get("replicas"), 1),  # the API server defaults it to 1
+        replicas,
         _int(status.get("availableReplicas")),
         _int(status.get("unavailableReplicas")),
         _int(status.get("updatedReplicas")),
+        _int(status.get("replicas")),
+        _int(status.get("readyReplicas")),
+        _int(status.get("observedGeneration")),
+        _generation(obj),
+        bool(spec.get("paused")),
+        *_rolling_update(spec, replicas or 0),
     )
     conditions = [
         (esc(c.get("reason")), esc(c.get("type")), condition_status(c.get("status")))
         for c in status.get("conditions") or ()
     ]
     return main, conditions
+
+
+def _rolling_update(spec: Obj, replicas: int) -> tuple[int | None, int | None]:
+    """(maxUnavailable rounded down, maxSurge rounded up) as counts of ``replicas``; None for
+    both without ``strategy.rollingUpdate`` (KSM then emits neither family)."""
+    rolling = (spec.get("strategy") or {}).get("rollingUpdate")
+    if not isinstance(rolling, dict):
+        return None, None
+    return (
+        _scaled_or_none(rolling.get("maxUnavailable"), replicas, round_up=False),
+        _scaled_or_none(rolling.get("maxSurge"), replicas, round_up=True),
+    )
+
+
+def _scaled_or_none(value: object, total: int, round_up: bool) -> int | None:
+    if not isinstance(value, int | str):
+        return None
+    try:
+        return scaled_value(value, total, round_up)
+    except ValueError:
+        return None
 
 
 def daemonset_rows(obj: Obj) -> tuple[Any, ...]:
@@ -171,6 +202,8 @@ def job_rows(obj: Obj) -> tuple[Any, ...]:
         unix_seconds(status.get("completionTime")),
         _int(spec.get("completions"), None),
         _int(spec.get("parallelism"), None),
+        _int(spec.get("activeDeadlineSeconds"), None),
+        _int(status.get("ready")),  # KSM: 0 while the field is unset
     )
     condition_rows = [
         (c["type"], condition_status(c.get("status")))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
+
+from kubeward.kube.intstr import scaled_value
 
 
 @dataclass(frozen=True)
@@ -28,17 +29,6 @@ def pod_is_healthy(pod: dict[str, Any]) -> bool:
     return False
 
 
-def _scaled(value: int | str, total: int, round_up: bool) -> int:
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    if text.endswith("%"):
-        pct = int(text[:-1])
-        raw = pct * total / 100
-        return math.ceil(raw) if round_up else math.floor(raw)
-    return int(text)
-
-
 def disruption_status(pdb: dict[str, Any], pods: list[dict[str, Any]]) -> DisruptionStatus:
     """``pods`` are the pods the PDB's selector matches.
 
@@ -57,10 +47,10 @@ def desired_healthy(spec: dict[str, Any], expected: int) -> int:
     """How many healthy pods a budget with this spec wants out of ``expected`` (percentages
     rounded up, as intstr.GetScaledValueFromIntOrPercent); 0 when neither field is set."""
     if spec.get("maxUnavailable") is not None:
-        max_unavailable = _scaled(spec["maxUnavailable"], expected, round_up=True)
+        max_unavailable = scaled_value(spec["maxUnavailable"], expected, round_up=True)
         return max(0, expected - max_unavailable)
     if spec.get("minAvailable") is not None:
-        return _scaled(spec["minAvailable"], expected, round_up=True)
+        return scaled_value(spec["minAvailable"], expected, round_up=True)
     return 0
 
 

@@ -10,7 +10,6 @@ annotations and ScalingReplicaSet events match Kubernetes 1.31.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Hashable
 from datetime import timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import orjson
 
 from kubeward.kube import status as st
+from kubeward.kube.intstr import scaled_value
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.clock import parse_time
@@ -59,21 +59,11 @@ def resolve_fenceposts(spec: dict[str, Any]) -> tuple[int, int]:
     becomes unavailable 1 (Kubernetes' ResolveFenceposts)."""
     replicas = int(spec.get("replicas", 1))
     ru = ((spec.get("strategy") or {}).get("rollingUpdate")) or {}
-    surge = _scaled(ru.get("maxSurge", "25%"), replicas, round_up=True)
-    unavailable = _scaled(ru.get("maxUnavailable", "25%"), replicas, round_up=False)
+    surge = scaled_value(ru.get("maxSurge", "25%"), replicas, round_up=True)
+    unavailable = scaled_value(ru.get("maxUnavailable", "25%"), replicas, round_up=False)
     if surge == 0 and unavailable == 0:
         unavailable = 1
     return surge, unavailable
-
-
-def _scaled(value: Any, total: int, round_up: bool) -> int:
-    if isinstance(value, int):
-        return value
-    text = str(value)
-    if text.endswith("%"):
-        frac = int(text[:-1]) * total / 100
-        return math.ceil(frac) if round_up else math.floor(frac)
-    return int(text)
 
 
 class DeploymentController(Controller):
