@@ -19,7 +19,8 @@ from typing import Any
 from kubeward.collect.columnar import columns
 from kubeward.collect.values import esc, sanitize, unix_seconds
 
-METADATA_TABLE = columns("metadata", "created:int deleted:int labels:str annotations:str")
+# Label texts are dictionary-encoded: the pods of one ReplicaSet usually share theirs.
+METADATA_TABLE = columns("metadata", "created:int deleted:int labels:dict annotations:dict")
 
 WILDCARD = "*"
 _CAPITAL_AFTER = re.compile(r"([a-z0-9])([A-Z])")
