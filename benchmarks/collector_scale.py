@@ -93,6 +93,7 @@ def node(i: int) -> dict[str, Any]:
             "name": name,
             "uid": str(uuid.uuid4()),
             "resourceVersion": str(10 + i),
+            "creationTimestamp": "2026-11-01T08:00:00Z",
             "labels": {"kubernetes.io/hostname": name, "topology.kubernetes.io/zone": f"z{i % 3}"},
         },
         "spec": {"podCIDR": f"10.{64 + i // 256}.{i % 256}.0/24", "providerID": f"sim://{name}"},
@@ -147,6 +148,7 @@ def pod(i: int, nodes: int, restarts: int = 0) -> dict[str, Any]:
             "namespace": ns,
             "uid": str(uuid.uuid4()),
             "resourceVersion": str(100_000 + i + restarts),
+            "creationTimestamp": "2026-11-01T09:00:00Z",
             "labels": {"app": f"app-{i // 100}", "pod-template-hash": "7d9f8b6c5"},
             "ownerReferences": [
                 {
