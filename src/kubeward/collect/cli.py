@@ -13,13 +13,16 @@ import logging
 import signal
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from kubeward.clitext import print_error as _error
 from kubeward.guard.health import THRESHOLD_HELP
+
+if TYPE_CHECKING:  # pyarrow loads only when the command runs
+    from kubeward.collect.metadata import MetadataRows
 
 collect_app = typer.Typer(
     help="Collect cluster state and events with one LIST+WATCH per kind.",
@@ -56,8 +59,8 @@ def parse_retention(value: str | None) -> timedelta | None:
         raise typer.BadParameter(str(exc), param_hint="'--event-retention'") from None
 
 
-def parse_allowlists(labels: str | None, annotations: str | None) -> Any:
-    """The two allowlist options as a :class:`~kubeward.collect.metadata.MetadataRows`."""
+def parse_allowlists(labels: str | None, annotations: str | None) -> MetadataRows:
+    """The two allowlist options, checked (a bad one exits 2 naming it)."""
     from kubeward.collect.kinds import STATE_KIND_BY_NAME
     from kubeward.collect.metadata import AllowlistError, MetadataRows, parse_allowlist
 

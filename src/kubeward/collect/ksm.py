@@ -317,9 +317,9 @@ def _metadata_families(kind: str) -> Iterator[Family]:
     if kind not in _NO_DELETION_FAMILY:
         name = f"{prefix}_deletion_timestamp"
         yield Family(name, "Unix deletion timestamp", "gauge", kind, _timestamp(name, "deleted"))
-    for column, what in (("labels", "labels"), ("annotations", "annotations")):
+    for column in ("labels", "annotations"):
         name = f"{prefix}_{column}"
-        help_text = f"Kubernetes {what} converted to Prometheus labels."
+        help_text = f"Kubernetes {column} converted to Prometheus labels."
         yield Family(name, help_text, "gauge", kind, _allowlisted(name, column))
 
 
