@@ -250,8 +250,10 @@ def test_kubeward_demo_ci_tour(tmp_path: Path) -> None:
 
     # the event center: the command, its table, and the store it read
     assert "events list --store .kubeward/kubeward.db --limit 8" in out
-    header = out.index("NAMESPACE  LAST SEEN  TYPE")
-    rows = out[header:].splitlines()[1:9]
+    # Columns are as wide as their widest value ("monitoring" widens NAMESPACE).
+    header = re.search(r"^NAMESPACE +LAST SEEN +TYPE ", out, re.M)
+    assert header, out
+    rows = out[header.start() :].splitlines()[1:9]
     assert len(rows) == 8 and all(re.match(r"\S+ +\d+s +(Normal|Warning) ", r) for r in rows), rows
     with sqlite3.connect(state / "kubeward.db") as db:
         (stored,) = db.execute("SELECT count(*) FROM events").fetchone()
