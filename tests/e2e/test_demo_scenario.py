@@ -283,7 +283,7 @@ def test_kubeward_demo_ci_tour(tmp_path: Path) -> None:
             "replay openai-outage`: it replays the December 2024 OpenAI outage on a "
             "500-node simulated cluster with and without the guard"
         )
-        > header
+        > header.start()
     )
 
 
