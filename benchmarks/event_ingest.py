@@ -44,7 +44,8 @@ PostgreSQL: a throw-away server (``initdb`` + ``pg_ctl`` from Debian's ``postgre
 tests start it: ``tests/postgres_fixture.py``) with PostgreSQL's default durability settings
 (``fsync``, ``synchronous_commit`` and ``full_page_writes`` on), over TCP on 127.0.0.1.
 Its databases use the C locale unless ``--pg-locale`` names another (``en_US.utf8``: a
-database created with a typical system locale).
+database created with a typical system locale). The writer splits each batch over
+``--pg-write-connections`` transactions at once (kubeward's default: 2; 1 is the old path).
 
     .venv/bin/python benchmarks/event_ingest.py                       # both backends
     .venv/bin/python benchmarks/event_ingest.py --quick               # 20,000 events, 1 run
@@ -368,12 +369,27 @@ def verify(store: Store, writer: EventWriter, clean: bool, workload: Workload) -
     check_store(store, workload.expected)
 
 
+def write_connections(store: Store, pg_connections: int | None) -> int | None:
+    """The writer's ``write_connections`` for this store (None: kubeward's default)."""
+    return pg_connections if store.dialect == "postgresql" else None
+
+
 def ingest(
-    new_store: Callable[[], str], stream: list[Event], workload: Workload, batch_size: int
+    new_store: Callable[[], str],
+    stream: list[Event],
+    workload: Workload,
+    batch_size: int,
+    pg_connections: int | None,
 ) -> float:
     """Seconds for the writer to take ``stream`` and commit all of it (checked)."""
     with open_store(new_store()) as store:
-        writer = EventWriter(store, cluster=CLUSTER, batch_size=batch_size, flush_interval=3600.0)
+        writer = EventWriter(
+            store,
+            cluster=CLUSTER,
+            batch_size=batch_size,
+            flush_interval=3600.0,
+            write_connections=write_connections(store, pg_connections),
+        )
         gc.collect()
         start = time.perf_counter()
         writer.add_many(stream)
@@ -384,7 +400,10 @@ def ingest(
 
 
 def collector_ingest(
-    new_store: Callable[[], str], stream: list[Event], workload: Workload
+    new_store: Callable[[], str],
+    stream: list[Event],
+    workload: Workload,
+    pg_connections: int | None,
 ) -> float:
     """Seconds for the collector's own event path (``EventIngest``: the writer without
     auto-flush, its flush thread every second) to take ``stream`` and commit all of it.
@@ -394,7 +413,12 @@ def collector_ingest(
     rate the adding thread and the flush thread sustain together: on PostgreSQL the server's
     merge runs while this thread normalises the next events."""
     with open_store(new_store()) as store:
-        ingest = EventIngest(store, CLUSTER, CollectorRegistry())
+        ingest = EventIngest(
+            store,
+            CLUSTER,
+            CollectorRegistry(),
+            write_connections=write_connections(store, pg_connections),
+        )
         writer = ingest.writer
         high_water = writer.buffer_limit - writer.batch_size
         gc.collect()
@@ -440,6 +464,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "new_recorder_share": round(workload.new_recorder_share, 2),
         "batch_size": args.batch_size,
         "pg_locale": args.pg_locale or "C",
+        "pg_write_connections": args.pg_write_connections or 2,
         "repeat": args.repeat,
         "generate_seconds": round(time.perf_counter() - t, 1),
     }
@@ -457,11 +482,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             figures: dict[str, Any] = {}
             single, both, db, collector = [], [], [], []
             for rep in range(args.repeat):
-                seconds = ingest(new_store, workload.single, workload, args.batch_size)
+                pg = args.pg_write_connections
+                seconds = ingest(new_store, workload.single, workload, args.batch_size, pg)
                 single.append(versions / seconds)
-                collector.append(versions / collector_ingest(new_store, workload.single, workload))
+                seconds = collector_ingest(new_store, workload.single, workload, pg)
+                collector.append(versions / seconds)
                 if not args.no_both_apis:
-                    seconds = ingest(new_store, workload.both, workload, args.batch_size)
+                    seconds = ingest(new_store, workload.both, workload, args.batch_size, pg)
                     both.append(versions / seconds)
                 db.append(versions / store_only(new_store, rows, args.batch_size))
                 print(
@@ -508,6 +535,11 @@ def main() -> None:
         "--pg-locale",
         help="create the PostgreSQL databases with this locale (e.g. C.utf8, en_US.utf8: an "
         "installed operating-system locale) instead of C",
+    )
+    parser.add_argument(
+        "--pg-write-connections",
+        type=int,
+        help="PostgreSQL connections a batch is split over (default: kubeward's, 2)",
     )
     parser.add_argument("--no-both-apis", action="store_true", help="skip the both-APIs runs")
     parser.add_argument("--seed", type=int, default=5)

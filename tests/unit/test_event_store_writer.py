@@ -139,6 +139,89 @@ def test_concurrent_add_and_flush_lose_nothing(store: Store) -> None:
     assert stored(store) == {f"uid-{i}": 3 for i in range(600)}
 
 
+# -- a batch split over several connections (PostgreSQL) -------------------------------------
+
+
+def test_write_connections_default_per_backend(store: Store) -> None:
+    expected = 2 if store.dialect == "postgresql" else 1
+    assert EventWriter(store).write_connections == expected
+
+
+def test_sqlite_refuses_more_than_one_write_connection(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "k.db"))
+    with pytest.raises(ValueError, match=r"write_connections=2 needs PostgreSQL: sqlite .* use 1"):
+        EventWriter(store, write_connections=2)
+
+
+# Records which server process stored each row, and refuses one uid on demand: a statement
+# error in one part of a split batch while the other part commits.
+_PG_TRIGGER = """
+CREATE TABLE writer_pids (uid text, pid int);
+CREATE TABLE refused (uid text);
+CREATE FUNCTION note_writer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM refused WHERE refused.uid = NEW.uid) THEN
+        RAISE EXCEPTION USING MESSAGE = 'refused uid ' || NEW.uid;
+    END IF;
+    INSERT INTO writer_pids VALUES (NEW.uid, pg_backend_pid());
+    RETURN NEW;
+END $$;
+CREATE TRIGGER note_writer BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION note_writer();
+"""
+
+
+def test_postgres_batch_is_split_over_connections_and_resumes_after_all_parts(
+    postgres_url: str,
+) -> None:
+    store = open_store(postgres_url)
+    store.ensure_migrated()
+    with store.write() as conn:
+        conn.exec_driver_sql(_PG_TRIGGER)
+        conn.exec_driver_sql("INSERT INTO refused VALUES ('uid-1700')")
+    writer = EventWriter(store, cluster="c", auto_flush=False, batch_size=2000)
+    assert writer.write_connections == 2
+    writer.add_many(core_event(i, rv=i + 1) for i in range(2000))
+    writer.set_resume_version("events", "2000")
+
+    # The second half holds the refused uid: its transaction fails, the first half commits.
+    with pytest.raises(Exception, match="refused uid uid-1700"):
+        writer.flush()
+    assert stored(store) == {f"uid-{i}": 1 for i in range(1000)}
+    assert writer.buffered == 1000 and writer.written == 1000
+    assert store.get_resume_version("c", "events") is None  # events 1000.. are not stored
+
+    with store.write() as conn:
+        conn.exec_driver_sql("DELETE FROM refused")
+        conn.exec_driver_sql("DELETE FROM writer_pids")
+    writer.add_many(core_event(i, rv=i + 1) for i in range(2000, 3000))
+    assert writer.flush()
+    assert stored(store) == {f"uid-{i}": 1 for i in range(3000)}
+    assert store.get_resume_version("c", "events") == "2000"
+    with store.read() as conn:
+        pids = conn.exec_driver_sql(
+            "SELECT pid, count(*) FROM writer_pids GROUP BY pid ORDER BY 2"
+        ).all()
+    # 2,000 rows in one batch: two transactions of 1,000 on two server processes.
+    assert [count for _, count in pids] == [1000, 1000]
+    assert writer.close()
+    store.close()
+
+
+def test_postgres_small_batches_are_not_split(postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    store.ensure_migrated()
+    with store.write() as conn:
+        conn.exec_driver_sql(_PG_TRIGGER)
+    writer = EventWriter(store, auto_flush=False, batch_size=2000)
+    writer.add_many(core_event(i, rv=i + 1) for i in range(499))  # under two parts of 250
+    assert writer.flush()
+    with store.read() as conn:
+        pids = conn.exec_driver_sql("SELECT count(DISTINCT pid) FROM writer_pids").scalar_one()
+    assert pids == 1 and len(stored(store)) == 499
+    assert writer.close()
+    store.close()
+
+
 # -- store down: SQLite ----------------------------------------------------------------------
 
 
@@ -217,13 +300,17 @@ def test_close_while_store_down_reports_the_loss(
 # -- store down: PostgreSQL ------------------------------------------------------------------
 
 
+# 600: every full batch is split over two connections (parts of 300), so the outage also
+# catches parts in flight on both.
+@pytest.mark.parametrize("batch_size", [100, 600])
 def test_postgres_restarted_mid_ingest_every_event_arrives_exactly_once(
     postgres_server: PostgresServer,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
+    batch_size: int,
 ) -> None:
     store = open_store(postgres_server.create_database())
     registry = CollectorRegistry()
-    writer = EventWriter(store, batch_size=100, flush_interval=0.2, retry_initial=0.05,
+    writer = EventWriter(store, batch_size=batch_size, flush_interval=0.2, retry_initial=0.05,
                          retry_max=0.2, registry=registry)  # fmt: skip
     saw_down = threading.Event()
     failures: list[BaseException] = []

@@ -36,6 +36,7 @@ class EventIngest:
         *,
         retention: timedelta | None = None,
         buffer_limit: int = 100_000,
+        write_connections: int | None = None,
     ) -> None:
         self.store = store
         self.cluster = cluster
@@ -48,6 +49,7 @@ class EventIngest:
             registry=registry,
             retention=retention,
             buffer_limit=buffer_limit,
+            write_connections=write_connections,
         )
         self.received_by: Counter[str] = Counter()  # Event deltas passed to the writer
         self.skipped = 0  # objects that are not Events kubeward can store

@@ -6,10 +6,14 @@
   unwritable), the batch stays in the buffer and writes are retried with exponential backoff.
   The buffer is bounded: past ``buffer_limit`` Events the oldest is dropped, and every drop is
   counted (``dropped`` and ``kubeward_events_dropped_total``) and logged.
-- Watch resume points (:meth:`set_resume_version`) are persisted only in the transaction that
-  writes the last event buffered before them, so a stored resume point never skips an event
-  that was not stored. After a drop they are no longer advanced: a restarted collector then
-  resumes from the last point before the loss (or relists), and dedupe absorbs the replay.
+- On PostgreSQL a batch is split over ``write_connections`` transactions that run at once, one
+  per pooled connection: the server's merge (index maintenance, most of a row's cost) then
+  uses more than one core. The parts hold distinct uids, so they never wait on each other.
+- Watch resume points (:meth:`set_resume_version`) are persisted only in a transaction that
+  commits after every event buffered before them is stored, so a stored resume point never
+  skips an event that was not stored. After a drop they are no longer advanced: a restarted
+  collector then resumes from the last point before the loss (or relists), and dedupe absorbs
+  the replay.
 
 Thread safety: ``add`` and ``flush`` may be called from different threads (e.g. an event loop
 adds with ``auto_flush=False`` while a thread flushes); a write itself runs outside the lock.
@@ -21,12 +25,14 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from itertools import islice
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from kubeward.events.normalize import Row, normalize_event
@@ -58,6 +64,16 @@ def is_store_down(exc: DBAPIError) -> bool:
 
 
 RECENT_VERSIONS = 20_000
+
+# Below this many rows per part a batch is not split: another transaction's round trips and
+# commit would cost more than the parallel merge saves.
+MIN_PART_ROWS = 250
+
+
+def default_write_connections(store: Store) -> int:
+    """PostgreSQL merges in server processes, so two writers use two cores; SQLite has a single
+    writer (a second transaction would only wait for the lock)."""
+    return 2 if store.dialect == "postgresql" else 1
 
 
 def _version(obj: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -108,11 +124,21 @@ class EventWriter:
         retry_max: float = 30.0,
         retention: timedelta | None = None,
         purge_interval: float = 300.0,
+        write_connections: int | None = None,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if buffer_limit < 1 or batch_size < 1:
             raise ValueError("buffer_limit and batch_size must be at least 1")
+        if write_connections is None:
+            write_connections = default_write_connections(store)
+        if write_connections < 1:
+            raise ValueError("write_connections must be at least 1")
+        if write_connections > 1 and store.dialect != "postgresql":
+            raise ValueError(
+                f"write_connections={write_connections} needs PostgreSQL: {store.dialect} "
+                "has a single writer, use 1"
+            )
         self.store = store
         self.cluster = cluster
         self.buffer_limit = buffer_limit
@@ -123,7 +149,11 @@ class EventWriter:
         self.retry_max = retry_max
         self.retention = retention
         self.purge_interval = purge_interval
+        self.write_connections = write_connections
         self._clock = clock
+        # Threads for a batch's other parts (the flushing thread writes the first), made at the
+        # first split batch.
+        self._helpers: ThreadPoolExecutor | None = None
         self._metrics = _Metrics(registry) if registry is not None else None
 
         self.dropped = 0  # events lost to buffer overflow (or to close() with the store down)
@@ -259,23 +289,74 @@ class EventWriter:
                     if self._resume_frozen:
                         self._pending_resume.clear()
                 return
-            with self.store.write() as conn:
-                upsert_events(conn, batch)
-                for resource, version in resume.items():
-                    self.store.set_resume_version(self.cluster, resource, version, conn)
-            with self._lock:
-                for row in batch:
-                    # Only if not replaced by a newer version while we were writing.
-                    if self._buffer.get(row["uid"]) is row:
-                        del self._buffer[row["uid"]]
-                for resource, version in resume.items():
-                    if self._pending_resume.get(resource) == version:
-                        del self._pending_resume[resource]
-                self.written += len(batch)
-                if self._metrics:
-                    self._metrics.written.inc(len(batch))
+            parts = self._split(batch)
+            if len(parts) == 1:
+                with self.store.write() as conn:
+                    upsert_events(conn, batch)
+                    self._set_resume(conn, resume)
+                self._written(batch, resume)
+            else:
+                self._write_parts(parts)
+                if resume:  # only now is everything before it stored
+                    with self.store.write() as conn:
+                        self._set_resume(conn, resume)
+                    self._written([], resume)
             if last:
                 return
+
+    def _split(self, batch: list[Row]) -> list[list[Row]]:
+        parts = min(self.write_connections, len(batch) // MIN_PART_ROWS)
+        if parts < 2:
+            return [batch]
+        size = -(-len(batch) // parts)
+        return [batch[i : i + size] for i in range(0, len(batch), size)]
+
+    def _write_parts(self, parts: Sequence[list[Row]]) -> None:
+        """Each part in its own transaction, at once; rows of the parts that committed leave
+        the buffer even when another part failed (its rows stay, the first error is raised)."""
+        if self._helpers is None:
+            self._helpers = ThreadPoolExecutor(
+                self.write_connections - 1, thread_name_prefix="event-write"
+            )
+        futures: list[Future[None]] = [
+            self._helpers.submit(self._write_part, part) for part in parts[1:]
+        ]
+        errors: list[BaseException] = []
+        try:
+            self._write_part(parts[0])
+            self._written(parts[0], {})
+        except BaseException as exc:
+            errors.append(exc)
+        for part, future in zip(parts[1:], futures, strict=True):
+            error = future.exception()
+            if error is None:
+                self._written(part, {})
+            else:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    def _set_resume(self, conn: Connection, resume: dict[str, str]) -> None:
+        for resource, version in resume.items():
+            self.store.set_resume_version(self.cluster, resource, version, conn)
+
+    def _write_part(self, rows: list[Row]) -> None:
+        with self.store.write() as conn:
+            upsert_events(conn, rows)
+
+    def _written(self, rows: list[Row], resume: dict[str, str]) -> None:
+        """``rows`` and ``resume`` are stored: take them out of what is pending."""
+        with self._lock:
+            for row in rows:
+                # Only if not replaced by a newer version while we were writing.
+                if self._buffer.get(row["uid"]) is row:
+                    del self._buffer[row["uid"]]
+            for resource, version in resume.items():
+                if self._pending_resume.get(resource) == version:
+                    del self._pending_resume[resource]
+            self.written += len(rows)
+            if self._metrics:
+                self._metrics.written.inc(len(rows))
 
     def _maybe_purge(self) -> None:
         if self.retention is None:
@@ -326,6 +407,14 @@ class EventWriter:
 
         Returns True when nothing was lost at close.
         """
+        try:
+            return self._close()
+        finally:
+            if self._helpers is not None:
+                self._helpers.shutdown()
+                self._helpers = None
+
+    def _close(self) -> bool:
         if self.flush(force=True):
             return True
         with self._lock:
