@@ -496,9 +496,61 @@ def expected(
             if cond["type"] == "Ready":
                 for s, v in _statuses(cond["status"]).items():
                     add("kube_pod_status_ready", v, **pod, condition=s)
+        scheduled = [cond for cond in st.get("conditions", []) if cond["type"] == "PodScheduled"]
+        for cond in scheduled:
+            for s, v in _statuses(cond["status"]).items():
+                add("kube_pod_status_scheduled", v, **pod, condition=s)
+            if cond["status"] == "True":
+                add("kube_pod_status_scheduled_time", _go_unix(cond, "lastTransitionTime"), **pod)
+            if cond["status"] == "False":
+                add("kube_pod_status_unschedulable", 1, **pod)
+        if st.get("startTime"):
+            add("kube_pod_start_time", _unix(st["startTime"]), **pod)
+        add("kube_pod_restart_policy", 1, **pod, type=spec.get("restartPolicy", ""))
+        states = [cs.get("state", {}) for cs in st.get("containerStatuses", [])]
+        finished = [_go_unix(s["terminated"], "finishedAt") for s in states if "terminated" in s]
+        if finished and max(finished) > 0:
+            add("kube_pod_completion_time", max(finished), **pod)
+        given = {st.get("reason")} | {cond.get("reason") for cond in st.get("conditions", [])}
+        given |= {s["terminated"].get("reason") for s in states if "terminated" in s}
+        for reason in (
+            "Evicted",
+            "NodeAffinity",
+            "NodeLost",
+            "Shutdown",
+            "UnexpectedAdmissionError",
+        ):
+            add("kube_pod_status_reason", float(reason in given), **pod, reason=reason)
+        images = {ctr_spec["name"]: ctr_spec.get("image", "") for ctr_spec in spec["containers"]}
         for cs in st.get("containerStatuses", []):
             ctr = {**pod, "container": cs["name"]}
             add("kube_pod_container_status_restarts_total", cs.get("restartCount", 0), **ctr)
+            state = cs.get("state", {})
+            if cs["name"] in images:
+                add(
+                    "kube_pod_container_info",
+                    1,
+                    **ctr,
+                    image_spec=images[cs["name"]],
+                    image=cs.get("image", ""),
+                    image_id=cs.get("imageID", ""),
+                    container_id=cs.get("containerID", ""),
+                )
+            for word in ("waiting", "running", "terminated"):
+                add(f"kube_pod_container_status_{word}", float(word in state), **ctr)
+            add("kube_pod_container_status_ready", float(bool(cs.get("ready"))), **ctr)
+            begun = state.get("running") or state.get("terminated")
+            if begun is not None:
+                add("kube_pod_container_state_started", _go_unix(begun, "startedAt"), **ctr)
+            if "terminated" in state:
+                reason = state["terminated"].get("reason", "")
+                add("kube_pod_container_status_terminated_reason", 1, **ctr, reason=reason)
+            if "terminated" in cs.get("lastState", {}):
+                last_state = cs["lastState"]["terminated"]
+                code = last_state.get("exitCode", 0)
+                add("kube_pod_container_status_last_terminated_exitcode", code, **ctr)
+                at = _go_unix(last_state, "finishedAt")
+                add("kube_pod_container_status_last_terminated_timestamp", at, **ctr)
             waiting = cs.get("state", {}).get("waiting")
             if waiting is not None:
                 add(
@@ -760,6 +812,12 @@ def expected(
 
 def _unix(timestamp: str) -> float:
     return float(int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()))
+
+
+def _go_unix(struct: dict[str, Any], field: str) -> float:
+    """A timestamp inside a present struct as Go's ``Time.Unix()`` reads it: zero time when
+    unset."""
+    return _unix(struct[field]) if struct.get(field) else -62135596800.0
 
 
 def ksm_only(series: Series) -> Series:

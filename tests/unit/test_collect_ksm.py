@@ -167,6 +167,191 @@ def test_pod_families() -> None:
     }
 
 
+T0, T1, T2 = "2026-01-02T03:04:05Z", "2026-01-02T03:05:00Z", "2026-01-02T03:06:30Z"
+U0, U1, U2 = 1767323045, 1767323100, 1767323190
+GO_ZERO = -62135596800  # Go's zero time.Time: a present state without its timestamp
+
+# A finished Job pod, an evicted one, an unschedulable one and a running one.
+STATE_PODS = [
+    {
+        "metadata": {"name": "done", "namespace": "ns", "uid": "u-d"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "a", "image": "busybox:1.36"}, {"name": "b", "image": "b:1"}],
+        },
+        "status": {
+            "phase": "Succeeded",
+            "startTime": T0,
+            "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": T0}],
+            "containerStatuses": [
+                {
+                    "name": "a",
+                    "image": "docker.io/library/busybox:1.36",
+                    "imageID": "docker.io/library/busybox@sha256:aa",
+                    "containerID": "containerd://c-a",
+                    "state": {
+                        "terminated": {
+                            "reason": "Completed",
+                            "exitCode": 0,
+                            "startedAt": T0,
+                            "finishedAt": T1,
+                        }
+                    },
+                },
+                # no startedAt (Go's zero time); the latest finish, so the pod's completion time
+                {"name": "b", "state": {"terminated": {"reason": "Completed", "finishedAt": T2}}},
+                # not a spec container: no kube_pod_container_info; no finishedAt (Go's zero)
+                {"name": "ghost", "state": {"terminated": {"reason": "Error", "exitCode": 2}}},
+            ],
+        },
+    },
+    {
+        "metadata": {"name": "evicted", "namespace": "ns", "uid": "u-e"},
+        "spec": {"restartPolicy": "Always", "containers": [{"name": "a", "image": "x:1"}]},
+        "status": {"phase": "Failed", "reason": "Evicted", "startTime": T0},
+    },
+    {
+        "metadata": {"name": "stuck", "namespace": "ns", "uid": "u-s"},
+        "spec": {"containers": [{"name": "a", "image": "x:1"}]},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "lastTransitionTime": T0,
+                }
+            ],
+        },
+    },
+    {
+        "metadata": {"name": "up", "namespace": "ns", "uid": "u-u"},
+        "spec": {"restartPolicy": "Always", "containers": [{"name": "a", "image": "x:1"}]},
+        "status": {
+            "phase": "Running",
+            "startTime": T0,
+            "conditions": [
+                {"type": "PodScheduled", "status": "True"},
+                {"type": "DisruptionTarget", "status": "True", "reason": "NodeLost"},
+            ],
+            "containerStatuses": [
+                {
+                    "name": "a",
+                    "image": "x:1",
+                    "ready": True,
+                    "restartCount": 1,
+                    "state": {"running": {"startedAt": T1}},
+                    "lastState": {
+                        "terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": T1}
+                    },
+                }
+            ],
+        },
+    },
+]
+
+
+def test_pod_state_families() -> None:
+    s = parse(render({"pods": STATE_PODS}))
+    done = {"namespace": "ns", "pod": "done", "uid": "u-d"}
+    evicted = {"namespace": "ns", "pod": "evicted", "uid": "u-e"}
+    stuck = {"namespace": "ns", "pod": "stuck", "uid": "u-s"}
+    up = {"namespace": "ns", "pod": "up", "uid": "u-u"}
+    assert of(s, "kube_pod_container_info") == {
+        L(
+            **done,
+            container="a",
+            image_spec="busybox:1.36",
+            image="docker.io/library/busybox:1.36",
+            image_id="docker.io/library/busybox@sha256:aa",
+            container_id="containerd://c-a",
+        ): 1,
+        L(**done, container="b", image_spec="b:1", image="", image_id="", container_id=""): 1,
+        L(**up, container="a", image_spec="x:1", image="x:1", image_id="", container_id=""): 1,
+    }
+    containers = {
+        (n, c): labels
+        for n, c, labels in [
+            ("done", "a", L(**done, container="a")),
+            ("done", "b", L(**done, container="b")),
+            ("done", "ghost", L(**done, container="ghost")),
+            ("up", "a", L(**up, container="a")),
+        ]
+    }
+
+    def per_container(name: str) -> dict[tuple[str, str], float]:
+        values = of(s, name)
+        return {key: values[labels] for key, labels in containers.items() if labels in values}
+
+    assert per_container("kube_pod_container_status_waiting") == {
+        ("done", "a"): 0, ("done", "b"): 0, ("done", "ghost"): 0, ("up", "a"): 0
+    }  # fmt: skip
+    assert per_container("kube_pod_container_status_running") == {
+        ("done", "a"): 0, ("done", "b"): 0, ("done", "ghost"): 0, ("up", "a"): 1
+    }  # fmt: skip
+    assert per_container("kube_pod_container_status_terminated") == {
+        ("done", "a"): 1, ("done", "b"): 1, ("done", "ghost"): 1, ("up", "a"): 0
+    }  # fmt: skip
+    assert per_container("kube_pod_container_status_ready") == {
+        ("done", "a"): 0, ("done", "b"): 0, ("done", "ghost"): 0, ("up", "a"): 1
+    }  # fmt: skip
+    assert len(of(s, "kube_pod_container_status_waiting")) == 4  # statuses only, nothing else
+    assert of(s, "kube_pod_container_status_terminated_reason") == {
+        L(**done, container="a", reason="Completed"): 1,
+        L(**done, container="b", reason="Completed"): 1,
+        L(**done, container="ghost", reason="Error"): 1,
+    }
+    # Running: its start; terminated: the terminated state's start (Go's zero when unset).
+    assert of(s, "kube_pod_container_state_started") == {
+        L(**done, container="a"): U0,
+        L(**done, container="b"): GO_ZERO,
+        L(**done, container="ghost"): GO_ZERO,
+        L(**up, container="a"): U1,
+    }
+    assert of(s, "kube_pod_container_status_last_terminated_exitcode") == {
+        L(**up, container="a"): 137
+    }
+    assert of(s, "kube_pod_container_status_last_terminated_timestamp") == {
+        L(**up, container="a"): U1
+    }
+    assert of(s, "kube_pod_start_time") == {L(**done): U0, L(**evicted): U0, L(**up): U0}
+    assert of(s, "kube_pod_completion_time") == {L(**done): U2}  # the latest finish
+    assert of(s, "kube_pod_status_scheduled") == {
+        **{L(**done, condition=c): float(c == "true") for c in ("true", "false", "unknown")},
+        **{L(**stuck, condition=c): float(c == "false") for c in ("true", "false", "unknown")},
+        **{L(**up, condition=c): float(c == "true") for c in ("true", "false", "unknown")},
+    }
+    # Only a True condition has a time; one without lastTransitionTime gives Go's zero.
+    assert of(s, "kube_pod_status_scheduled_time") == {L(**done): U0, L(**up): GO_ZERO}
+    assert of(s, "kube_pod_status_unschedulable") == {L(**stuck): 1}
+    reasons = ("Evicted", "NodeAffinity", "NodeLost", "Shutdown", "UnexpectedAdmissionError")
+    expected_reasons = {"evicted": "Evicted", "up": "NodeLost"}  # status.reason; a condition's
+    assert of(s, "kube_pod_status_reason") == {
+        L(**pod, reason=r): float(expected_reasons.get(pod["pod"]) == r)
+        for pod in (done, evicted, stuck, up)
+        for r in reasons
+    }
+    assert of(s, "kube_pod_restart_policy") == {
+        L(**done, type="Never"): 1,
+        L(**evicted, type="Always"): 1,
+        L(**stuck, type=""): 1,  # unset (an API server defaults it to Always)
+        L(**up, type="Always"): 1,
+    }
+
+
+def test_pod_status_reason_from_a_terminated_container() -> None:
+    pod = {
+        "metadata": {"name": "p", "namespace": "ns", "uid": "u"},
+        "spec": {"containers": [{"name": "a"}]},
+        "status": {
+            "containerStatuses": [{"name": "a", "state": {"terminated": {"reason": "Shutdown"}}}]
+        },
+    }
+    values = of(parse(render({"pods": [pod]})), "kube_pod_status_reason")
+    assert {dict(k)["reason"] for k, v in values.items() if v == 1} == {"Shutdown"}
+
+
 NODE = {
     "metadata": {"name": "n1"},
     "spec": {

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kubeward.collect.render import SLICE_OBJECTS, KindView, filtered, slices, views
+from kubeward.collect.rows_core import POD_STATUS_REASONS
 from kubeward.collect.textwriter import Line, Text, flags, floats, header, ints
 
 Render = Callable[[KindView], list[Text]]
@@ -103,6 +104,49 @@ def _container_rows(name: str, v: KindView, flag: str | None, reason: str | None
     if reason:
         return [line.label("reason", filtered(v.col(table, reason), mask)).value("1")]
     return [line.value(ints(filtered(v.col(table, "restarts"), mask)))]
+
+
+def _container_values(name: str, column: str, fmt: str = "int") -> Render:
+    """One series per container status, valued by ``column`` (a null value: no series)."""
+    converter = flags if fmt == "flag" else ints
+
+    def render(v: KindView) -> list[Text]:
+        table = "pod_containers"
+        line = Line(name).text(v.child_identity(table))
+        line.label("container", v.col(table, "container"))
+        return [line.value(converter(v.col(table, column)))]
+
+    return render
+
+
+def _container_info(v: KindView) -> list[Text]:
+    table = "pod_containers"
+    mask = v.col(table, "in_spec")
+    line = Line("kube_pod_container_info").text(v.child_identity(table, mask))
+    for label in ("container", "image_spec", "image", "image_id", "container_id"):
+        line.label(label, v.col(table, label).filter(mask))
+    return [line.value("1")]
+
+
+def _pod_unschedulable(v: KindView) -> list[Text]:
+    """1 for a pod whose PodScheduled condition is False; no series otherwise."""
+    mask = pc.equal(v.main_col("scheduled"), "false")
+    return [Line("kube_pod_status_unschedulable").text(v.identity.filter(mask)).value("1")]
+
+
+def _pod_status_reason(v: KindView) -> list[Text]:
+    reasons = v.main_col("status_reasons")
+    out = []
+    for bit, reason in enumerate(POD_STATUS_REASONS):
+        hit = pc.not_equal(pc.bit_wise_and(reasons, 1 << bit), 0)
+        line = Line("kube_pod_status_reason").text(v.identity).label("reason", reason)
+        out.append(line.value(flags(hit)))
+    return out
+
+
+def _pod_restart_policy(v: KindView) -> list[Text]:
+    line = Line("kube_pod_restart_policy").text(v.identity)
+    return [line.label("type", v.main_col("restart_policy")).value("1")]
 
 
 def _pod_resources(name: str, type_: str) -> Render:
@@ -390,6 +434,108 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "pods",
         _pod_resources("kube_pod_container_resource_limits", "limits"),
+    ),
+    Family(
+        "kube_pod_container_info",
+        "Information about a container in a pod.",
+        "gauge",
+        "pods",
+        _container_info,
+    ),
+    Family(
+        "kube_pod_container_status_waiting",
+        "Describes whether the container is currently in waiting state.",
+        "gauge",
+        "pods",
+        _container_values("kube_pod_container_status_waiting", "waiting", "flag"),
+    ),
+    Family(
+        "kube_pod_container_status_running",
+        "Describes whether the container is currently in running state.",
+        "gauge",
+        "pods",
+        _container_values("kube_pod_container_status_running", "running", "flag"),
+    ),
+    Family(
+        "kube_pod_container_status_terminated",
+        "Describes whether the container is currently in terminated state.",
+        "gauge",
+        "pods",
+        _container_values("kube_pod_container_status_terminated", "terminated", "flag"),
+    ),
+    Family(
+        "kube_pod_container_status_terminated_reason",
+        "Describes the reason the container is currently in terminated state.",
+        "gauge",
+        "pods",
+        lambda v: _container_rows(
+            "kube_pod_container_status_terminated_reason", v, "terminated", "terminated_reason"
+        ),
+    ),
+    Family(
+        "kube_pod_container_status_ready",
+        "Describes whether the containers readiness check succeeded.",
+        "gauge",
+        "pods",
+        _container_values("kube_pod_container_status_ready", "ready", "flag"),
+    ),
+    Family(
+        "kube_pod_container_state_started",
+        "Start time in unix timestamp for a pod container.",
+        "gauge",
+        "pods",
+        _container_values("kube_pod_container_state_started", "started"),
+    ),
+    Family(
+        "kube_pod_container_status_last_terminated_exitcode",
+        "Describes the exit code for the last container in terminated state.",
+        "gauge",
+        "pods",
+        _container_values("kube_pod_container_status_last_terminated_exitcode", "last_exit_code"),
+    ),
+    Family(
+        "kube_pod_container_status_last_terminated_timestamp",
+        "Last terminated time for a pod container in unix timestamp.",
+        "gauge",
+        "pods",
+        _container_values("kube_pod_container_status_last_terminated_timestamp", "last_finished"),
+    ),
+    _simple("kube_pod_start_time", "Start time in unix timestamp for a pod.", "pods", "start_time"),
+    _simple(
+        "kube_pod_completion_time",
+        "Completion time in unix timestamp for a pod.",
+        "pods",
+        "completion_time",
+    ),
+    Family(
+        "kube_pod_status_scheduled",
+        "Describes the status of the scheduling process for the pod.",
+        "gauge",
+        "pods",
+        lambda v: _one_of(
+            "kube_pod_status_scheduled", v, "scheduled", "condition", CONDITION_STATUSES
+        ),
+    ),
+    _simple(
+        "kube_pod_status_scheduled_time",
+        "Unix timestamp when pod moved into scheduled status",
+        "pods",
+        "scheduled_time",
+    ),
+    Family(
+        "kube_pod_status_unschedulable",
+        "Describes the unschedulable status for the pod.",
+        "gauge",
+        "pods",
+        _pod_unschedulable,
+    ),
+    Family("kube_pod_status_reason", "The pod status reasons", "gauge", "pods", _pod_status_reason),
+    Family(
+        "kube_pod_restart_policy",
+        "Describes the restart policy in use by this pod.",
+        "gauge",
+        "pods",
+        _pod_restart_policy,
     ),
     # nodes
     Family("kube_node_info", "Information about a cluster node.", "gauge", "nodes", _node_info),

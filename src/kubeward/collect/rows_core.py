@@ -10,21 +10,36 @@ from __future__ import annotations
 from typing import Any
 
 from kubeward.collect.columnar import columns
-from kubeward.collect.values import condition_status, container_resource, esc, node_resource
+from kubeward.collect.values import (
+    condition_status,
+    container_resource,
+    esc,
+    go_unix,
+    node_resource,
+    unix_seconds,
+)
 
 Obj = dict[str, Any]
 NONE = "<none>"  # KSM's value for a missing controller / owner
+# KSM's podStatusReasons: kube_pod_status_reason has one series per reason for every pod, 1 when
+# the pod's status, one of its conditions or a terminated container gives that reason.
+POD_STATUS_REASONS = ("Evicted", "NodeAffinity", "NodeLost", "Shutdown", "UnexpectedAdmissionError")
+_REASON_BITS: dict[object, int] = {reason: 1 << i for i, reason in enumerate(POD_STATUS_REASONS)}
 
 POD_TABLES = (
     columns(
         "pods",
         "namespace:dict pod:str uid:str node:dict host_ip:dict pod_ip:str created_by_kind:dict "
-        "created_by_name:dict priority_class:dict host_network:dict phase:dict ready:dict",
+        "created_by_name:dict priority_class:dict host_network:dict phase:dict ready:dict "
+        "scheduled:dict scheduled_time:int start_time:int completion_time:int "
+        "restart_policy:dict status_reasons:int",
     ),
     columns(
         "pod_containers",
         "container:dict restarts:int waiting:bool waiting_reason:dict "
-        "last_terminated:bool last_terminated_reason:dict",
+        "last_terminated:bool last_terminated_reason:dict last_exit_code:int last_finished:int "
+        "running:bool terminated:bool terminated_reason:dict ready:bool started:int "
+        "in_spec:bool image_spec:dict image:dict image_id:str container_id:str",
     ),
     columns("pod_resources", "container:dict type:dict resource:dict unit:dict value:float"),
     columns("pod_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
@@ -53,10 +68,28 @@ def pod_rows(obj: Obj) -> tuple[Any, ...]:
     meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
     owners = meta.get("ownerReferences") or []
     controller = next((o for o in owners if o.get("controller")), None)
-    ready = ""
+    ready = scheduled = ""
+    scheduled_time = None
+    reasons = _REASON_BITS.get(status.get("reason"), 0)
     for cond in status.get("conditions") or ():
-        if cond.get("type") == "Ready":
+        kind = cond.get("type")
+        if kind == "Ready":
             ready = condition_status(cond.get("status"))
+        elif kind == "PodScheduled":
+            scheduled = condition_status(cond.get("status"))
+            if scheduled == "true":
+                scheduled_time = go_unix(cond.get("lastTransitionTime"))
+        reasons |= _REASON_BITS.get(cond.get("reason"), 0)
+    images = {c.get("name"): c.get("image") for c in spec.get("containers") or ()}
+    containers = []
+    completion = None
+    for cs in status.get("containerStatuses") or ():
+        containers.append(_container_row(cs, images))
+        terminated = (cs.get("state") or {}).get("terminated")
+        if terminated is not None:
+            reasons |= _REASON_BITS.get(terminated.get("reason"), 0)
+            finished = go_unix(terminated.get("finishedAt"))
+            completion = finished if completion is None else max(completion, finished)
     main = (
         esc(meta.get("namespace")),
         esc(meta.get("name")),
@@ -70,22 +103,13 @@ def pod_rows(obj: Obj) -> tuple[Any, ...]:
         "true" if spec.get("hostNetwork") else "false",
         esc(status.get("phase")),
         ready,
+        scheduled,
+        scheduled_time,
+        unix_seconds(status.get("startTime")),
+        completion if completion is not None and completion > 0 else None,
+        esc(spec.get("restartPolicy")),
+        reasons,
     )
-    containers = []
-    for cs in status.get("containerStatuses") or ():
-        state = cs.get("state") or {}
-        waiting = state.get("waiting")
-        last = (cs.get("lastState") or {}).get("terminated")
-        containers.append(
-            (
-                esc(cs.get("name")),
-                int(cs.get("restartCount") or 0),
-                waiting is not None,
-                esc((waiting or {}).get("reason")),
-                last is not None,
-                esc((last or {}).get("reason")),
-            )
-        )
     resources = []
     for c in spec.get("containers") or ():
         name = esc(c.get("name"))
@@ -100,6 +124,37 @@ def pod_rows(obj: Obj) -> tuple[Any, ...]:
         for o in owners
     ] or [(NONE, NONE, NONE)]
     return main, containers, resources, owner_rows
+
+
+def _container_row(cs: Obj, images: dict[Any, Any]) -> tuple[Any, ...]:
+    """A ``pod_containers`` row: one containerStatus, and the image its spec asks for."""
+    state = cs.get("state") or {}
+    waiting, running = state.get("waiting"), state.get("running")
+    terminated = state.get("terminated")
+    last = (cs.get("lastState") or {}).get("terminated")
+    started = running if running is not None else terminated
+    name = cs.get("name")
+    return (
+        esc(name),
+        int(cs.get("restartCount") or 0),
+        waiting is not None,
+        esc((waiting or {}).get("reason")),
+        last is not None,
+        esc((last or {}).get("reason")),
+        int(last.get("exitCode") or 0) if last is not None else None,
+        go_unix(last.get("finishedAt")) if last is not None else None,
+        running is not None,
+        terminated is not None,
+        esc((terminated or {}).get("reason")),
+        bool(cs.get("ready")),
+        go_unix(started.get("startedAt")) if started is not None else None,
+        # kube_pod_container_info covers the statuses of the spec's containers only.
+        name in images,
+        esc(images.get(name)),
+        esc(cs.get("image")),
+        esc(cs.get("imageID")),
+        esc(cs.get("containerID")),
+    )
 
 
 def node_rows(obj: Obj) -> tuple[Any, ...]:

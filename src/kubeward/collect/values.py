@@ -33,14 +33,31 @@ def esc(value: object) -> str:
     return text
 
 
+# Go's zero time.Time as Unix seconds: what KSM exposes for a timestamp field that a present
+# struct (a container state, a condition) leaves unset.
+GO_ZERO_UNIX = -62135596800
+
+
 def unix_seconds(timestamp: object) -> int | None:
     """RFC 3339 (``2024-05-01T10:00:00Z``) to Unix seconds; None when absent or unparseable."""
     if not isinstance(timestamp, str) or not timestamp:
         return None
+    return _parse_unix(timestamp)
+
+
+@lru_cache(maxsize=16384)
+def _parse_unix(timestamp: str) -> int | None:
+    # Cached: the pods of one rollout share their seconds, and a pod carries several stamps.
     try:
         return int(datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() // 1)
     except ValueError:
         return None
+
+
+def go_unix(timestamp: object) -> int:
+    """``metav1.Time.Unix()`` of a field inside a present struct: Go's zero time when unset."""
+    seconds = unix_seconds(timestamp)
+    return GO_ZERO_UNIX if seconds is None else seconds
 
 
 def sanitize(name: str) -> str:
