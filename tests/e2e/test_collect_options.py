@@ -5,6 +5,7 @@ relists so that nothing dropped stays missing."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -201,3 +202,39 @@ def test_events_lost_at_shutdown_make_the_exit_code_3(sim: SimProcess, tmp_path:
     assert "some Events could not be written to the store before exit" in log
     assert "event_writer_closed_with_loss" in log
     assert not stored_uids(db)
+
+
+def test_metric_denylist_leaves_families_out_of_master_and_shards(
+    sim: SimProcess, tmp_path: Path
+) -> None:
+    collector = start_collector(
+        tmp_path,
+        sim.kubeconfig,
+        "--no-store",
+        "--metric-denylist",
+        "^kube_pod_container_,kube_node_status_capacity",
+        workers=2,
+    )
+    try:
+        collector.wait_ready(60)
+        for url in (collector.url, *collector.workers):
+            text = collector.scrape(url)
+            helped = set(re.findall(r"^# HELP (kube_\S+)", text, re.M))
+            assert not any(n.startswith("kube_pod_container_") for n in helped), url
+            assert "kube_node_status_capacity" not in helped
+            assert {"kube_pod_info", "kube_node_status_allocatable"} <= helped
+            assert not re.search(r"^kube_pod_container_\w+\{", text, re.M)
+        master = collector.scrape()
+        assert value(master, "kube_node_info") >= 1  # the rest is served as before
+        assert value(master, "kube_node_status_allocatable", resource="cpu") > 0
+    finally:
+        assert collector.stop() == 0, collector.log()
+
+
+def test_metric_allowlist_and_denylist_together_exit_2(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "unused.kubeconfig"
+    kubeconfig.write_text("{}")
+    cmd = collect_command(kubeconfig, "--metric-allowlist", "a", "--metric-denylist", "b")
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "mutually exclusive" in result.stderr and "--metric-allowlist" in result.stderr

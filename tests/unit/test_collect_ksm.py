@@ -14,7 +14,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kubeward.collect.kinds import STATE_KIND_BY_NAME
-from kubeward.collect.ksm import FAMILIES, KSM_NAMES, exposition
+from kubeward.collect.ksm import (
+    FAMILIES,
+    FAMILY_NAMES,
+    KSM_NAMES,
+    FamilyFilterError,
+    exposition,
+    families_named,
+    select_families,
+)
 from kubeward.collect.metadata import NO_ALLOWLISTS, MetadataRows, parse_allowlist
 from kubeward.collect.state import ShardState
 
@@ -996,3 +1004,47 @@ def test_rendering_slice_by_slice_changes_nothing(tmp_path: Path) -> None:
     assert sum(line.startswith("kube_pod_info{") for _, ls in whole for line in ls) == 9
     for size in (1, 3, 4):
         assert blocks(size) == whole
+
+
+# -- --metric-allowlist / --metric-denylist ------------------------------------------------------
+
+
+def test_family_allowlist_matches_anywhere_in_the_name() -> None:
+    families, unmatched = select_families("kube_pod_status_phase,_node_spec_", None)
+    assert families == (
+        "kube_pod_status_phase",
+        "kube_node_spec_unschedulable",
+        "kube_node_spec_taint",
+    )
+    assert unmatched == []
+
+
+def test_family_denylist_keeps_the_rest_in_order() -> None:
+    families, _ = select_families(None, "^kube_pod_container_, _labels$")
+    assert "kube_pod_container_info" not in families and "kube_pod_labels" not in families
+    assert "kube_pod_info" in families and "kube_pod_annotations" in families
+    assert list(families) == [name for name in FAMILY_NAMES if name in families]
+    assert len(families) == len(FAMILY_NAMES) - sum(
+        1 for n in FAMILY_NAMES if n.startswith("kube_pod_container_") or n.endswith("_labels")
+    )
+
+
+def test_family_filters_refuse_both_and_bad_patterns_and_report_typos() -> None:
+    assert select_families(None, None) == (FAMILY_NAMES, [])
+    with pytest.raises(FamilyFilterError, match="mutually exclusive"):
+        select_families("kube_pod_info", "kube_node_info")
+    with pytest.raises(FamilyFilterError, match=r"'kube_\(' is not a regular expression"):
+        select_families(None, "kube_(")
+    families, unmatched = select_families("kube_pod_info,kube_pod_phase", None)
+    assert families == ("kube_pod_info",) and unmatched == ["kube_pod_phase"]
+
+
+def test_exposition_of_selected_families_only() -> None:
+    state = ShardState()
+    state.apply("pods", [("shop/web-1", PODS.rows(POD))])
+    wanted, _ = select_families("kube_pod_info$,kube_pod_status_ready", None)
+    text = b"".join(
+        bytes(p) for p in exposition(state.snapshot(), families=families_named(wanted))
+    ).decode()
+    assert {name for name, _ in parse(text)} == {"kube_pod_info", "kube_pod_status_ready"}
+    assert text.count("# HELP") == 2

@@ -77,6 +77,33 @@ def parse_allowlists(labels: str | None, annotations: str | None) -> MetadataRow
     return MetadataRows(*parsed)
 
 
+def parse_family_filter(allow: str | None, deny: str | None) -> tuple[str, ...]:
+    """The families left by --metric-allowlist / --metric-denylist (a bad one exits 2)."""
+    from kubeward.collect.ksm import FamilyFilterError, select_families
+
+    option = "--metric-allowlist" if allow is not None else "--metric-denylist"
+    try:
+        families, unmatched = select_families(allow, deny)
+    except FamilyFilterError as exc:
+        raise typer.BadParameter(str(exc), param_hint=f"'{option}'") from None
+    if unmatched:
+        # Accepted, as kube-state-metrics does, but most likely a typo.
+        typer.echo(
+            f"warning: {option}: {', '.join(map(repr, unmatched))} matches no metric family "
+            "(`kubeward collect --list-families` would list them)",
+            err=True,
+        )
+    return families
+
+
+def _print_families() -> None:
+    from kubeward.collect.ksm import FAMILIES
+
+    width = max(len(f.name) for f in FAMILIES)
+    for family in FAMILIES:
+        typer.echo(f"{family.name:<{width}}  {family.type:<7}  {family.help}")
+
+
 @collect_app.command()
 def collect(
     kubeconfig: Path | None = typer.Option(
@@ -140,6 +167,27 @@ def collect(
         help="Object annotations exposed as annotation_* on kube_<kind>_annotations, with the "
         "syntax of --metric-labels-allowlist (default: none).",
     ),
+    metric_allowlist: str | None = typer.Option(
+        None,
+        "--metric-allowlist",
+        metavar="PATTERN,...",
+        help="Expose only the families whose names match one of these regular expressions "
+        "(matched anywhere in the name, as kube-state-metrics does: "
+        "'kube_pod_status_phase,kube_node_' ). Exclusive with --metric-denylist.",
+    ),
+    metric_denylist: str | None = typer.Option(
+        None,
+        "--metric-denylist",
+        metavar="PATTERN,...",
+        help="Expose every family except those whose names match one of these regular "
+        "expressions (e.g. 'kube_pod_container_state_started,_last_terminated_'). Exclusive "
+        "with --metric-allowlist.",
+    ),
+    list_families: bool = typer.Option(
+        False,
+        "--list-families",
+        help="Print the metric families the collector can expose (name, type, help) and exit.",
+    ),
     watch_timeout: float | None = typer.Option(
         None,
         "--watch-timeout",
@@ -182,9 +230,13 @@ def collect(
     informer failed; 2 bad option or --store URL; 3 stopped, but buffered Events could not be
     written to the store (the loss is logged with its count).
     """
+    if list_families:
+        _print_families()
+        raise typer.Exit(0)
     host, port = parse_listen(listen)
     retention = parse_retention(event_retention)
     metadata = parse_allowlists(labels_allowlist, annotations_allowlist)
+    families = parse_family_filter(metric_allowlist, metric_denylist)
     if not guard and (audit_log is not None or guard_protect or guard_threshold):
         raise typer.BadParameter(
             "--audit-log, --guard-protect and --guard-threshold configure the guard; add --guard",
@@ -209,6 +261,7 @@ def collect(
         "event_retention": retention,
         "event_buffer": event_buffer,
         "metadata": metadata,
+        "families": families,
         "guard": guard,
         "audit_log": audit_log,
         "guard_protect": guard_protect,
@@ -258,6 +311,7 @@ async def _serve(api: Any, store: Any, s: dict[str, Any]) -> int:
         event_retention=s["event_retention"],
         event_buffer=s["event_buffer"],
         metadata=s["metadata"],
+        families=s["families"],
     )
     try:
         sock = bind(options.host, options.port)

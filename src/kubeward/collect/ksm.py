@@ -9,7 +9,8 @@ controller or owner; a family with no series still gets its HELP and TYPE lines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -944,23 +945,65 @@ FAMILIES: tuple[Family, ...] = (
     *(family for kind in KSM_NAMES for family in _metadata_families(kind)),
 )
 FAMILY_NAMES = tuple(f.name for f in FAMILIES)
+_BY_NAME = {f.name: f for f in FAMILIES}
+
+
+class FamilyFilterError(ValueError):
+    pass
+
+
+def select_families(allow: str | None, deny: str | None) -> tuple[tuple[str, ...], list[str]]:
+    """The families ``--metric-allowlist`` / ``--metric-denylist`` leave enabled, in FAMILIES
+    order, and the patterns that match no family (likely typos). As in kube-state-metrics:
+    comma-separated names or regular expressions, each matching anywhere in a family name
+    (``kube_pod_container_status`` takes all of those), and the two lists are mutually
+    exclusive."""
+    if allow is not None and deny is not None:
+        raise FamilyFilterError(
+            "--metric-allowlist and --metric-denylist are mutually exclusive: give one of them"
+        )
+    given = allow if allow is not None else deny
+    if given is None:
+        return FAMILY_NAMES, []
+    patterns = []
+    for item in (part.strip() for part in given.split(",")):
+        if not item:
+            continue
+        try:
+            patterns.append(re.compile(item))
+        except re.error as exc:
+            raise FamilyFilterError(f"{item!r} is not a regular expression: {exc}") from None
+    matched = {name for name in FAMILY_NAMES if any(p.search(name) for p in patterns)}
+    keep = matched if allow is not None else set(FAMILY_NAMES) - matched
+    unmatched = [p.pattern for p in patterns if not any(p.search(n) for n in FAMILY_NAMES)]
+    return tuple(name for name in FAMILY_NAMES if name in keep), unmatched
+
+
+def families_named(names: Sequence[str]) -> tuple[Family, ...]:
+    """The families of ``names`` (all of them known: a typo is a bug, so KeyError)."""
+    return tuple(_BY_NAME[name] for name in names)
 
 
 def render_families(
-    tables: dict[str, list[pa.Table]], slice_objects: int = SLICE_OBJECTS
+    tables: dict[str, list[pa.Table]],
+    slice_objects: int = SLICE_OBJECTS,
+    families: Sequence[Family] = FAMILIES,
 ) -> Iterator[tuple[Family, Iterator[Text]]]:
-    """Each family's lines (without HELP/TYPE) for a shard snapshot, in FAMILIES order, as
-    pieces produced slice by slice (consume a family's pieces before asking for the next)."""
+    """Each family's lines (without HELP/TYPE) for a shard snapshot, in the order of
+    ``families``, as pieces produced slice by slice (consume a family's pieces before asking
+    for the next)."""
     plans = {kind: slices(kind, t, slice_objects) for kind, t in tables.items()}
-    for family in FAMILIES:
+    for family in families:
         pieces = (p for view in views(family.kind, plans[family.kind]) for p in family.render(view))
         yield family, pieces
 
 
 def exposition(
-    tables: dict[str, list[pa.Table]], slice_objects: int = SLICE_OBJECTS
+    tables: dict[str, list[pa.Table]],
+    slice_objects: int = SLICE_OBJECTS,
+    families: Sequence[Family] = FAMILIES,
 ) -> Iterator[Text]:
     """The complete text exposition of a snapshot, piece by piece."""
-    for family, body in render_families(tables, slice_objects):
+    for family, body in render_families(tables, slice_objects, families):
         yield family.header
         yield from body

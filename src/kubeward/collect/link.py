@@ -15,6 +15,7 @@ import threading
 from multiprocessing.context import SpawnContext
 from typing import Any
 
+from kubeward.collect.ksm import FAMILY_NAMES
 from kubeward.collect.worker import worker_main
 
 log = logging.getLogger("kubeward.collect.link")
@@ -28,7 +29,14 @@ class WorkerDied(RuntimeError):
 
 class WorkerLink:
     def __init__(
-        self, ctx: SpawnContext, index: int, shards: int, host: str, port: int, log_level: int
+        self,
+        ctx: SpawnContext,
+        index: int,
+        shards: int,
+        host: str,
+        port: int,
+        log_level: int,
+        families: tuple[str, ...] = FAMILY_NAMES,
     ) -> None:
         self.index = index
         self.host = host
@@ -36,7 +44,7 @@ class WorkerLink:
         self._child = child
         self.process = ctx.Process(
             target=worker_main,
-            args=(index, shards, child, host, port, log_level),
+            args=(index, shards, child, host, port, log_level, families),
             name=f"kubeward-collect-worker-{index}",
             daemon=True,
         )

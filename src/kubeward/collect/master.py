@@ -26,7 +26,7 @@ from kubeward.client import ApiClient, Batch, Informer
 from kubeward.collect.dispatch import Dispatcher
 from kubeward.collect.events import EventIngest
 from kubeward.collect.kinds import EVENT_RESOURCES, STATE_KINDS, StateKind
-from kubeward.collect.ksm import FAMILIES
+from kubeward.collect.ksm import FAMILY_NAMES, families_named
 from kubeward.collect.link import WorkerDied, WorkerLink
 from kubeward.collect.metadata import NO_ALLOWLISTS, MetadataRows
 from kubeward.collect.selfmetrics import CollectorMetrics, Contact
@@ -73,6 +73,7 @@ class Options:
     event_retention: timedelta | None = None  # None: stored events are kept
     event_buffer: int = 100_000  # events buffered while the store is down
     metadata: MetadataRows = NO_ALLOWLISTS  # --metric-{labels,annotations}-allowlist
+    families: tuple[str, ...] = FAMILY_NAMES  # what --metric-allowlist/--metric-denylist leave
 
 
 class Collector:
@@ -90,9 +91,11 @@ class Collector:
                 options.host,
                 options.port + i if options.port else 0,
                 level,
+                options.families,
             )
             for i in range(1, options.workers + 1)
         ]
+        self.families = families_named(options.families)
         self.dispatcher = Dispatcher(self.links, options.metadata)
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
@@ -251,7 +254,7 @@ class Collector:
             request = self._render_seq
             for link in self.links:
                 await link.send(("render", request))
-            for index, family in enumerate(FAMILIES):
+            for index, family in enumerate(self.families):
                 yield family.header
                 for link in self.links:
                     message = await link.receive(request, RENDER_TIMEOUT)

@@ -4,9 +4,11 @@ The worker never talks to the API server. It reads the master's messages from a 
 
 - ``("apply", kind, ops)``: ordered upserts/deletes for its shard;
 - ``("render", request_id)``: send back each family's lines for the master's merged /metrics,
-  in FAMILIES order: ``("part", request_id, index)`` each followed by one raw frame (an Arrow
-  text buffer, sent without copying) as slices are rendered, ``("chunk", request_id, index)``
-  when the family is complete, and finally ``("end", request_id, error)``;
+  in the order of the enabled families (FAMILIES order, less those that
+  ``--metric-allowlist``/``--metric-denylist`` leave out): ``("part", request_id, index)``
+  each followed by one raw frame (an Arrow text buffer, sent without copying) as slices are
+  rendered, ``("chunk", request_id, index)`` when the family is complete, and finally
+  ``("end", request_id, error)``;
 - ``("sync", request_id)``: fold everything received so far into the columns, then answer
   ``("end", request_id, None)`` (a barrier: used to time the apply path);
 - ``("stop",)``.
@@ -32,7 +34,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from kubeward.collect.kinds import STATE_KIND_BY_NAME
-from kubeward.collect.ksm import exposition, render_families
+from kubeward.collect.ksm import Family, exposition, families_named, render_families
 from kubeward.collect.state import COMPACT_AFTER, ShardState
 
 log = logging.getLogger("kubeward.collect.worker")
@@ -84,7 +86,9 @@ class ShardMetrics(Collector):
         )
 
 
-def _handler(state: ShardState, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    state: ShardState, registry: CollectorRegistry, families: tuple[Family, ...]
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.split("?")[0] == "/metrics":
@@ -93,7 +97,7 @@ def _handler(state: ShardState, registry: CollectorRegistry) -> type[BaseHTTPReq
                 self.send_header("Content-Type", CONTENT_TYPE)
                 self.end_headers()
                 try:
-                    for piece in exposition(snapshot):
+                    for piece in exposition(snapshot, families=families):
                         self.wfile.write(piece)
                 finally:
                     del snapshot
@@ -112,9 +116,12 @@ def _handler(state: ShardState, registry: CollectorRegistry) -> type[BaseHTTPReq
     return Handler
 
 
-def _render_for_master(conn: Connection, request: int, state: ShardState) -> None:
+def _render_for_master(
+    conn: Connection, request: int, state: ShardState, families: tuple[Family, ...]
+) -> None:
     try:
-        for index, (_family, body) in enumerate(render_families(state.snapshot())):
+        snapshot = state.snapshot()
+        for index, (_family, body) in enumerate(render_families(snapshot, families=families)):
             for piece in body:
                 if len(piece):
                     conn.send(("part", request, index))
@@ -130,7 +137,13 @@ def _render_for_master(conn: Connection, request: int, state: ShardState) -> Non
 
 
 def worker_main(
-    index: int, shards: int, conn: Connection, host: str, port: int, log_level: int
+    index: int,
+    shards: int,
+    conn: Connection,
+    host: str,
+    port: int,
+    log_level: int,
+    family_names: tuple[str, ...],
 ) -> None:
     """Entry point of a worker process (started by :class:`~kubeward.collect.link.WorkerLink`)."""
     # A terminal's Ctrl-C or a group-wide SIGTERM reaches the master, which stops the workers in
@@ -142,14 +155,15 @@ def worker_main(
         format=f"ts=%(asctime)s level=%(levelname)s logger=%(name)s worker={index} %(message)s",
     )
     state = ShardState()
+    families = families_named(family_names)  # --metric-allowlist / --metric-denylist
     registry = CollectorRegistry()
     registry.register(ShardMetrics(state, index, shards))
-    server = ThreadingHTTPServer((host, port), _handler(state, registry))
+    server = ThreadingHTTPServer((host, port), _handler(state, registry, families))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="worker-http", daemon=True).start()
     conn.send(("hello", index, server.server_address[1], os.getpid()))
     try:
-        _loop(conn, state)
+        _loop(conn, state, families)
     except (EOFError, OSError):
         log.info("master went away; exiting")
     finally:
@@ -157,7 +171,7 @@ def worker_main(
         server.server_close()
 
 
-def _loop(conn: Connection, state: ShardState) -> None:
+def _loop(conn: Connection, state: ShardState, families: tuple[Family, ...]) -> None:
     while True:
         if not conn.poll(COMPACT_AFTER):
             state.maybe_compact()  # quiet: fold in what is pending
@@ -168,7 +182,7 @@ def _loop(conn: Connection, state: ShardState) -> None:
             state.apply(message[1], message[2])
             state.maybe_compact()
         elif verb == "render":
-            _render_for_master(conn, message[1], state)
+            _render_for_master(conn, message[1], state, families)
         elif verb == "sync":
             state.maybe_compact(force=True)
             conn.send(("end", message[1], None))
