@@ -90,7 +90,7 @@ def parse_family_filter(allow: str | None, deny: str | None) -> tuple[str, ...]:
         # Accepted, as kube-state-metrics does, but most likely a typo.
         typer.echo(
             f"warning: {option}: {', '.join(map(repr, unmatched))} matches no metric family "
-            "(`kubeward collect --list-families` would list them)",
+            "(`kubeward collect --list-families` lists the names)",
             err=True,
         )
     return families
@@ -173,7 +173,7 @@ def collect(
         metavar="PATTERN,...",
         help="Expose only the families whose names match one of these regular expressions "
         "(matched anywhere in the name, as kube-state-metrics does: "
-        "'kube_pod_status_phase,kube_node_' ). Exclusive with --metric-denylist.",
+        "'kube_pod_status_phase,kube_node_'). Exclusive with --metric-denylist.",
     ),
     metric_denylist: str | None = typer.Option(
         None,
