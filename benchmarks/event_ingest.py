@@ -76,6 +76,7 @@ from sqlalchemy import func, select
 
 from kubeward.collect.events import EventIngest
 from kubeward.events import EventWriter, normalize_event, upsert_events
+from kubeward.events.writer import POSTGRES_WRITE_CONNECTIONS
 from kubeward.store import Store, open_store
 from kubeward.store.schema import events
 
@@ -464,7 +465,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "new_recorder_share": round(workload.new_recorder_share, 2),
         "batch_size": args.batch_size,
         "pg_locale": args.pg_locale or "C",
-        "pg_write_connections": args.pg_write_connections or 2,
+        "pg_write_connections": args.pg_write_connections or POSTGRES_WRITE_CONNECTIONS,
         "repeat": args.repeat,
         "generate_seconds": round(time.perf_counter() - t, 1),
     }
@@ -539,7 +540,8 @@ def main() -> None:
     parser.add_argument(
         "--pg-write-connections",
         type=int,
-        help="PostgreSQL connections a batch is split over (default: kubeward's, 2)",
+        help=f"PostgreSQL connections a batch is split over (default: kubeward's, "
+        f"{POSTGRES_WRITE_CONNECTIONS})",
     )
     parser.add_argument("--no-both-apis", action="store_true", help="skip the both-APIs runs")
     parser.add_argument("--seed", type=int, default=5)

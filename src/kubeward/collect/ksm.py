@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kubeward.collect.render import SLICE_OBJECTS, KindView, filtered, slices, views
+from kubeward.collect.render import SLICE_OBJECTS, KindView, slices, views
 from kubeward.collect.rows_core import POD_STATUS_REASONS
 from kubeward.collect.textwriter import Line, Text, flags, floats, header, ints
 
@@ -97,14 +97,18 @@ def _pod_info(v: KindView) -> list[Text]:
     return [line.value("1")]
 
 
-def _container_rows(name: str, v: KindView, flag: str | None, reason: str | None) -> list[Text]:
-    table = "pod_containers"
-    mask = v.col(table, flag) if flag else None
-    line = Line(name).text(v.child_identity(table, mask))
-    line.label("container", filtered(v.col(table, "container"), mask))
-    if reason:
-        return [line.label("reason", filtered(v.col(table, reason), mask)).value("1")]
-    return [line.value(ints(filtered(v.col(table, "restarts"), mask)))]
+def _container_reason(name: str, flag: str, reason: str) -> Render:
+    """One series, value 1, per container status in the state ``flag`` names, with that
+    state's ``reason``."""
+
+    def render(v: KindView) -> list[Text]:
+        table = "pod_containers"
+        mask = v.col(table, flag)
+        line = Line(name).text(v.child_identity(table, mask))
+        line.label("container", v.col(table, "container").filter(mask))
+        return [line.label("reason", v.col(table, reason).filter(mask)).value("1")]
+
+    return render
 
 
 def _container_values(name: str, column: str, fmt: str = "int") -> Render:
@@ -399,25 +403,22 @@ FAMILIES: tuple[Family, ...] = (
         "The number of container restarts per container.",
         "counter",
         "pods",
-        lambda v: _container_rows("kube_pod_container_status_restarts_total", v, None, None),
+        _container_values("kube_pod_container_status_restarts_total", "restarts"),
     ),
     Family(
         "kube_pod_container_status_waiting_reason",
         "Describes the reason the container is currently in waiting state.",
         "gauge",
         "pods",
-        lambda v: _container_rows(
-            "kube_pod_container_status_waiting_reason", v, "waiting", "waiting_reason"
-        ),
+        _container_reason("kube_pod_container_status_waiting_reason", "waiting", "waiting_reason"),
     ),
     Family(
         "kube_pod_container_status_last_terminated_reason",
         "Describes the last reason the container was in terminated state.",
         "gauge",
         "pods",
-        lambda v: _container_rows(
+        _container_reason(
             "kube_pod_container_status_last_terminated_reason",
-            v,
             "last_terminated",
             "last_terminated_reason",
         ),
@@ -469,8 +470,8 @@ FAMILIES: tuple[Family, ...] = (
         "Describes the reason the container is currently in terminated state.",
         "gauge",
         "pods",
-        lambda v: _container_rows(
-            "kube_pod_container_status_terminated_reason", v, "terminated", "terminated_reason"
+        _container_reason(
+            "kube_pod_container_status_terminated_reason", "terminated", "terminated_reason"
         ),
     ),
     Family(

@@ -113,7 +113,3 @@ def views(kind: str, parts: list[list[pa.Table]]) -> Iterator[KindView]:
     """A fresh view per slice: its caches live as long as one family's slice."""
     for tables in parts:
         yield KindView(kind, tables)
-
-
-def filtered(array: pa.Array, mask: pa.Array | None) -> pa.Array:
-    return array if mask is None else array.filter(mask)

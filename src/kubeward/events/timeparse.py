@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"(?:(\d+)([smhdw]))+")
-_PART = re.compile(r"(\d+)([smhdw])")
+from kubeward.durations import parse_seconds
 
 
 def parse_duration(text: str) -> timedelta:
-    """``7d`` -> 7 days. Raises ValueError with the accepted forms."""
-    cleaned = text.strip().lower()
-    if not cleaned or not _DURATION.fullmatch(cleaned):
-        raise ValueError(
-            f"{text!r} is not a duration; use a number with a unit s, m, h, d or w, "
-            "e.g. 30s, 15m, 1h30m, 7d"
-        )
-    seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(cleaned))
-    if seconds <= 0:
-        raise ValueError(f"{text!r} is zero; give a positive duration such as 1h")
-    return timedelta(seconds=seconds)
+    """``7d`` -> 7 days (whole numbers of s, m, h, d or w). Raises ValueError with the accepted
+    forms."""
+    return timedelta(seconds=parse_seconds(text))
 
 
 def parse_time(text: str, now: datetime | None = None) -> datetime:

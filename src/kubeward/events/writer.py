@@ -68,12 +68,13 @@ RECENT_VERSIONS = 20_000
 # Below this many rows per part a batch is not split: another transaction's round trips and
 # commit would cost more than the parallel merge saves.
 MIN_PART_ROWS = 250
+POSTGRES_WRITE_CONNECTIONS = 2
 
 
 def default_write_connections(store: Store) -> int:
     """PostgreSQL merges in server processes, so two writers use two cores; SQLite has a single
     writer (a second transaction would only wait for the lock)."""
-    return 2 if store.dialect == "postgresql" else 1
+    return POSTGRES_WRITE_CONNECTIONS if store.dialect == "postgresql" else 1
 
 
 def _version(obj: Mapping[str, Any]) -> tuple[str, str] | None:
