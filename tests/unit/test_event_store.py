@@ -271,6 +271,43 @@ def test_migrations_downgrade_and_upgrade_again(store: Store) -> None:
     assert [r["uid"] for r in all_rows(store)] == ["uid-2"]
 
 
+def _migrate(store: Store, action: str, revision: str) -> None:
+    cfg = alembic_config()
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        getattr(command, action)(cfg, revision)
+
+
+def test_events_keep_every_row_across_the_key_migration(store: Store) -> None:
+    # 0004 drops the surrogate id (the key becomes cluster, uid); down and up keep every row.
+    write(store, *(core_event(i, rv=i, count=i) for i in range(1, 6)))
+    write(store, core_event(1, rv=9, count=7), cluster="other")
+    before = all_rows(store)
+    _migrate(store, "downgrade", "0003")
+    with store.read() as conn:
+        ids = conn.execute(text("SELECT id FROM events")).scalars().all()
+    assert sorted(ids) == list(range(1, 7))
+    # The old schema numbers a new row itself, as kubeward 0003 wrote them (without an id).
+    with store.engine.begin() as conn:
+        columns = [c for c in before[0] if c != "uid"]
+        conn.execute(
+            text(
+                f"INSERT INTO events (uid, {', '.join(columns)}) "
+                f"SELECT 'uid-new', {', '.join(columns)} FROM events WHERE uid = 'uid-2'"
+            )
+        )
+        assert conn.execute(text("SELECT max(id) FROM events")).scalar_one() == 7
+    _migrate(store, "upgrade", "head")
+    after = all_rows(store)
+    assert [r for r in after if r["uid"] != "uid-new"] == before
+    assert [r["uid"] for r in after].count("uid-new") == 1
+    write(store, core_event(1, rv=20, count=8))  # the upsert finds rows by the new key
+    assert [(r["cluster"], r["count"]) for r in all_rows(store) if r["uid"] == "uid-1"] == [
+        ("default", 8),
+        ("other", 7),
+    ]
+
+
 def test_store_from_a_newer_kubeward_is_refused(store_url: str) -> None:
     with open_store(store_url) as opened, opened.engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
@@ -531,8 +568,17 @@ def test_queries_filter_and_sort_newest_first(populated: Store) -> None:
     ]
     assert uids(s, cluster="default", until=T0) == ["uid-1", "uid-5"]
     assert uids(s, cluster="default", limit=2) == ["uid-4", "uid-3"]
-    # No cluster filter: both clusters; equal last-seen times: the later-stored first.
-    assert uids(s, name="web-1", reason="BackOff") == ["uid-6", "uid-1"]
+    # No cluster filter: both clusters. Equal last-seen times and no resourceVersions: by
+    # cluster, then uid.
+    assert uids(s, name="web-1", reason="BackOff") == ["uid-1", "uid-6"]
+
+
+def test_equal_last_seen_times_list_the_latest_written_first(store: Store) -> None:
+    # core/v1 timestamps have whole seconds: a pod's Created and Started share one.
+    for i, rv in ((1, 30), (2, 10), (3, None), (4, 20)):
+        write(store, core_event(i, rv=rv, last=T0))
+    write(store, core_event(5, rv=5, last=T0 + timedelta(seconds=1)))
+    assert uids(store) == ["uid-5", "uid-1", "uid-4", "uid-2", "uid-3"]
 
 
 def test_query_returns_aware_utc_times(populated: Store) -> None:

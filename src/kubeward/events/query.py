@@ -56,8 +56,15 @@ def canonical_kind(text: str) -> str:
 
 
 def list_events(store: Store, flt: EventFilter, limit: int | None = 100) -> list[dict[str, Any]]:
-    """Matching events as row dicts, newest (by last seen) first."""
-    stmt = flt.apply(select(events)).order_by(events.c.last_seen.desc(), events.c.id.desc())
+    """Matching events as row dicts, newest (by last seen) first.
+
+    Equal last-seen times (core/v1 timestamps have whole seconds) come in the order the API
+    server wrote them, the newest first: by resourceVersion, then by uid so the order is stable.
+    """
+    c = events.c
+    stmt = flt.apply(select(events)).order_by(
+        c.last_seen.desc(), c.resource_version.desc().nulls_last(), c.cluster, c.uid
+    )
     if limit is not None:
         stmt = stmt.limit(limit)
     with store.read() as conn:

@@ -70,8 +70,6 @@ def to_json(row: dict[str, Any]) -> dict[str, Any]:
     """A row with RFC 3339 times, for ``--json``."""
     out: dict[str, Any] = {}
     for key, value in row.items():
-        if key == "id":
-            continue
         if isinstance(value, datetime):
             value = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
         out[key] = value

@@ -49,7 +49,7 @@ from kubeward.store.coltypes import UTCDateTime
 from kubeward.store.schema import events
 
 _KEY = ("cluster", "uid")
-COLUMNS = tuple(c.name for c in events.columns if c.name != "id")
+COLUMNS = tuple(c.name for c in events.columns)
 _UPDATED = [name for name in COLUMNS if name not in _KEY]
 _TIME_COLUMNS = {name for name in COLUMNS if isinstance(events.c[name].type, UTCDateTime)}
 

@@ -15,7 +15,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 from kubeward.store.coltypes import KeyString, UTCDateTime
@@ -31,11 +30,11 @@ metadata = MetaData(
 events = Table(
     "events",
     metadata,
-    Column("id", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True),
-    # Identity: a cluster's Event object. The same object is served as core/v1 and as
-    # events.k8s.io/v1 with one uid, so both shapes land on one row.
-    Column("cluster", KeyString(253), nullable=False),
-    Column("uid", KeyString(64), nullable=False),
+    # Identity and primary key: a cluster's Event object. The same object is served as core/v1
+    # and as events.k8s.io/v1 with one uid, so both shapes land on one row. No surrogate id:
+    # its sequence and index were work on every insert that no query needed (migration 0004).
+    Column("cluster", KeyString(253), primary_key=True),
+    Column("uid", KeyString(64), primary_key=True),
     Column("namespace", KeyString(253), nullable=False),
     Column("name", String(253), nullable=False),
     # Numeric resourceVersion when the server gives one (all real servers do): orders updates.
@@ -68,7 +67,6 @@ events = Table(
     Column("related_uid", String(64), nullable=False),
     Column("related_api_version", String(253), nullable=False),
     Column("related_field_path", Text, nullable=False),
-    UniqueConstraint("cluster", "uid"),
     # Newest-first listing, retention and --since/--until all range over last_seen.
     Index("ix_events_last_seen", "last_seen"),
     Index("ix_events_object", "cluster", "object_kind", "object_namespace", "object_name"),
