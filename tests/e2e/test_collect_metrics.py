@@ -90,6 +90,30 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "/api/v1/namespaces/{ns}/pods",
+        {
+            "metadata": {"name": "initialised"},
+            "spec": {
+                "initContainers": [
+                    {"name": "setup", "image": "busybox:1.36", "resources": APP["resources"]},
+                    {"name": "proxy", "image": "envoy:1.31", "restartPolicy": "Always"},
+                ],
+                "containers": [{"name": "app", "image": "nginx:1.27"}],
+            },
+        },
+    ),
+    (
+        "/api/v1/namespaces/{ns}/pods",
+        {
+            # Its first init container's image cannot be pulled: it waits, with a reason.
+            "metadata": {"name": "uninitialised", "annotations": behaviour(imagePullable=False)},
+            "spec": {
+                "initContainers": [{"name": "setup", "image": "nope:404"}],
+                "containers": [{"name": "app", "image": "nginx:1.27"}],
+            },
+        },
+    ),
+    (
         "/apis/apps/v1/namespaces/{ns}/statefulsets",
         {
             "metadata": {"name": "db"},
@@ -321,6 +345,33 @@ def cluster(sim: SimProcess) -> Iterator[httpx.Client]:
             r = client.delete(f"{path.format(ns=NS)}/{body['metadata']['name']}")
             assert r.status_code in (200, 202), r.text
             assert r.json()["metadata"].get("deletionTimestamp"), r.text
+
+        # The simulator never restarts an init container, so this pod (on no node, so no
+        # kubelet writes it) gets the status a kubelet writes after an init container failed.
+        restarted = {
+            "metadata": {"name": "init-restarted"},
+            "spec": {
+                "initContainers": [{"name": "setup", "image": "busybox:1.36"}],
+                "containers": [{"name": "app", "image": "nginx:1.27"}],
+                **NOWHERE,
+            },
+        }
+        r = client.post(f"/api/v1/namespaces/{NS}/pods", json=restarted)
+        assert r.status_code == 201, r.text
+        failed_init = {
+            "name": "setup",
+            "image": "busybox:1.36",
+            "ready": False,
+            "restartCount": 2,
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+        }
+        r = client.patch(
+            f"/api/v1/namespaces/{NS}/pods/init-restarted/status",
+            json={"status": {"initContainerStatuses": [failed_init]}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert r.status_code == 200, r.text
 
         def settled() -> bool:
             jobs = {j["metadata"]["name"]: j["status"] for j in listed(client, "jobs")}
@@ -567,20 +618,54 @@ def expected(
                     **ctr,
                     reason=last.get("reason", ""),
                 )
-        for ctr_spec in spec.get("containers", []):
-            for type_ in ("requests", "limits"):
-                for rname, qty in ctr_spec.get("resources", {}).get(type_, {}).items():
-                    r = _resource(rname, qty, node=False)
-                    if r:
-                        add(
-                            f"kube_pod_container_resource_{type_}",
-                            r[2],
-                            **pod,
-                            container=ctr_spec["name"],
-                            node=spec.get("nodeName", ""),
-                            resource=r[0],
-                            unit=r[1],
-                        )
+        init_specs = {ctr_spec["name"]: ctr_spec for ctr_spec in spec.get("initContainers", [])}
+        for cs in st.get("initContainerStatuses", []):
+            ctr = {**pod, "container": cs["name"]}
+            state = cs.get("state", {})
+            init = "kube_pod_init_container"
+            add(f"{init}_status_restarts_total", cs.get("restartCount", 0), **ctr)
+            add(f"{init}_status_ready", float(bool(cs.get("ready"))), **ctr)
+            for word in ("waiting", "running", "terminated"):
+                add(f"{init}_status_{word}", float(word in state), **ctr)
+            for word in ("waiting", "terminated"):
+                if word in state:
+                    add(
+                        f"{init}_status_{word}_reason",
+                        1,
+                        **ctr,
+                        reason=state[word].get("reason", ""),
+                    )
+            last = cs.get("lastState", {}).get("terminated")
+            if last is not None:
+                add(
+                    f"{init}_status_last_terminated_reason", 1, **ctr, reason=last.get("reason", "")
+                )
+            if cs["name"] in init_specs:
+                add(
+                    f"{init}_info",
+                    1,
+                    **ctr,
+                    image_spec=init_specs[cs["name"]].get("image", ""),
+                    image=cs.get("image", ""),
+                    image_id=cs.get("imageID", ""),
+                    container_id=cs.get("containerID", ""),
+                    restart_policy=init_specs[cs["name"]].get("restartPolicy", ""),
+                )
+        for field, prefix in (("containers", "container"), ("initContainers", "init_container")):
+            for ctr_spec in spec.get(field, []):
+                for type_ in ("requests", "limits"):
+                    for rname, qty in ctr_spec.get("resources", {}).get(type_, {}).items():
+                        r = _resource(rname, qty, node=False)
+                        if r:
+                            add(
+                                f"kube_pod_{prefix}_resource_{type_}",
+                                r[2],
+                                **pod,
+                                container=ctr_spec["name"],
+                                node=spec.get("nodeName", ""),
+                                resource=r[0],
+                                unit=r[1],
+                            )
     for n in c["nodes"]:
         name, spec, st = n["metadata"]["name"], n.get("spec", {}), n.get("status", {})
         info = st.get("nodeInfo", {})

@@ -348,6 +348,118 @@ def test_pod_state_families() -> None:
     }
 
 
+INIT_POD = {
+    "metadata": {"namespace": "ns", "name": "init", "uid": "u-i"},
+    "spec": {
+        "nodeName": "n1",
+        "initContainers": [
+            {"name": "setup", "image": "setup:1", "resources": {"requests": {"cpu": "250m"}}},
+            {
+                "name": "proxy",
+                "image": "envoy:1",
+                "restartPolicy": "Always",  # a sidecar
+                "resources": {"limits": {"memory": "64Mi"}},
+            },
+            {"name": "migrate", "image": "migrate:1"},
+        ],
+        "containers": [{"name": "app", "image": "app:1", "resources": {"requests": {"cpu": "1"}}}],
+    },
+    "status": {
+        "initContainerStatuses": [
+            {
+                "name": "setup",
+                "ready": True,
+                "restartCount": 0,
+                "image": "docker.io/library/setup:1",
+                "imageID": "docker.io/library/setup@sha256:aa",
+                "containerID": "containerd://c-s",
+                "state": {"terminated": {"exitCode": 0, "reason": "Completed"}},
+            },
+            {
+                "name": "proxy",
+                "ready": True,
+                "restartCount": 1,
+                "image": "envoy:1",
+                "state": {"running": {"startedAt": "2025-03-01T12:00:00Z"}},
+            },
+            {
+                "name": "migrate",
+                "ready": False,
+                "restartCount": 3,
+                "image": "migrate:1",
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            },
+        ],
+        "containerStatuses": [
+            {
+                "name": "app",
+                "ready": False,
+                "restartCount": 0,
+                "image": "app:1",
+                "state": {"waiting": {"reason": "PodInitializing"}},
+            },
+        ],
+    },
+}
+
+
+def test_init_container_families() -> None:
+    s = parse(render({"pods": [INIT_POD]}))
+    pod = {"namespace": "ns", "pod": "init", "uid": "u-i"}
+    setup, proxy, migrate = ({**pod, "container": c} for c in ("setup", "proxy", "migrate"))
+    assert of(s, "kube_pod_init_container_info") == {
+        L(
+            **setup,
+            image_spec="setup:1",
+            image="docker.io/library/setup:1",
+            image_id="docker.io/library/setup@sha256:aa",
+            container_id="containerd://c-s",
+            restart_policy="",
+        ): 1,
+        L(**proxy, image_spec="envoy:1", image="envoy:1", image_id="", container_id="",
+          restart_policy="Always"): 1,
+        L(**migrate, image_spec="migrate:1", image="migrate:1", image_id="", container_id="",
+          restart_policy=""): 1,
+    }  # fmt: skip
+    assert of(s, "kube_pod_init_container_status_restarts_total") == {
+        L(**setup): 0, L(**proxy): 1, L(**migrate): 3
+    }  # fmt: skip
+    assert of(s, "kube_pod_init_container_status_ready") == {
+        L(**setup): 1, L(**proxy): 1, L(**migrate): 0
+    }  # fmt: skip
+    assert of(s, "kube_pod_init_container_status_waiting") == {
+        L(**setup): 0, L(**proxy): 0, L(**migrate): 1
+    }  # fmt: skip
+    assert of(s, "kube_pod_init_container_status_running") == {
+        L(**setup): 0, L(**proxy): 1, L(**migrate): 0
+    }  # fmt: skip
+    assert of(s, "kube_pod_init_container_status_terminated") == {
+        L(**setup): 1, L(**proxy): 0, L(**migrate): 0
+    }  # fmt: skip
+    assert of(s, "kube_pod_init_container_status_waiting_reason") == {
+        L(**migrate, reason="CrashLoopBackOff"): 1
+    }
+    assert of(s, "kube_pod_init_container_status_terminated_reason") == {
+        L(**setup, reason="Completed"): 1
+    }
+    assert of(s, "kube_pod_init_container_status_last_terminated_reason") == {
+        L(**migrate, reason="Error"): 1
+    }
+    assert of(s, "kube_pod_init_container_resource_requests") == {
+        L(**setup, node="n1", resource="cpu", unit="core"): 0.25
+    }
+    assert of(s, "kube_pod_init_container_resource_limits") == {
+        L(**proxy, node="n1", resource="memory", unit="byte"): 64 * 2**20
+    }
+    # The pod's own container families leave init containers out, and the other way round.
+    assert of(s, "kube_pod_container_resource_requests") == {
+        L(**pod, container="app", node="n1", resource="cpu", unit="core"): 1
+    }
+    assert set(of(s, "kube_pod_container_status_waiting")) == {L(**pod, container="app")}
+    assert of(s, "kube_pod_completion_time") == {}  # init containers do not count (as in KSM)
+
+
 def test_pod_status_reason_from_a_terminated_container() -> None:
     pod = {
         "metadata": {"name": "p", "namespace": "ns", "uid": "u"},

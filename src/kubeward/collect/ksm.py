@@ -97,12 +97,11 @@ def _pod_info(v: KindView) -> list[Text]:
     return [line.value("1")]
 
 
-def _container_reason(name: str, flag: str, reason: str) -> Render:
+def _container_reason(name: str, flag: str, reason: str, table: str = "pod_containers") -> Render:
     """One series, value 1, per container status in the state ``flag`` names, with that
     state's ``reason``."""
 
     def render(v: KindView) -> list[Text]:
-        table = "pod_containers"
         mask = v.col(table, flag)
         line = Line(name).text(v.child_identity(table, mask))
         line.label("container", v.col(table, "container").filter(mask))
@@ -111,12 +110,13 @@ def _container_reason(name: str, flag: str, reason: str) -> Render:
     return render
 
 
-def _container_values(name: str, column: str, fmt: str = "int") -> Render:
+def _container_values(
+    name: str, column: str, fmt: str = "int", table: str = "pod_containers"
+) -> Render:
     """One series per container status, valued by ``column`` (a null value: no series)."""
     converter = flags if fmt == "flag" else ints
 
     def render(v: KindView) -> list[Text]:
-        table = "pod_containers"
         line = Line(name).text(v.child_identity(table))
         line.label("container", v.col(table, "container"))
         return [line.value(converter(v.col(table, column)))]
@@ -124,13 +124,20 @@ def _container_values(name: str, column: str, fmt: str = "int") -> Render:
     return render
 
 
-def _container_info(v: KindView) -> list[Text]:
-    table = "pod_containers"
-    mask = v.col(table, "in_spec")
-    line = Line("kube_pod_container_info").text(v.child_identity(table, mask))
-    for label in ("container", "image_spec", "image", "image_id", "container_id"):
-        line.label(label, v.col(table, label).filter(mask))
-    return [line.value("1")]
+_CONTAINER_INFO = ("container", "image_spec", "image", "image_id", "container_id")
+
+
+def _container_info(name: str, table: str, labels: tuple[str, ...]) -> Render:
+    """Value 1 per status of a container the spec names, with ``labels``."""
+
+    def render(v: KindView) -> list[Text]:
+        mask = v.col(table, "in_spec")
+        line = Line(name).text(v.child_identity(table, mask))
+        for label in labels:
+            line.label(label, v.col(table, label).filter(mask))
+        return [line.value("1")]
+
+    return render
 
 
 def _pod_unschedulable(v: KindView) -> list[Text]:
@@ -154,9 +161,8 @@ def _pod_restart_policy(v: KindView) -> list[Text]:
     return [line.label("type", v.main_col("restart_policy")).value("1")]
 
 
-def _pod_resources(name: str, type_: str) -> Render:
+def _pod_resources(name: str, type_: str, table: str = "pod_resources") -> Render:
     def render(v: KindView) -> list[Text]:
-        table = "pod_resources"
         mask = pc.equal(v.col(table, "type"), type_)
         node = v.of_parent(table, v.main_col("node")).filter(mask)
         line = Line(name).text(v.child_identity(table, mask))
@@ -442,7 +448,7 @@ FAMILIES: tuple[Family, ...] = (
         "Information about a container in a pod.",
         "gauge",
         "pods",
-        _container_info,
+        _container_info("kube_pod_container_info", "pod_containers", _CONTAINER_INFO),
     ),
     Family(
         "kube_pod_container_status_waiting",
@@ -501,6 +507,114 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "pods",
         _container_values("kube_pod_container_status_last_terminated_timestamp", "last_finished"),
+    ),
+    Family(
+        "kube_pod_init_container_info",
+        "Information about an init container in a pod.",
+        "gauge",
+        "pods",
+        _container_info(
+            "kube_pod_init_container_info",
+            "pod_init_containers",
+            (*_CONTAINER_INFO, "restart_policy"),
+        ),
+    ),
+    Family(
+        "kube_pod_init_container_resource_requests",
+        "The number of requested request resource by an init container.",
+        "gauge",
+        "pods",
+        _pod_resources(
+            "kube_pod_init_container_resource_requests", "requests", "pod_init_resources"
+        ),
+    ),
+    Family(
+        "kube_pod_init_container_resource_limits",
+        "The number of requested limit resource by an init container.",
+        "gauge",
+        "pods",
+        _pod_resources("kube_pod_init_container_resource_limits", "limits", "pod_init_resources"),
+    ),
+    Family(
+        "kube_pod_init_container_status_restarts_total",
+        "The number of restarts for the init container.",
+        "counter",
+        "pods",
+        _container_values(
+            "kube_pod_init_container_status_restarts_total", "restarts", table="pod_init_containers"
+        ),
+    ),
+    Family(
+        "kube_pod_init_container_status_waiting",
+        "Describes whether the init container is currently in waiting state.",
+        "gauge",
+        "pods",
+        _container_values(
+            "kube_pod_init_container_status_waiting", "waiting", "flag", "pod_init_containers"
+        ),
+    ),
+    Family(
+        "kube_pod_init_container_status_waiting_reason",
+        "Describes the reason the init container is currently in waiting state.",
+        "gauge",
+        "pods",
+        _container_reason(
+            "kube_pod_init_container_status_waiting_reason",
+            "waiting",
+            "waiting_reason",
+            "pod_init_containers",
+        ),
+    ),
+    Family(
+        "kube_pod_init_container_status_running",
+        "Describes whether the init container is currently in running state.",
+        "gauge",
+        "pods",
+        _container_values(
+            "kube_pod_init_container_status_running", "running", "flag", "pod_init_containers"
+        ),
+    ),
+    Family(
+        "kube_pod_init_container_status_terminated",
+        "Describes whether the init container is currently in terminated state.",
+        "gauge",
+        "pods",
+        _container_values(
+            "kube_pod_init_container_status_terminated", "terminated", "flag", "pod_init_containers"
+        ),
+    ),
+    Family(
+        "kube_pod_init_container_status_terminated_reason",
+        "Describes the reason the init container is currently in terminated state.",
+        "gauge",
+        "pods",
+        _container_reason(
+            "kube_pod_init_container_status_terminated_reason",
+            "terminated",
+            "terminated_reason",
+            "pod_init_containers",
+        ),
+    ),
+    Family(
+        "kube_pod_init_container_status_last_terminated_reason",
+        "Describes the last reason the init container was in terminated state.",
+        "gauge",
+        "pods",
+        _container_reason(
+            "kube_pod_init_container_status_last_terminated_reason",
+            "last_terminated",
+            "last_terminated_reason",
+            "pod_init_containers",
+        ),
+    ),
+    Family(
+        "kube_pod_init_container_status_ready",
+        "Describes whether the init containers readiness check succeeded.",
+        "gauge",
+        "pods",
+        _container_values(
+            "kube_pod_init_container_status_ready", "ready", "flag", "pod_init_containers"
+        ),
     ),
     _simple("kube_pod_start_time", "Start time in unix timestamp for a pod.", "pods", "start_time"),
     _simple(

@@ -26,6 +26,15 @@ NONE = "<none>"  # KSM's value for a missing controller / owner
 POD_STATUS_REASONS = ("Evicted", "NodeAffinity", "NodeLost", "Shutdown", "UnexpectedAdmissionError")
 _REASON_BITS: dict[object, int] = {reason: 1 << i for i, reason in enumerate(POD_STATUS_REASONS)}
 
+# One row per container status; the image, restart policy and in_spec come from the spec.
+_CONTAINER_COLUMNS = (
+    "container:dict restarts:int waiting:bool waiting_reason:dict "
+    "last_terminated:bool last_terminated_reason:dict last_exit_code:int last_finished:int "
+    "running:bool terminated:bool terminated_reason:dict ready:bool started:int "
+    "in_spec:bool image_spec:dict image:dict image_id:str container_id:str restart_policy:dict"
+)
+_RESOURCE_COLUMNS = "container:dict type:dict resource:dict unit:dict value:float"
+
 POD_TABLES = (
     columns(
         "pods",
@@ -34,15 +43,13 @@ POD_TABLES = (
         "scheduled:dict scheduled_time:int start_time:int completion_time:int "
         "restart_policy:dict status_reasons:int",
     ),
-    columns(
-        "pod_containers",
-        "container:dict restarts:int waiting:bool waiting_reason:dict "
-        "last_terminated:bool last_terminated_reason:dict last_exit_code:int last_finished:int "
-        "running:bool terminated:bool terminated_reason:dict ready:bool started:int "
-        "in_spec:bool image_spec:dict image:dict image_id:str container_id:str",
-    ),
-    columns("pod_resources", "container:dict type:dict resource:dict unit:dict value:float"),
+    columns("pod_containers", _CONTAINER_COLUMNS),
+    columns("pod_resources", _RESOURCE_COLUMNS),
     columns("pod_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
+    # Init containers (and sidecars: init containers with restartPolicy Always) have KSM
+    # families of their own, so they get tables of their own rather than a flag to filter on.
+    columns("pod_init_containers", _CONTAINER_COLUMNS),
+    columns("pod_init_resources", _RESOURCE_COLUMNS),
 )
 
 NODE_TABLES = (
@@ -80,11 +87,11 @@ def pod_rows(obj: Obj) -> tuple[Any, ...]:
             if scheduled == "true":
                 scheduled_time = go_unix(cond.get("lastTransitionTime"))
         reasons |= _REASON_BITS.get(cond.get("reason"), 0)
-    images = {c.get("name"): c.get("image") for c in spec.get("containers") or ()}
+    specs = {c.get("name"): c for c in spec.get("containers") or ()}
     containers = []
     completion = None
     for cs in status.get("containerStatuses") or ():
-        containers.append(_container_row(cs, images))
+        containers.append(_container_row(cs, specs))
         terminated = (cs.get("state") or {}).get("terminated")
         if terminated is not None:
             reasons |= _REASON_BITS.get(terminated.get("reason"), 0)
@@ -110,30 +117,47 @@ def pod_rows(obj: Obj) -> tuple[Any, ...]:
         esc(spec.get("restartPolicy")),
         reasons,
     )
-    resources = []
-    for c in spec.get("containers") or ():
+    owner_rows = [
+        (esc(o.get("kind")), esc(o.get("name")), "true" if o.get("controller") else "false")
+        for o in owners
+    ] or [(NONE, NONE, NONE)]
+    init_specs = {c.get("name"): c for c in spec.get("initContainers") or ()}
+    init_containers = [
+        _container_row(cs, init_specs) for cs in status.get("initContainerStatuses") or ()
+    ]
+    return (
+        main,
+        containers,
+        _resource_rows(spec.get("containers")),
+        owner_rows,
+        init_containers,
+        _resource_rows(spec.get("initContainers")),
+    )
+
+
+def _resource_rows(containers: list[Obj] | None) -> list[tuple[Any, ...]]:
+    """Requests and limits of a spec's containers, in KSM's units (one row per resource)."""
+    rows = []
+    for c in containers or ():
         name = esc(c.get("name"))
         res = c.get("resources") or {}
         for type_ in ("requests", "limits"):
             for rname, qty in (res.get(type_) or {}).items():
                 found = container_resource(str(rname), str(qty))
                 if found is not None:
-                    resources.append((name, type_, *found))
-    owner_rows = [
-        (esc(o.get("kind")), esc(o.get("name")), "true" if o.get("controller") else "false")
-        for o in owners
-    ] or [(NONE, NONE, NONE)]
-    return main, containers, resources, owner_rows
+                    rows.append((name, type_, *found))
+    return rows
 
 
-def _container_row(cs: Obj, images: dict[Any, Any]) -> tuple[Any, ...]:
-    """A ``pod_containers`` row: one containerStatus, and the image its spec asks for."""
+def _container_row(cs: Obj, specs: dict[Any, Obj]) -> tuple[Any, ...]:
+    """A container table's row: one container status, and what its spec (if any) asks for."""
     state = cs.get("state") or {}
     waiting, running = state.get("waiting"), state.get("running")
     terminated = state.get("terminated")
     last = (cs.get("lastState") or {}).get("terminated")
     started = running if running is not None else terminated
     name = cs.get("name")
+    spec = specs.get(name)
     return (
         esc(name),
         int(cs.get("restartCount") or 0),
@@ -148,12 +172,13 @@ def _container_row(cs: Obj, images: dict[Any, Any]) -> tuple[Any, ...]:
         esc((terminated or {}).get("reason")),
         bool(cs.get("ready")),
         go_unix(started.get("startedAt")) if started is not None else None,
-        # kube_pod_container_info covers the statuses of the spec's containers only.
-        name in images,
-        esc(images.get(name)),
+        # kube_pod_*container_info cover the statuses of the spec's containers only.
+        spec is not None,
+        esc(spec.get("image")) if spec is not None else "",
         esc(cs.get("image")),
         esc(cs.get("imageID")),
         esc(cs.get("containerID")),
+        esc(spec.get("restartPolicy")) if spec is not None else "",
     )
 
 
