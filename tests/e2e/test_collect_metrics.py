@@ -114,6 +114,18 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        # No owner: kube_replicaset_owner's "<none>" series.
+        "/apis/apps/v1/namespaces/{ns}/replicasets",
+        {
+            "metadata": {"name": "bare"},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "bare"}},
+                "template": template({"app": "bare"}, APP),
+            },
+        },
+    ),
+    (
         "/apis/apps/v1/namespaces/{ns}/statefulsets",
         {
             "metadata": {"name": "db"},
@@ -290,6 +302,7 @@ LABELS_ALLOWED = {
     "nodes": ("*",),
     "namespaces": ("kubernetes.io/metadata.name",),
     "deployments": ("e2e.kubeward.io/*",),
+    "replicasets": ("app", "pod-template-hash"),
     "daemonsets": ("app",),
     "statefulsets": ("app",),
     "jobs": ("app",),
@@ -308,6 +321,7 @@ LISTS = {
     "nodes": "/api/v1/nodes",
     "namespaces": "/api/v1/namespaces",
     "deployments": "/apis/apps/v1/deployments",
+    "replicasets": "/apis/apps/v1/replicasets",
     "daemonsets": "/apis/apps/v1/daemonsets",
     "statefulsets": "/apis/apps/v1/statefulsets",
     "jobs": "/apis/batch/v1/jobs",
@@ -455,6 +469,7 @@ METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
     "nodes": ("node", lambda m: {"node": m["name"]}),
     "namespaces": ("namespace", lambda m: {"namespace": m["name"]}),
     "deployments": ("deployment", lambda m: {"namespace": m["namespace"], "deployment": m["name"]}),
+    "replicasets": ("replicaset", lambda m: {"namespace": m["namespace"], "replicaset": m["name"]}),
     "daemonsets": ("daemonset", lambda m: {"namespace": m["namespace"], "daemonset": m["name"]}),
     "statefulsets": (
         "statefulset",
@@ -493,7 +508,7 @@ def expected(
             m = obj["metadata"]
             key = identity(m)
             add(f"kube_{word}_created", _unix(m["creationTimestamp"]), **key)
-            if m.get("deletionTimestamp") and kind not in ("namespaces", "jobs"):
+            if m.get("deletionTimestamp") and kind not in ("namespaces", "replicasets", "jobs"):
                 add(f"kube_{word}_deletion_timestamp", _unix(m["deletionTimestamp"]), **key)
             for field, allowed in (
                 ("labels", labels_allowed or {}),
@@ -666,6 +681,34 @@ def expected(
                                 resource=r[0],
                                 unit=r[1],
                             )
+    for rs in c["replicasets"]:
+        m, spec, st = rs["metadata"], rs.get("spec", {}), rs.get("status", {})
+        key = {"namespace": m["namespace"], "replicaset": m["name"]}
+        if "replicas" in spec:
+            add("kube_replicaset_spec_replicas", spec["replicas"], **key)
+        add("kube_replicaset_status_replicas", st.get("replicas", 0), **key)
+        add(
+            "kube_replicaset_status_fully_labeled_replicas",
+            st.get("fullyLabeledReplicas", 0),
+            **key,
+        )
+        add("kube_replicaset_status_ready_replicas", st.get("readyReplicas", 0), **key)
+        add("kube_replicaset_status_observed_generation", st.get("observedGeneration", 0), **key)
+        add("kube_replicaset_metadata_generation", m.get("generation", 0), **key)
+        for o in m.get("ownerReferences", []):
+            ctrl_flag = str(bool(o.get("controller"))).lower()
+            add(
+                "kube_replicaset_owner",
+                1,
+                **key,
+                owner_kind=o["kind"],
+                owner_name=o["name"],
+                owner_is_controller=ctrl_flag,
+            )
+        if not m.get("ownerReferences"):
+            none = "<none>"
+            add("kube_replicaset_owner", 1, **key, owner_kind=none, owner_name=none,
+                owner_is_controller=none)  # fmt: skip
     for n in c["nodes"]:
         name, spec, st = n["metadata"]["name"], n.get("spec", {}), n.get("status", {})
         info = st.get("nodeInfo", {})

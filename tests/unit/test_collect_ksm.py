@@ -595,6 +595,46 @@ def test_workload_families() -> None:
     }
 
 
+def test_replicaset_families() -> None:
+    owned = {
+        "metadata": {
+            "name": "web-5d8f",
+            "namespace": "shop",
+            "generation": 3,
+            "ownerReferences": [
+                {"kind": "Deployment", "name": "web", "controller": True},
+                {"kind": "Thing", "name": "other"},  # not a controller: "false"
+            ],
+        },
+        "spec": {"replicas": 3},
+        "status": {
+            "replicas": 3,
+            "fullyLabeledReplicas": 2,
+            "readyReplicas": 1,
+            "observedGeneration": 2,
+        },
+    }
+    bare = {"metadata": {"name": "bare", "namespace": "shop"}, "spec": {}, "status": {}}
+    s = parse(render({"replicasets": [owned, bare]}))
+    web, b = L(namespace="shop", replicaset="web-5d8f"), L(namespace="shop", replicaset="bare")
+    assert of(s, "kube_replicaset_spec_replicas") == {web: 3}  # unset: no series, as in KSM
+    assert of(s, "kube_replicaset_status_replicas") == {web: 3, b: 0}
+    assert of(s, "kube_replicaset_status_fully_labeled_replicas") == {web: 2, b: 0}
+    assert of(s, "kube_replicaset_status_ready_replicas") == {web: 1, b: 0}
+    assert of(s, "kube_replicaset_status_observed_generation") == {web: 2, b: 0}
+    assert of(s, "kube_replicaset_metadata_generation") == {web: 3, b: 0}
+    rs = {"namespace": "shop", "replicaset": "web-5d8f"}
+    assert of(s, "kube_replicaset_owner") == {
+        L(**rs, owner_kind="Deployment", owner_name="web", owner_is_controller="true"): 1,
+        L(**rs, owner_kind="Thing", owner_name="other", owner_is_controller="false"): 1,
+        L(namespace="shop", replicaset="bare", owner_kind="<none>", owner_name="<none>",
+          owner_is_controller="<none>"): 1,
+    }  # fmt: skip
+    # KSM has no kube_replicaset_deletion_timestamp.
+    assert "kube_replicaset_deletion_timestamp" not in FAMILY_NAMES
+    assert "kube_replicaset_created" in FAMILY_NAMES
+
+
 def test_deployment_generation_pause_and_rolling_update_counts() -> None:
     rolling = {
         "metadata": {"name": "web", "namespace": "shop", "generation": 4},

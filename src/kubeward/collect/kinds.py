@@ -67,6 +67,12 @@ STATE_KINDS: tuple[StateKind, ...] = (
         rows_apps.deployment_rows,
     ),
     StateKind(
+        "replicasets",
+        Resource("apps", "v1", "replicasets"),
+        rows_apps.REPLICASET_TABLES,
+        rows_apps.replicaset_rows,
+    ),
+    StateKind(
         "daemonsets",
         Resource("apps", "v1", "daemonsets"),
         rows_apps.DAEMONSET_TABLES,

@@ -1,5 +1,5 @@
 """kube-state-metrics v2 families: names, HELP, types, labels and semantics of KSM's
-``internal/store/{pod,node,deployment,daemonset,statefulset,job,namespace,
+``internal/store/{pod,node,deployment,replicaset,daemonset,statefulset,job,namespace,
 horizontalpodautoscaler}.go``, rendered from a shard's columns.
 
 Conventions copied from KSM: one series per condition *status* (true/false/unknown, value 1 on
@@ -330,13 +330,14 @@ KSM_NAMES = {
     "nodes": "node",
     "namespaces": "namespace",
     "deployments": "deployment",
+    "replicasets": "replicaset",
     "daemonsets": "daemonset",
     "statefulsets": "statefulset",
     "jobs": "job",
     "horizontalpodautoscalers": "horizontalpodautoscaler",
 }
-# KSM has no kube_namespace_deletion_timestamp nor kube_job_deletion_timestamp.
-_NO_DELETION_FAMILY = ("namespaces", "jobs")
+# KSM has no kube_namespace_, kube_replicaset_ nor kube_job_deletion_timestamp.
+_NO_DELETION_FAMILY = ("namespaces", "replicasets", "jobs")
 
 
 def _timestamp(name: str, column: str) -> Render:
@@ -769,6 +770,50 @@ FAMILIES: tuple[Family, ...] = (
         lambda v: _conditions(
             "kube_deployment_status_condition", v, "deployment_conditions", ("reason",)
         ),
+    ),
+    # replicasets
+    _simple(
+        "kube_replicaset_spec_replicas",
+        "Number of desired pods for a ReplicaSet.",
+        "replicasets",
+        "spec_replicas",
+    ),
+    _simple(
+        "kube_replicaset_status_replicas",
+        "The number of replicas per ReplicaSet.",
+        "replicasets",
+        "replicas",
+    ),
+    _simple(
+        "kube_replicaset_status_fully_labeled_replicas",
+        "The number of fully labeled replicas per ReplicaSet.",
+        "replicasets",
+        "fully_labeled_replicas",
+    ),
+    _simple(
+        "kube_replicaset_status_ready_replicas",
+        "The number of ready replicas per ReplicaSet.",
+        "replicasets",
+        "ready_replicas",
+    ),
+    _simple(
+        "kube_replicaset_status_observed_generation",
+        "The generation observed by the ReplicaSet controller.",
+        "replicasets",
+        "observed_generation",
+    ),
+    _simple(
+        "kube_replicaset_metadata_generation",
+        "Sequence number representing a specific generation of the desired state.",
+        "replicasets",
+        "metadata_generation",
+    ),
+    Family(
+        "kube_replicaset_owner",
+        "Information about the ReplicaSet's owner.",
+        "gauge",
+        "replicasets",
+        _owners("kube_replicaset_owner", "replicaset_owners"),
     ),
     # daemonsets
     _simple(

@@ -24,6 +24,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "nodes": ("node",),
     "namespaces": ("namespace",),
     "deployments": ("namespace", "deployment"),
+    "replicasets": ("namespace", "replicaset"),
     "daemonsets": ("namespace", "daemonset"),
     "statefulsets": ("namespace", "statefulset"),
     "jobs": ("namespace", "job_name"),

@@ -1,10 +1,10 @@
-"""Workload kinds (deployments, daemonsets, statefulsets, jobs, HPAs) flattened into rows.
+"""Workload kinds (deployments, replicasets, daemonsets, statefulsets, jobs, HPAs) as rows.
 
 Counts default to 0 when the status omits them (as Go's zero values do in kube-state-metrics);
 optional values KSM emits only when set (``spec.replicas`` of a StatefulSet, job times,
 ``spec.completions``/``spec.parallelism`` of a Job) are None, which the exposition skips.
-The fields and defaults follow KSM's ``internal/store/{deployment,daemonset,statefulset,job,
-horizontalpodautoscaler}.go``.
+The fields and defaults follow KSM's ``internal/store/{deployment,replicaset,daemonset,
+statefulset,job,horizontalpodautoscaler}.go``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from kubeward.collect.columnar import columns
-from kubeward.collect.values import condition_status, esc, hpa_target_value, unix_seconds
+from kubeward.collect.values import (
+    NONE,
+    condition_status,
+    esc,
+    hpa_target_value,
+    owner_rows,
+    unix_seconds,
+)
 from kubeward.kube.intstr import scaled_value
 
 Obj = dict[str, Any]
@@ -25,6 +32,14 @@ DEPLOYMENT_TABLES = (
         "max_unavailable:int max_surge:int",
     ),
     columns("deployment_conditions", "reason:dict condition:dict status:dict"),
+)
+REPLICASET_TABLES = (
+    columns(
+        "replicasets",
+        "namespace:dict replicaset:str spec_replicas:int replicas:int fully_labeled_replicas:int "
+        "ready_replicas:int observed_generation:int metadata_generation:int",
+    ),
+    columns("replicaset_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
 )
 DAEMONSET_TABLES = (
     columns(
@@ -115,6 +130,20 @@ def deployment_rows(obj: Obj) -> tuple[Any, ...]:
         for c in status.get("conditions") or ()
     ]
     return main, conditions
+
+
+def replicaset_rows(obj: Obj) -> tuple[Any, ...]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    main = (
+        *_ns_name(obj),
+        _int(spec.get("replicas"), None),  # KSM: only when set (the API server defaults it)
+        _int(status.get("replicas")),
+        _int(status.get("fullyLabeledReplicas")),
+        _int(status.get("readyReplicas")),
+        _int(status.get("observedGeneration")),
+        _generation(obj),
+    )
+    return main, owner_rows(obj, NONE)
 
 
 def _rolling_update(spec: Obj, replicas: int) -> tuple[int | None, int | None]:
@@ -210,12 +239,8 @@ def job_rows(obj: Obj) -> tuple[Any, ...]:
         for c in conditions
         if c.get("type") in JOB_CONDITION_TYPES
     ]
-    owners = (obj.get("metadata") or {}).get("ownerReferences") or ()
-    owner_rows = [
-        (esc(o.get("kind")), esc(o.get("name")), "true" if o.get("controller") else "false")
-        for o in owners
-    ] or [("", "", "")]  # KSM: one series with empty owner labels (not "<none>" as for pods)
-    return main, condition_rows, owner_rows
+    # KSM: one series with empty owner labels (not "<none>" as for pods) for a Job without one.
+    return main, condition_rows, owner_rows(obj, "")
 
 
 def hpa_rows(obj: Obj) -> tuple[Any, ...]:

@@ -11,16 +11,17 @@ from typing import Any
 
 from kubeward.collect.columnar import columns
 from kubeward.collect.values import (
+    NONE,
     condition_status,
     container_resource,
     esc,
     go_unix,
     node_resource,
+    owner_rows,
     unix_seconds,
 )
 
 Obj = dict[str, Any]
-NONE = "<none>"  # KSM's value for a missing controller / owner
 # KSM's podStatusReasons: kube_pod_status_reason has one series per reason for every pod, 1 when
 # the pod's status, one of its conditions or a terminated container gives that reason.
 POD_STATUS_REASONS = ("Evicted", "NodeAffinity", "NodeLost", "Shutdown", "UnexpectedAdmissionError")
@@ -117,10 +118,6 @@ def pod_rows(obj: Obj) -> tuple[Any, ...]:
         esc(spec.get("restartPolicy")),
         reasons,
     )
-    owner_rows = [
-        (esc(o.get("kind")), esc(o.get("name")), "true" if o.get("controller") else "false")
-        for o in owners
-    ] or [(NONE, NONE, NONE)]
     init_specs = {c.get("name"): c for c in spec.get("initContainers") or ()}
     init_containers = [
         _container_row(cs, init_specs) for cs in status.get("initContainerStatuses") or ()
@@ -129,7 +126,7 @@ def pod_rows(obj: Obj) -> tuple[Any, ...]:
         main,
         containers,
         _resource_rows(spec.get("containers")),
-        owner_rows,
+        owner_rows(obj, NONE),
         init_containers,
         _resource_rows(spec.get("initContainers")),
     )

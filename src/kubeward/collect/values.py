@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from kubeward.kube.quantity import QuantityError, to_int, to_milli
 
@@ -142,3 +143,16 @@ def hpa_target_value(quantity: str) -> float | None:
 def condition_status(status: object) -> str:
     """A condition's status lower-cased as KSM's ``condition``/``status`` label compares it."""
     return status.lower() if isinstance(status, str) else ""
+
+
+NONE = "<none>"  # KSM's value for a missing controller / owner
+
+
+def owner_rows(obj: dict[str, Any], missing: str) -> list[tuple[str, str, str]]:
+    """``(owner_kind, owner_name, owner_is_controller)`` per ownerReference; an object without
+    any has one row of ``missing`` (KSM: ``<none>`` for pods and ReplicaSets, empty for Jobs)."""
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or ()
+    return [
+        (esc(o.get("kind")), esc(o.get("name")), "true" if o.get("controller") else "false")
+        for o in owners
+    ] or [(missing, missing, missing)]
