@@ -114,6 +114,13 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets",
+        {
+            "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+        },
+    ),
+    (
         # No owner: kube_replicaset_owner's "<none>" series.
         "/apis/apps/v1/namespaces/{ns}/replicasets",
         {
@@ -307,6 +314,7 @@ LABELS_ALLOWED = {
     "statefulsets": ("app",),
     "jobs": ("app",),
     "horizontalpodautoscalers": ("app",),
+    "poddisruptionbudgets": ("app",),
 }
 # Every resource (the wildcard resource of kube-state-metrics' syntax).
 ANNOTATIONS_ALLOWED = {"*": ("sim.kubeward.io/behaviour", "deployment.kubernetes.io/revision")}
@@ -326,6 +334,7 @@ LISTS = {
     "statefulsets": "/apis/apps/v1/statefulsets",
     "jobs": "/apis/batch/v1/jobs",
     "hpas": "/apis/autoscaling/v2/horizontalpodautoscalers",
+    "poddisruptionbudgets": "/apis/policy/v1/poddisruptionbudgets",
 }
 
 
@@ -480,6 +489,10 @@ METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
         "horizontalpodautoscaler",
         lambda m: {"namespace": m["namespace"], "horizontalpodautoscaler": m["name"]},
     ),
+    "poddisruptionbudgets": (
+        "poddisruptionbudget",
+        lambda m: {"namespace": m["namespace"], "poddisruptionbudget": m["name"]},
+    ),
 }
 
 
@@ -508,7 +521,8 @@ def expected(
             m = obj["metadata"]
             key = identity(m)
             add(f"kube_{word}_created", _unix(m["creationTimestamp"]), **key)
-            if m.get("deletionTimestamp") and kind not in ("namespaces", "replicasets", "jobs"):
+            no_deletion_family = ("namespaces", "replicasets", "jobs", "poddisruptionbudgets")
+            if m.get("deletionTimestamp") and kind not in no_deletion_family:
                 add(f"kube_{word}_deletion_timestamp", _unix(m["deletionTimestamp"]), **key)
             for field, allowed in (
                 ("labels", labels_allowed or {}),
@@ -709,6 +723,20 @@ def expected(
             none = "<none>"
             add("kube_replicaset_owner", 1, **key, owner_kind=none, owner_name=none,
                 owner_is_controller=none)  # fmt: skip
+    for pdb in c["poddisruptionbudgets"]:
+        key = {
+            "namespace": pdb["metadata"]["namespace"],
+            "poddisruptionbudget": pdb["metadata"]["name"],
+        }
+        st = pdb.get("status", {})
+        for family, field in (
+            ("current_healthy", "currentHealthy"),
+            ("desired_healthy", "desiredHealthy"),
+            ("pod_disruptions_allowed", "disruptionsAllowed"),
+            ("expected_pods", "expectedPods"),
+            ("observed_generation", "observedGeneration"),
+        ):
+            add(f"kube_poddisruptionbudget_status_{family}", st.get(field, 0), **key)
     for n in c["nodes"]:
         name, spec, st = n["metadata"]["name"], n.get("spec", {}), n.get("status", {})
         info = st.get("nodeInfo", {})
@@ -1008,6 +1036,12 @@ def test_every_family_equals_a_recomputation_from_a_direct_list(
         frozenset({("namespace", NS), ("deployment", "web")}),
     )
     assert master[web] == 2
+    # The simulator's disruption controller filled the PDB's status (2 pods, 1 may go).
+    allowed = (
+        "kube_poddisruptionbudget_status_pod_disruptions_allowed",
+        frozenset({("namespace", NS), ("poddisruptionbudget", "web")}),
+    )
+    eventually(lambda: parse(collector.scrape()).get(allowed) == 1, timeout=30)
     fails = (
         "kube_job_status_failed",
         frozenset({("namespace", NS), ("job_name", "fails"), ("reason", "BackoffLimitExceeded")}),

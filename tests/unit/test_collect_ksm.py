@@ -635,6 +635,32 @@ def test_replicaset_families() -> None:
     assert "kube_replicaset_created" in FAMILY_NAMES
 
 
+def test_poddisruptionbudget_families() -> None:
+    pdb = {
+        "metadata": {"name": "web", "namespace": "shop", "generation": 2},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}},
+        "status": {
+            "currentHealthy": 3,
+            "desiredHealthy": 2,
+            "disruptionsAllowed": 1,
+            "expectedPods": 4,
+            "observedGeneration": 2,
+        },
+    }
+    fresh = {"metadata": {"name": "new", "namespace": "shop"}, "spec": {}}  # no status yet
+    s = parse(render({"poddisruptionbudgets": [pdb, fresh]}))
+    web = L(namespace="shop", poddisruptionbudget="web")
+    new = L(namespace="shop", poddisruptionbudget="new")
+    prefix = "kube_poddisruptionbudget_status"
+    assert of(s, f"{prefix}_current_healthy") == {web: 3, new: 0}
+    assert of(s, f"{prefix}_desired_healthy") == {web: 2, new: 0}
+    assert of(s, f"{prefix}_pod_disruptions_allowed") == {web: 1, new: 0}
+    assert of(s, f"{prefix}_expected_pods") == {web: 4, new: 0}
+    assert of(s, f"{prefix}_observed_generation") == {web: 2, new: 0}
+    assert "kube_poddisruptionbudget_created" in FAMILY_NAMES
+    assert "kube_poddisruptionbudget_deletion_timestamp" not in FAMILY_NAMES  # none in KSM
+
+
 def test_deployment_generation_pause_and_rolling_update_counts() -> None:
     rolling = {
         "metadata": {"name": "web", "namespace": "shop", "generation": 4},

@@ -91,6 +91,12 @@ STATE_KINDS: tuple[StateKind, ...] = (
         rows_apps.HPA_TABLES,
         rows_apps.hpa_rows,
     ),
+    StateKind(
+        "poddisruptionbudgets",
+        Resource("policy", "v1", "poddisruptionbudgets"),
+        rows_apps.PDB_TABLES,
+        rows_apps.pdb_rows,
+    ),
 )
 STATE_KIND_BY_NAME = {k.name: k for k in STATE_KINDS}
 

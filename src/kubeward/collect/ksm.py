@@ -1,6 +1,6 @@
 """kube-state-metrics v2 families: names, HELP, types, labels and semantics of KSM's
 ``internal/store/{pod,node,deployment,replicaset,daemonset,statefulset,job,namespace,
-horizontalpodautoscaler}.go``, rendered from a shard's columns.
+horizontalpodautoscaler,poddisruptionbudget}.go``, rendered from a shard's columns.
 
 Conventions copied from KSM: one series per condition *status* (true/false/unknown, value 1 on
 the current one); phases as one series per possible phase; ``<none>`` for a pod without a
@@ -335,9 +335,10 @@ KSM_NAMES = {
     "statefulsets": "statefulset",
     "jobs": "job",
     "horizontalpodautoscalers": "horizontalpodautoscaler",
+    "poddisruptionbudgets": "poddisruptionbudget",
 }
-# KSM has no kube_namespace_, kube_replicaset_ nor kube_job_deletion_timestamp.
-_NO_DELETION_FAMILY = ("namespaces", "replicasets", "jobs")
+# KSM has no kube_<kind>_deletion_timestamp for these.
+_NO_DELETION_FAMILY = ("namespaces", "replicasets", "jobs", "poddisruptionbudgets")
 
 
 def _timestamp(name: str, column: str) -> Render:
@@ -1100,6 +1101,37 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "horizontalpodautoscalers",
         _hpa_info,
+    ),
+    # poddisruptionbudgets
+    _simple(
+        "kube_poddisruptionbudget_status_current_healthy",
+        "Current number of healthy pods",
+        "poddisruptionbudgets",
+        "current_healthy",
+    ),
+    _simple(
+        "kube_poddisruptionbudget_status_desired_healthy",
+        "Minimum desired number of healthy pods",
+        "poddisruptionbudgets",
+        "desired_healthy",
+    ),
+    _simple(
+        "kube_poddisruptionbudget_status_pod_disruptions_allowed",
+        "Number of pod disruptions that are currently allowed",
+        "poddisruptionbudgets",
+        "disruptions_allowed",
+    ),
+    _simple(
+        "kube_poddisruptionbudget_status_expected_pods",
+        "Total number of pods counted by this disruption budget",
+        "poddisruptionbudgets",
+        "expected_pods",
+    ),
+    _simple(
+        "kube_poddisruptionbudget_status_observed_generation",
+        "Most recent generation observed when updating this PDB status",
+        "poddisruptionbudgets",
+        "observed_generation",
     ),
     # created, deletion timestamp, labels and annotations of every kind
     *(family for kind in KSM_NAMES for family in _metadata_families(kind)),

@@ -29,6 +29,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "statefulsets": ("namespace", "statefulset"),
     "jobs": ("namespace", "job_name"),
     "horizontalpodautoscalers": ("namespace", "horizontalpodautoscaler"),
+    "poddisruptionbudgets": ("namespace", "poddisruptionbudget"),
 }
 
 

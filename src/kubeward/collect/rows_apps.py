@@ -1,10 +1,11 @@
-"""Workload kinds (deployments, replicasets, daemonsets, statefulsets, jobs, HPAs) as rows.
+"""Workload kinds (deployments, replicasets, daemonsets, statefulsets, jobs, HPAs, PDBs) as
+rows.
 
 Counts default to 0 when the status omits them (as Go's zero values do in kube-state-metrics);
 optional values KSM emits only when set (``spec.replicas`` of a StatefulSet, job times,
 ``spec.completions``/``spec.parallelism`` of a Job) are None, which the exposition skips.
 The fields and defaults follow KSM's ``internal/store/{deployment,replicaset,daemonset,
-statefulset,job,horizontalpodautoscaler}.go``.
+statefulset,job,horizontalpodautoscaler,poddisruptionbudget}.go``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ REPLICASET_TABLES = (
         "ready_replicas:int observed_generation:int metadata_generation:int",
     ),
     columns("replicaset_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
+)
+PDB_TABLES = (
+    columns(
+        "poddisruptionbudgets",
+        "namespace:dict poddisruptionbudget:str current_healthy:int desired_healthy:int "
+        "disruptions_allowed:int expected_pods:int observed_generation:int",
+    ),
 )
 DAEMONSET_TABLES = (
     columns(
@@ -144,6 +152,20 @@ def replicaset_rows(obj: Obj) -> tuple[Any, ...]:
         _generation(obj),
     )
     return main, owner_rows(obj, NONE)
+
+
+def pdb_rows(obj: Obj) -> tuple[Any, ...]:
+    status = obj.get("status") or {}
+    return (
+        (
+            *_ns_name(obj),
+            _int(status.get("currentHealthy")),
+            _int(status.get("desiredHealthy")),
+            _int(status.get("disruptionsAllowed")),
+            _int(status.get("expectedPods")),
+            _int(status.get("observedGeneration")),
+        ),
+    )
 
 
 def _rolling_update(spec: Obj, replicas: int) -> tuple[int | None, int | None]:
