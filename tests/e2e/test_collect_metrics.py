@@ -15,9 +15,11 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from cronsim import CronSim
 
 from e2e.test_collect_support import (
     Collector,
@@ -55,6 +57,9 @@ APP = {
         "limits": {"cpu": "200m", "memory": "128Mi"},
     },
 }
+CRON_TEMPLATE = template(
+    {"job": "cron"}, {"name": "work", "image": "busybox:1.36"}, restartPolicy="Never"
+)
 OBJECTS: list[tuple[str, dict[str, Any]]] = [
     (
         "/apis/apps/v1/namespaces/{ns}/deployments",
@@ -110,6 +115,34 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
             "spec": {
                 "initContainers": [{"name": "setup", "image": "nope:404"}],
                 "containers": [{"name": "app", "image": "nginx:1.27"}],
+            },
+        },
+    ),
+    (
+        # Yearly, so it never runs during the test: its next time is the next New Year in Berlin.
+        "/apis/batch/v1/namespaces/{ns}/cronjobs",
+        {
+            "metadata": {"name": "yearly", "labels": {"app": "report"}},
+            "spec": {
+                "schedule": "0 0 1 1 *",
+                "timeZone": "Europe/Berlin",
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 300,
+                "successfulJobsHistoryLimit": 2,
+                "failedJobsHistoryLimit": 1,
+                "jobTemplate": {"spec": {"template": CRON_TEMPLATE}},
+            },
+        },
+    ),
+    (
+        # Suspended; the fixture writes the status of an earlier run (see cluster()).
+        "/apis/batch/v1/namespaces/{ns}/cronjobs",
+        {
+            "metadata": {"name": "held"},
+            "spec": {
+                "schedule": "@hourly",
+                "suspend": True,
+                "jobTemplate": {"spec": {"template": CRON_TEMPLATE}},
             },
         },
     ),
@@ -313,6 +346,7 @@ LABELS_ALLOWED = {
     "daemonsets": ("app",),
     "statefulsets": ("app",),
     "jobs": ("app",),
+    "cronjobs": ("app",),
     "horizontalpodautoscalers": ("app",),
     "poddisruptionbudgets": ("app",),
 }
@@ -333,6 +367,7 @@ LISTS = {
     "daemonsets": "/apis/apps/v1/daemonsets",
     "statefulsets": "/apis/apps/v1/statefulsets",
     "jobs": "/apis/batch/v1/jobs",
+    "cronjobs": "/apis/batch/v1/cronjobs",
     "hpas": "/apis/autoscaling/v2/horizontalpodautoscalers",
     "poddisruptionbudgets": "/apis/policy/v1/poddisruptionbudgets",
 }
@@ -392,6 +427,19 @@ def cluster(sim: SimProcess) -> Iterator[httpx.Client]:
         r = client.patch(
             f"/api/v1/namespaces/{NS}/pods/init-restarted/status",
             json={"status": {"initContainerStatuses": [failed_init]}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert r.status_code == 200, r.text
+
+        # A suspended CronJob keeps the times of its last run: the collector reads them.
+        r = client.patch(
+            f"/apis/batch/v1/namespaces/{NS}/cronjobs/held/status",
+            json={
+                "status": {
+                    "lastScheduleTime": "2026-01-01T10:00:00Z",
+                    "lastSuccessfulTime": "2026-01-01T10:00:42Z",
+                }
+            },
             headers={"Content-Type": "application/merge-patch+json"},
         )
         assert r.status_code == 200, r.text
@@ -485,6 +533,7 @@ METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
         lambda m: {"namespace": m["namespace"], "statefulset": m["name"]},
     ),
     "jobs": ("job", lambda m: {"namespace": m["namespace"], "job_name": m["name"]}),
+    "cronjobs": ("cronjob", lambda m: {"namespace": m["namespace"], "cronjob": m["name"]}),
     "hpas": (
         "horizontalpodautoscaler",
         lambda m: {"namespace": m["namespace"], "horizontalpodautoscaler": m["name"]},
@@ -521,7 +570,13 @@ def expected(
             m = obj["metadata"]
             key = identity(m)
             add(f"kube_{word}_created", _unix(m["creationTimestamp"]), **key)
-            no_deletion_family = ("namespaces", "replicasets", "jobs", "poddisruptionbudgets")
+            no_deletion_family = (
+                "namespaces",
+                "replicasets",
+                "jobs",
+                "cronjobs",
+                "poddisruptionbudgets",
+            )
             if m.get("deletionTimestamp") and kind not in no_deletion_family:
                 add(f"kube_{word}_deletion_timestamp", _unix(m["deletionTimestamp"]), **key)
             for field, allowed in (
@@ -723,6 +778,36 @@ def expected(
             none = "<none>"
             add("kube_replicaset_owner", 1, **key, owner_kind=none, owner_name=none,
                 owner_is_controller=none)  # fmt: skip
+    for cj in c["cronjobs"]:
+        m, spec, st = cj["metadata"], cj["spec"], cj.get("status", {})
+        key = {"namespace": m["namespace"], "cronjob": m["name"]}
+        add(
+            "kube_cronjob_info",
+            1,
+            **key,
+            schedule=spec["schedule"],
+            concurrency_policy=spec.get("concurrencyPolicy", ""),
+            timezone=spec.get("timeZone", "local"),
+        )
+        add("kube_cronjob_status_active", len(st.get("active", [])), **key)
+        add("kube_cronjob_metadata_resource_version", int(m["resourceVersion"]), **key)
+        for family, field in (
+            ("status_last_schedule_time", "lastScheduleTime"),
+            ("status_last_successful_time", "lastSuccessfulTime"),
+        ):
+            if field in st:
+                add(f"kube_cronjob_{family}", _unix(st[field]), **key)
+        for family, field in (
+            ("spec_starting_deadline_seconds", "startingDeadlineSeconds"),
+            ("spec_successful_job_history_limit", "successfulJobsHistoryLimit"),
+            ("spec_failed_job_history_limit", "failedJobsHistoryLimit"),
+        ):
+            if field in spec:
+                add(f"kube_cronjob_{family}", spec[field], **key)
+        if "suspend" in spec:
+            add("kube_cronjob_spec_suspend", float(spec["suspend"]), **key)
+        if not spec.get("suspend"):
+            add("kube_cronjob_next_schedule_time", _next_cron_time(cj), **key)
     for pdb in c["poddisruptionbudgets"]:
         key = {
             "namespace": pdb["metadata"]["namespace"],
@@ -964,6 +1049,21 @@ def expected(
                             metric_target_type=type_,
                         )
     return out
+
+
+_CRON_MACROS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *"}
+
+
+def _next_cron_time(cj: dict[str, Any]) -> float:
+    """KSM's getNextScheduledTime: the first time after the last schedule or creation, in the
+    CronJob's zone (UTC without one)."""
+    spec, st = cj["spec"], cj.get("status", {})
+    since = datetime.fromisoformat(
+        st.get("lastScheduleTime") or cj["metadata"]["creationTimestamp"]
+    )
+    zone = ZoneInfo(spec.get("timeZone", "UTC"))
+    expr = _CRON_MACROS.get(spec["schedule"], spec["schedule"])
+    return next(iter(CronSim(expr, since.astimezone(zone)))).timestamp()
 
 
 def _unix(timestamp: str) -> float:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from kubectlhelp import _debian_kubectl
+from kubeward.collect.kinds import ALL_RESOURCES
 from simproc import start_sim
 
 pytestmark = pytest.mark.e2e
@@ -240,7 +241,7 @@ def test_kubeward_demo_ci_tour(tmp_path: Path) -> None:
     )
     assert served, out
     assert int(served[1].replace(",", "")) > 1000 and int(served[2]) >= 40
-    assert int(served[3]) == 10 and int(served[4]) > 0  # 8 state kinds + 2 Event APIs
+    assert int(served[3]) == len(ALL_RESOURCES) and int(served[4]) > 0  # state kinds + Events
     assert f"$ curl -s {url[1]}/metrics | grep '^kube_pod_status_phase.*Running'" in out
     assert re.search(
         r'^kube_pod_status_phase\{namespace="[a-z]+",pod=".+",phase="Running"\} 1$', out, re.M

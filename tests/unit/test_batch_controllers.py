@@ -305,6 +305,16 @@ async def test_cronjob_suspend_creates_nothing(cluster: SimCluster) -> None:
     c.api.create(CRONJOBS, "default", body)
     await c.clock.sleep(150)
     assert jobs_of(c, "paused") == []
+    # A run long ago: a suspended CronJob does not count its missed times (syncCronJob returns
+    # before it looks at the schedule), so no TooManyMissedTimes, and its status is kept.
+    cj = c.api.get(CRONJOBS, "default", "paused").decode()
+    cj["status"] = {"lastScheduleTime": "2026-01-01T10:00:00Z"}
+    c.api.update(CRONJOBS, "default", "paused", cj, subresource="status")
+    await c.clock.sleep(150)
+    assert jobs_of(c, "paused") == []
+    assert [reason for reason, _ in events(c, "paused")] == []
+    status = c.api.get(CRONJOBS, "default", "paused").decode()["status"]
+    assert status == {"lastScheduleTime": "2026-01-01T10:00:00Z"}
 
 
 def test_missed_schedules_are_counted_and_the_latest_is_run() -> None:

@@ -635,6 +635,69 @@ def test_replicaset_families() -> None:
     assert "kube_replicaset_created" in FAMILY_NAMES
 
 
+def test_cronjob_families() -> None:
+    nightly = {
+        "metadata": {
+            "name": "nightly",
+            "namespace": "ops",
+            "resourceVersion": "4711",
+            "creationTimestamp": "2025-03-01T12:00:00Z",
+        },
+        "spec": {
+            "schedule": "30 2 * * *",
+            "timeZone": "Europe/Berlin",
+            "concurrencyPolicy": "Forbid",
+            "suspend": False,
+            "startingDeadlineSeconds": 60,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 1,
+        },
+        "status": {
+            "active": [{"name": "nightly-1"}, {"name": "nightly-2"}],
+            "lastScheduleTime": "2025-03-02T01:30:00Z",  # 02:30 in Berlin (CET)
+            "lastSuccessfulTime": "2025-03-01T01:31:00Z",
+        },
+    }
+    never_ran = {
+        "metadata": {
+            "name": "hourly",
+            "namespace": "ops",
+            "creationTimestamp": "2025-03-01T12:10:00Z",
+        },
+        "spec": {"schedule": "@hourly"},
+    }
+    paused = {
+        "metadata": {
+            "name": "paused",
+            "namespace": "ops",
+            "creationTimestamp": "2025-03-01T12:00:00Z",
+        },
+        "spec": {"schedule": "*/5 * * * *", "suspend": True},
+    }
+    s = parse(render({"cronjobs": [nightly, never_ran, paused]}))
+    n, h, p = (L(namespace="ops", cronjob=c) for c in ("nightly", "hourly", "paused"))
+    assert of(s, "kube_cronjob_info") == {
+        L(namespace="ops", cronjob="nightly", schedule="30 2 * * *", concurrency_policy="Forbid",
+          timezone="Europe/Berlin"): 1,
+        L(namespace="ops", cronjob="hourly", schedule="@hourly", concurrency_policy="",
+          timezone="local"): 1,
+        L(namespace="ops", cronjob="paused", schedule="*/5 * * * *", concurrency_policy="",
+          timezone="local"): 1,
+    }  # fmt: skip
+    assert of(s, "kube_cronjob_status_active") == {n: 2, h: 0, p: 0}
+    assert of(s, "kube_cronjob_status_last_schedule_time") == {n: 1740879000}
+    assert of(s, "kube_cronjob_status_last_successful_time") == {n: 1740792660}
+    assert of(s, "kube_cronjob_spec_suspend") == {n: 0, p: 1}  # unset: no series
+    assert of(s, "kube_cronjob_spec_starting_deadline_seconds") == {n: 60}
+    # After the last run (02:30 Berlin on 2 March): 02:30 Berlin on 3 March; never run: the
+    # first after creation (13:00 UTC); suspended: none.
+    assert of(s, "kube_cronjob_next_schedule_time") == {n: 1740965400, h: 1740834000}
+    assert of(s, "kube_cronjob_metadata_resource_version") == {n: 4711}
+    assert of(s, "kube_cronjob_spec_successful_job_history_limit") == {n: 3}
+    assert of(s, "kube_cronjob_spec_failed_job_history_limit") == {n: 1}
+    assert "kube_cronjob_deletion_timestamp" not in FAMILY_NAMES  # none in KSM
+
+
 def test_poddisruptionbudget_families() -> None:
     pdb = {
         "metadata": {"name": "web", "namespace": "shop", "generation": 2},

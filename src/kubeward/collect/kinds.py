@@ -86,6 +86,12 @@ STATE_KINDS: tuple[StateKind, ...] = (
     ),
     StateKind("jobs", Resource("batch", "v1", "jobs"), rows_apps.JOB_TABLES, rows_apps.job_rows),
     StateKind(
+        "cronjobs",
+        Resource("batch", "v1", "cronjobs"),
+        rows_apps.CRONJOB_TABLES,
+        rows_apps.cronjob_rows,
+    ),
+    StateKind(
         "horizontalpodautoscalers",
         Resource("autoscaling", "v2", "horizontalpodautoscalers"),
         rows_apps.HPA_TABLES,

@@ -1,5 +1,5 @@
 """kube-state-metrics v2 families: names, HELP, types, labels and semantics of KSM's
-``internal/store/{pod,node,deployment,replicaset,daemonset,statefulset,job,namespace,
+``internal/store/{pod,node,deployment,replicaset,daemonset,statefulset,job,cronjob,namespace,
 horizontalpodautoscaler,poddisruptionbudget}.go``, rendered from a shard's columns.
 
 Conventions copied from KSM: one series per condition *status* (true/false/unknown, value 1 on
@@ -276,6 +276,16 @@ def _job_suspended(v: KindView) -> list[Text]:
     return [line.value(flags(pc.equal(status, "true")))]
 
 
+# -- cronjobs --------------------------------------------------------------------------------
+
+
+def _cronjob_info(v: KindView) -> list[Text]:
+    line = Line("kube_cronjob_info").text(v.identity)
+    for label in ("schedule", "concurrency_policy", "timezone"):
+        line.label(label, v.main_col(label))
+    return [line.value("1")]
+
+
 # -- statefulsets ----------------------------------------------------------------------------
 
 
@@ -334,11 +344,12 @@ KSM_NAMES = {
     "daemonsets": "daemonset",
     "statefulsets": "statefulset",
     "jobs": "job",
+    "cronjobs": "cronjob",
     "horizontalpodautoscalers": "horizontalpodautoscaler",
     "poddisruptionbudgets": "poddisruptionbudget",
 }
 # KSM has no kube_<kind>_deletion_timestamp for these.
-_NO_DELETION_FAMILY = ("namespaces", "replicasets", "jobs", "poddisruptionbudgets")
+_NO_DELETION_FAMILY = ("namespaces", "replicasets", "jobs", "cronjobs", "poddisruptionbudgets")
 
 
 def _timestamp(name: str, column: str) -> Render:
@@ -1101,6 +1112,68 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "horizontalpodautoscalers",
         _hpa_info,
+    ),
+    # cronjobs
+    Family("kube_cronjob_info", "Info about cronjob.", "gauge", "cronjobs", _cronjob_info),
+    _simple(
+        "kube_cronjob_status_active",
+        "Active holds pointers to currently running jobs.",
+        "cronjobs",
+        "active",
+    ),
+    _simple(
+        "kube_cronjob_status_last_schedule_time",
+        "LastScheduleTime keeps information of when was the last time the job was successfully "
+        "scheduled.",
+        "cronjobs",
+        "last_schedule_time",
+    ),
+    _simple(
+        "kube_cronjob_status_last_successful_time",
+        "LastSuccessfulTime keeps information of when was the last time the job was completed "
+        "successfully.",
+        "cronjobs",
+        "last_successful_time",
+    ),
+    _simple(
+        "kube_cronjob_spec_suspend",
+        "Suspend flag tells the controller to suspend subsequent executions.",
+        "cronjobs",
+        "suspend",
+        "flag",
+    ),
+    _simple(
+        "kube_cronjob_spec_starting_deadline_seconds",
+        "Deadline in seconds for starting the job if it misses scheduled time for any reason.",
+        "cronjobs",
+        "starting_deadline_seconds",
+    ),
+    _simple(
+        "kube_cronjob_next_schedule_time",
+        "Next time the cronjob should be scheduled. The time after lastScheduleTime, or after "
+        "the cron job's creation time if it's never been scheduled. Use this to determine if the "
+        "job is delayed.",
+        "cronjobs",
+        "next_schedule_time",
+    ),
+    _simple(
+        "kube_cronjob_metadata_resource_version",
+        "Resource version representing a specific version of the cronjob.",
+        "cronjobs",
+        "resource_version",
+    ),
+    _simple(
+        "kube_cronjob_spec_successful_job_history_limit",
+        "Successful job history limit tells the controller how many completed jobs should be "
+        "preserved.",
+        "cronjobs",
+        "successful_job_history_limit",
+    ),
+    _simple(
+        "kube_cronjob_spec_failed_job_history_limit",
+        "Failed job history limit tells the controller how many failed jobs should be preserved.",
+        "cronjobs",
+        "failed_job_history_limit",
     ),
     # poddisruptionbudgets
     _simple(

@@ -28,6 +28,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "daemonsets": ("namespace", "daemonset"),
     "statefulsets": ("namespace", "statefulset"),
     "jobs": ("namespace", "job_name"),
+    "cronjobs": ("namespace", "cronjob"),
     "horizontalpodautoscalers": ("namespace", "horizontalpodautoscaler"),
     "poddisruptionbudgets": ("namespace", "poddisruptionbudget"),
 }

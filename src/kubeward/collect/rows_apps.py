@@ -1,16 +1,18 @@
-"""Workload kinds (deployments, replicasets, daemonsets, statefulsets, jobs, HPAs, PDBs) as
-rows.
+"""Workload kinds (deployments, replicasets, daemonsets, statefulsets, jobs, cronjobs, HPAs,
+PDBs) as rows.
 
 Counts default to 0 when the status omits them (as Go's zero values do in kube-state-metrics);
 optional values KSM emits only when set (``spec.replicas`` of a StatefulSet, job times,
 ``spec.completions``/``spec.parallelism`` of a Job) are None, which the exposition skips.
 The fields and defaults follow KSM's ``internal/store/{deployment,replicaset,daemonset,
-statefulset,job,horizontalpodautoscaler,poddisruptionbudget}.go``.
+statefulset,job,cronjob,horizontalpodautoscaler,poddisruptionbudget}.go``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 from kubeward.collect.columnar import columns
 from kubeward.collect.values import (
@@ -21,6 +23,7 @@ from kubeward.collect.values import (
     owner_rows,
     unix_seconds,
 )
+from kubeward.kube.cron import next_after, parse_schedule
 from kubeward.kube.intstr import scaled_value
 
 Obj = dict[str, Any]
@@ -41,6 +44,15 @@ REPLICASET_TABLES = (
         "ready_replicas:int observed_generation:int metadata_generation:int",
     ),
     columns("replicaset_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
+)
+CRONJOB_TABLES = (
+    columns(
+        "cronjobs",
+        "namespace:dict cronjob:str schedule:dict concurrency_policy:dict timezone:dict "
+        "active:int last_schedule_time:int last_successful_time:int suspend:bool "
+        "starting_deadline_seconds:int next_schedule_time:int resource_version:int "
+        "successful_job_history_limit:int failed_job_history_limit:int",
+    ),
 )
 PDB_TABLES = (
     columns(
@@ -152,6 +164,45 @@ def replicaset_rows(obj: Obj) -> tuple[Any, ...]:
         _generation(obj),
     )
     return main, owner_rows(obj, NONE)
+
+
+def cronjob_rows(obj: Obj) -> tuple[Any, ...]:
+    meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    status = obj.get("status") or {}
+    suspend = spec.get("suspend")
+    rv = meta.get("resourceVersion")
+    main = (
+        *_ns_name(obj),
+        esc(spec.get("schedule")),
+        esc(spec.get("concurrencyPolicy")),
+        esc(spec.get("timeZone") or "local"),  # KSM's word for "no spec.timeZone"
+        len(status.get("active") or ()),
+        unix_seconds(status.get("lastScheduleTime")),
+        unix_seconds(status.get("lastSuccessfulTime")),
+        suspend if isinstance(suspend, bool) else None,
+        _int(spec.get("startingDeadlineSeconds"), None),
+        None if suspend is True else _next_schedule_time(spec, status, meta),
+        int(rv) if isinstance(rv, str) and rv.isdigit() else None,
+        _int(spec.get("successfulJobsHistoryLimit"), None),
+        _int(spec.get("failedJobsHistoryLimit"), None),
+    )
+    return (main,)
+
+
+def _next_schedule_time(spec: Obj, status: Obj, meta: Obj) -> int | None:
+    """The first scheduled time after the last one, or after creation if there was none (KSM's
+    ``getNextScheduledTime``); None when the schedule or zone does not parse. Without
+    ``spec.timeZone`` the schedule is read in UTC (KSM reads it in its own process's zone,
+    which is UTC in its container image)."""
+    since = status.get("lastScheduleTime") or meta.get("creationTimestamp")
+    if not isinstance(since, str) or not since:
+        return None
+    try:
+        schedule = parse_schedule(str(spec.get("schedule") or ""), spec.get("timeZone"))
+        after = datetime.fromisoformat(since)
+        return int(next_after(schedule, after).timestamp())
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
 
 
 def pdb_rows(obj: Obj) -> tuple[Any, ...]:

@@ -4,8 +4,7 @@ At each scheduled time a Job ``<cronjob>-<scheduled unix minutes>`` is created f
 template. Only the most recent missed time is run; more than 100 missed times raise
 TooManyMissedTimes. ``startingDeadlineSeconds``, ``suspend``, ``concurrencyPolicy``
 (Allow / Forbid / Replace), ``timeZone`` and the history limits work as in Kubernetes. Schedules
-are parsed by ``cronsim`` (standard five fields); the ``@hourly``-style macros Kubernetes accepts
-are expanded here.
+are read by :mod:`kubeward.kube.cron` (standard five fields or an ``@hourly``-style macro).
 """
 
 from __future__ import annotations
@@ -15,11 +14,12 @@ import logging
 from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
 
 from kubeward.kube import status as st
+from kubeward.kube.cron import Schedule, next_after, parse_schedule, times_after
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.clock import format_time, parse_time
@@ -33,15 +33,6 @@ log = logging.getLogger("kubeward.sim.cronjob")
 CRONJOBS = REGISTRY.get("batch", "v1", "cronjobs")
 JOBS = REGISTRY.get("batch", "v1", "jobs")
 SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
-MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 MAX_MISSED = 100
 
 
@@ -89,45 +80,21 @@ class CronJobController(Controller):
             if (j := self.store.get(("batch", "jobs"), k)) is not None
         ]
         active, finished = self._split(cj, jobs, status, ref)
-        try:
-            schedule = self._schedule(spec)
-        except (CronSimError, ValueError, ZoneInfoNotFoundError) as exc:
-            self.recorder.event(
-                ref,
-                WARNING,
-                "UnparseableSchedule",
-                f"unparseable schedule: {spec.get('schedule')!r} : {exc}",
-            )
-            return
-        now = self.api.clock.now()
-        since = parse_time(status.get("lastScheduleTime") or cj["metadata"]["creationTimestamp"])
-        deadline = spec.get("startingDeadlineSeconds")
-        if deadline is not None:
-            # times older than the deadline are not worth starting: do not even count them
-            since = max(since, now - timedelta(seconds=int(deadline)))
-        when, missed = self._missed(schedule, since, now)
-        if missed > MAX_MISSED:
-            self.recorder.event(
-                ref,
-                WARNING,
-                "TooManyMissedTimes",
-                f"too many missed start times: {missed}. Set or decrease "
-                ".spec.startingDeadlineSeconds or check clock skew",
-            )
-        if when is not None and not spec.get("suspend"):
-            if deadline is not None and (now - when).total_seconds() > int(deadline):
+        schedule = None
+        if not spec.get("suspend"):
+            # As syncCronJob: a suspended CronJob's schedule is neither parsed nor counted (no
+            # UnparseableSchedule, no TooManyMissedTimes); its jobs are still tracked.
+            try:
+                schedule = self._schedule(spec)
+            except (CronSimError, ValueError, ZoneInfoNotFoundError) as exc:
                 self.recorder.event(
                     ref,
                     WARNING,
-                    "MissSchedule",
-                    "Missed scheduled time to start a job: "
-                    + email.utils.format_datetime(when.astimezone(UTC)),
+                    "UnparseableSchedule",
+                    f"unparseable schedule: {spec.get('schedule')!r} : {exc}",
                 )
-            elif self._may_start(cj, active, ref):
-                job = self._create_job(cj, when, ref)
-                if job is not None:
-                    active.append(job)
-                status["lastScheduleTime"] = format_time(when)
+                return
+            self._run_due(cj, schedule, active, status, ref)
         self._prune(cj, finished, ref)
         status["active"] = [
             {
@@ -144,28 +111,62 @@ class CronJobController(Controller):
         if status != (cj.get("status") or {}):
             cj["status"] = status
             self.api.update(CRONJOBS, obj.namespace, obj.name, cj, subresource="status")
-        self._arm(str(key), schedule, now)
+        if schedule is not None:
+            self._arm(str(key), schedule, self.api.clock.now())
+
+    def _run_due(
+        self,
+        cj: dict[str, Any],
+        schedule: Schedule,
+        active: list[dict[str, Any]],
+        status: dict[str, Any],
+        ref: ObjectRef,
+    ) -> None:
+        """Start the Job of the most recent missed time, if it may start (``active`` and
+        ``status.lastScheduleTime`` are updated in place)."""
+        spec = cj["spec"]
+        now = self.api.clock.now()
+        since = parse_time(status.get("lastScheduleTime") or cj["metadata"]["creationTimestamp"])
+        deadline = spec.get("startingDeadlineSeconds")
+        if deadline is not None:
+            # times older than the deadline are not worth starting: do not even count them
+            since = max(since, now - timedelta(seconds=int(deadline)))
+        when, missed = self._missed(schedule, since, now)
+        if missed > MAX_MISSED:
+            self.recorder.event(
+                ref,
+                WARNING,
+                "TooManyMissedTimes",
+                f"too many missed start times: {missed}. Set or decrease "
+                ".spec.startingDeadlineSeconds or check clock skew",
+            )
+        if when is None:
+            return
+        if deadline is not None and (now - when).total_seconds() > int(deadline):
+            self.recorder.event(
+                ref,
+                WARNING,
+                "MissSchedule",
+                "Missed scheduled time to start a job: "
+                + email.utils.format_datetime(when.astimezone(UTC)),
+            )
+        elif self._may_start(cj, active, ref):
+            job = self._create_job(cj, when, ref)
+            if job is not None:
+                active.append(job)
+            status["lastScheduleTime"] = format_time(when)
 
     # -- schedule -------------------------------------------------------------------------------
 
-    def _schedule(self, spec: dict[str, Any]) -> tuple[str, ZoneInfo | None]:
-        text = str(spec.get("schedule", "")).strip()
-        tz = spec.get("timeZone")
-        if text.startswith("CRON_TZ=") or text.startswith("TZ="):
-            raise ValueError("CRON_TZ or TZ used in schedule; use spec.timeZone instead")
-        expr = MACROS.get(text, text)
-        CronSim(expr, datetime.now(UTC))  # validate
-        return expr, ZoneInfo(tz) if tz else None
+    def _schedule(self, spec: dict[str, Any]) -> Schedule:
+        return parse_schedule(str(spec.get("schedule", "")), spec.get("timeZone"))
 
     @staticmethod
-    def _missed(
-        schedule: tuple[str, ZoneInfo | None], since: datetime, now: datetime
-    ) -> tuple[datetime | None, int]:
+    def _missed(schedule: Schedule, since: datetime, now: datetime) -> tuple[datetime | None, int]:
         """The most recent unmet schedule time after ``since`` and how many were missed
         (getMostRecentScheduleTime: the count is estimated from the gap between two times)."""
         expr, tz = schedule
-        start = since.astimezone(tz) if tz else since.astimezone(UTC)
-        times = iter(CronSim(expr, start))
+        times = iter(times_after(schedule, since))
         t1 = next(times).astimezone(UTC)
         if t1 > now:
             return None, 0
@@ -183,10 +184,9 @@ class CronJobController(Controller):
                 break
         return recent, count
 
-    def _arm(self, key: str, schedule: tuple[str, ZoneInfo | None], now: datetime) -> None:
+    def _arm(self, key: str, schedule: Schedule, now: datetime) -> None:
         """Wake up at the next scheduled time."""
-        expr, tz = schedule
-        nxt = next(iter(CronSim(expr, now.astimezone(tz) if tz else now))).astimezone(UTC)
+        nxt = next_after(schedule, now)
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
