@@ -147,6 +147,19 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "/api/v1/namespaces/{ns}/services",
+        {
+            "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {
+                "type": "LoadBalancer",
+                "selector": {"app": "web"},
+                "ports": [{"port": 80, "targetPort": 8080}],
+                "externalTrafficPolicy": "Local",
+                "externalIPs": ["198.51.100.1"],
+            },
+        },
+    ),
+    (
         "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets",
         {
             "metadata": {"name": "web", "labels": {"app": "web"}},
@@ -341,6 +354,7 @@ LABELS_ALLOWED = {
     "pods": ("app", "job-name"),
     "nodes": ("*",),
     "namespaces": ("kubernetes.io/metadata.name",),
+    "services": ("app",),
     "deployments": ("e2e.kubeward.io/*",),
     "replicasets": ("app", "pod-template-hash"),
     "daemonsets": ("app",),
@@ -362,6 +376,7 @@ LISTS = {
     "pods": "/api/v1/pods",
     "nodes": "/api/v1/nodes",
     "namespaces": "/api/v1/namespaces",
+    "services": "/api/v1/services",
     "deployments": "/apis/apps/v1/deployments",
     "replicasets": "/apis/apps/v1/replicasets",
     "daemonsets": "/apis/apps/v1/daemonsets",
@@ -440,6 +455,15 @@ def cluster(sim: SimProcess) -> Iterator[httpx.Client]:
                     "lastSuccessfulTime": "2026-01-01T10:00:42Z",
                 }
             },
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert r.status_code == 200, r.text
+
+        # The simulator has no cloud provider: give the load balancer an address, as one would.
+        ingress = [{"ip": "203.0.113.7"}, {"hostname": "lb.example.com"}]
+        r = client.patch(
+            f"/api/v1/namespaces/{NS}/services/web/status",
+            json={"status": {"loadBalancer": {"ingress": ingress}}},
             headers={"Content-Type": "application/merge-patch+json"},
         )
         assert r.status_code == 200, r.text
@@ -525,6 +549,10 @@ METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
     "pods": ("pod", lambda m: {"namespace": m["namespace"], "pod": m["name"], "uid": m["uid"]}),
     "nodes": ("node", lambda m: {"node": m["name"]}),
     "namespaces": ("namespace", lambda m: {"namespace": m["name"]}),
+    "services": (
+        "service",
+        lambda m: {"namespace": m["namespace"], "service": m["name"], "uid": m["uid"]},
+    ),
     "deployments": ("deployment", lambda m: {"namespace": m["namespace"], "deployment": m["name"]}),
     "replicasets": ("replicaset", lambda m: {"namespace": m["namespace"], "replicaset": m["name"]}),
     "daemonsets": ("daemonset", lambda m: {"namespace": m["namespace"], "daemonset": m["name"]}),
@@ -572,6 +600,7 @@ def expected(
             add(f"kube_{word}_created", _unix(m["creationTimestamp"]), **key)
             no_deletion_family = (
                 "namespaces",
+                "services",
                 "replicasets",
                 "jobs",
                 "cronjobs",
@@ -750,6 +779,29 @@ def expected(
                                 resource=r[0],
                                 unit=r[1],
                             )
+    for svc in c["services"]:
+        m, spec = svc["metadata"], svc["spec"]
+        key = {"namespace": m["namespace"], "service": m["name"], "uid": m["uid"]}
+        add(
+            "kube_service_info",
+            1,
+            **key,
+            cluster_ip=spec.get("clusterIP", ""),
+            external_name=spec.get("externalName", ""),
+            external_traffic_policy=spec.get("externalTrafficPolicy", ""),
+            load_balancer_ip=spec.get("loadBalancerIP", ""),
+        )
+        add("kube_service_spec_type", 1, **key, type=spec.get("type", ""))
+        for ip in spec.get("externalIPs", []):
+            add("kube_service_spec_external_ip", 1, **key, external_ip=ip)
+        for ing in svc.get("status", {}).get("loadBalancer", {}).get("ingress", []):
+            add(
+                "kube_service_status_load_balancer_ingress",
+                1,
+                **key,
+                ip=ing.get("ip", ""),
+                hostname=ing.get("hostname", ""),
+            )
     for rs in c["replicasets"]:
         m, spec, st = rs["metadata"], rs.get("spec", {}), rs.get("status", {})
         key = {"namespace": m["namespace"], "replicaset": m["name"]}

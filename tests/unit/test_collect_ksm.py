@@ -595,6 +595,49 @@ def test_workload_families() -> None:
     }
 
 
+def test_service_families() -> None:
+    lb = {
+        "metadata": {"name": "front", "namespace": "shop", "uid": "s-1"},
+        "spec": {
+            "type": "LoadBalancer",
+            "clusterIP": "10.96.0.20",
+            "externalTrafficPolicy": "Local",
+            "loadBalancerIP": "203.0.113.7",
+            "externalIPs": ["198.51.100.1", "198.51.100.2"],
+        },
+        "status": {
+            "loadBalancer": {"ingress": [{"ip": "203.0.113.7"}, {"hostname": "lb.example.com"}]}
+        },
+    }
+    alias = {
+        "metadata": {"name": "db", "namespace": "shop", "uid": "s-2"},
+        "spec": {"type": "ExternalName", "externalName": "db.example.com"},
+    }
+    s = parse(render({"services": [lb, alias]}))
+    front = {"namespace": "shop", "service": "front", "uid": "s-1"}
+    db = {"namespace": "shop", "service": "db", "uid": "s-2"}
+    assert of(s, "kube_service_info") == {
+        L(**front, cluster_ip="10.96.0.20", external_name="", external_traffic_policy="Local",
+          load_balancer_ip="203.0.113.7"): 1,
+        L(**db, cluster_ip="", external_name="db.example.com", external_traffic_policy="",
+          load_balancer_ip=""): 1,
+    }  # fmt: skip
+    assert of(s, "kube_service_spec_type") == {
+        L(**front, type="LoadBalancer"): 1,
+        L(**db, type="ExternalName"): 1,
+    }
+    assert of(s, "kube_service_spec_external_ip") == {
+        L(**front, external_ip="198.51.100.1"): 1,
+        L(**front, external_ip="198.51.100.2"): 1,
+    }
+    assert of(s, "kube_service_status_load_balancer_ingress") == {
+        L(**front, ip="203.0.113.7", hostname=""): 1,
+        L(**front, ip="", hostname="lb.example.com"): 1,
+    }
+    assert "kube_service_created" in FAMILY_NAMES
+    assert "kube_service_deletion_timestamp" not in FAMILY_NAMES  # none in KSM
+
+
 def test_replicaset_families() -> None:
     owned = {
         "metadata": {

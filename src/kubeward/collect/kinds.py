@@ -61,6 +61,12 @@ STATE_KINDS: tuple[StateKind, ...] = (
         rows_core.namespace_rows,
     ),
     StateKind(
+        "services",
+        Resource("", "v1", "services"),
+        rows_core.SERVICE_TABLES,
+        rows_core.service_rows,
+    ),
+    StateKind(
         "deployments",
         Resource("apps", "v1", "deployments"),
         rows_apps.DEPLOYMENT_TABLES,

@@ -1,5 +1,5 @@
 """kube-state-metrics v2 families: names, HELP, types, labels and semantics of KSM's
-``internal/store/{pod,node,deployment,replicaset,daemonset,statefulset,job,cronjob,namespace,
+``internal/store/{pod,node,service,deployment,replicaset,daemonset,statefulset,job,cronjob,namespace,
 horizontalpodautoscaler,poddisruptionbudget}.go``, rendered from a shard's columns.
 
 Conventions copied from KSM: one series per condition *status* (true/false/unknown, value 1 on
@@ -51,6 +51,18 @@ def _simple(name: str, help_text: str, kind: str, column: str, fmt: str = "int")
         return [Line(name).text(v.identity).value(converter(v.main_col(column)))]
 
     return Family(name, help_text, "gauge", kind, render)
+
+
+def _child_rows(name: str, table: str, labels: tuple[str, ...]) -> Render:
+    """Value 1 per row of a child table, with the columns ``labels`` as labels."""
+
+    def render(v: KindView) -> list[Text]:
+        line = Line(name).text(v.child_identity(table))
+        for label in labels:
+            line.label(label, v.col(table, label))
+        return [line.value("1")]
+
+    return render
 
 
 def _one_of(name: str, v: KindView, column: str, label: str, values: tuple[str, ...]) -> list[Text]:
@@ -175,15 +187,8 @@ def _pod_resources(name: str, type_: str, table: str = "pod_resources") -> Rende
 
 
 def _owners(name: str, table: str) -> Render:
-    """``kube_pod_owner`` / ``kube_job_owner``: one series per ownerReference."""
-
-    def render(v: KindView) -> list[Text]:
-        line = Line(name).text(v.child_identity(table))
-        for label in ("owner_kind", "owner_name", "owner_is_controller"):
-            line.label(label, v.col(table, label))
-        return [line.value("1")]
-
-    return render
+    """``kube_pod_owner`` / ``kube_job_owner`` / ...: one series per ownerReference."""
+    return _child_rows(name, table, ("owner_kind", "owner_name", "owner_is_controller"))
 
 
 # -- nodes -----------------------------------------------------------------------------------
@@ -223,6 +228,16 @@ def _node_taint(v: KindView) -> list[Text]:
     line = Line("kube_node_spec_taint").text(v.child_identity(t))
     for label in ("key", "value", "effect"):
         line.label(label, v.col(t, label))
+    return [line.value("1")]
+
+
+# -- services --------------------------------------------------------------------------------
+
+
+def _service_info(v: KindView) -> list[Text]:
+    line = Line("kube_service_info").text(v.identity)
+    for label in ("cluster_ip", "external_name", "external_traffic_policy", "load_balancer_ip"):
+        line.label(label, v.main_col(label))
     return [line.value("1")]
 
 
@@ -339,6 +354,7 @@ KSM_NAMES = {
     "pods": "pod",
     "nodes": "node",
     "namespaces": "namespace",
+    "services": "service",
     "deployments": "deployment",
     "replicasets": "replicaset",
     "daemonsets": "daemonset",
@@ -349,7 +365,14 @@ KSM_NAMES = {
     "poddisruptionbudgets": "poddisruptionbudget",
 }
 # KSM has no kube_<kind>_deletion_timestamp for these.
-_NO_DELETION_FAMILY = ("namespaces", "replicasets", "jobs", "cronjobs", "poddisruptionbudgets")
+_NO_DELETION_FAMILY = (
+    "namespaces",
+    "services",
+    "replicasets",
+    "jobs",
+    "cronjobs",
+    "poddisruptionbudgets",
+)
 
 
 def _timestamp(name: str, column: str) -> Render:
@@ -781,6 +804,38 @@ FAMILIES: tuple[Family, ...] = (
         "deployments",
         lambda v: _conditions(
             "kube_deployment_status_condition", v, "deployment_conditions", ("reason",)
+        ),
+    ),
+    # services
+    Family("kube_service_info", "Information about service.", "gauge", "services", _service_info),
+    Family(
+        "kube_service_spec_type",
+        "Type about service.",
+        "gauge",
+        "services",
+        lambda v: [
+            Line("kube_service_spec_type")
+            .text(v.identity)
+            .label("type", v.main_col("type"))
+            .value("1")
+        ],
+    ),
+    Family(
+        "kube_service_spec_external_ip",
+        "Service external ips. One series for each ip",
+        "gauge",
+        "services",
+        _child_rows("kube_service_spec_external_ip", "service_external_ips", ("external_ip",)),
+    ),
+    Family(
+        "kube_service_status_load_balancer_ingress",
+        "Service load balancer ingress status",
+        "gauge",
+        "services",
+        _child_rows(
+            "kube_service_status_load_balancer_ingress",
+            "service_load_balancer_ingress",
+            ("ip", "hostname"),
         ),
     ),
     # replicasets

@@ -23,6 +23,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "pods": ("namespace", "pod", "uid"),
     "nodes": ("node",),
     "namespaces": ("namespace",),
+    "services": ("namespace", "service", "uid"),
     "deployments": ("namespace", "deployment"),
     "replicasets": ("namespace", "replicaset"),
     "daemonsets": ("namespace", "daemonset"),

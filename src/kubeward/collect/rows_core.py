@@ -1,8 +1,9 @@
-"""Core kinds (pods, nodes, namespaces) flattened into the rows of their tables.
+"""Core kinds (pods, nodes, namespaces, services) flattened into the rows of their tables.
 
 Each ``*_rows`` function returns one entry per table of the kind: the main row (a tuple), then
 lists of child rows. Label values are escaped here (see :func:`~kubeward.collect.values.esc`).
-The fields and defaults follow kube-state-metrics' ``internal/store/pod.go`` and ``node.go``.
+The fields and defaults follow kube-state-metrics' ``internal/store/{pod,node,namespace,
+service}.go``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ NODE_TABLES = (
 )
 
 NAMESPACE_TABLES = (columns("namespaces", "namespace:str phase:dict"),)
+
+SERVICE_TABLES = (
+    columns(
+        "services",
+        "namespace:dict service:str uid:str type:dict cluster_ip:str external_name:str "
+        "external_traffic_policy:dict load_balancer_ip:str",
+    ),
+    columns("service_external_ips", "external_ip:str"),
+    columns("service_load_balancer_ingress", "ip:str hostname:str"),
+)
 
 
 def _meta(obj: Obj) -> Obj:
@@ -218,3 +229,23 @@ def node_rows(obj: Obj) -> tuple[Any, ...]:
 
 def namespace_rows(obj: Obj) -> tuple[Any, ...]:
     return ((esc(_meta(obj).get("name")), esc((obj.get("status") or {}).get("phase"))),)
+
+
+def service_rows(obj: Obj) -> tuple[Any, ...]:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    main = (
+        esc(meta.get("namespace")),
+        esc(meta.get("name")),
+        esc(meta.get("uid")),
+        esc(spec.get("type")),
+        esc(spec.get("clusterIP")),
+        esc(spec.get("externalName")),
+        esc(spec.get("externalTrafficPolicy")),
+        esc(spec.get("loadBalancerIP")),
+    )
+    external_ips = [(esc(ip),) for ip in spec.get("externalIPs") or ()]
+    ingress = [
+        (esc(i.get("ip")), esc(i.get("hostname")))
+        for i in (status.get("loadBalancer") or {}).get("ingress") or ()
+    ]
+    return main, external_ips, ingress
