@@ -65,6 +65,18 @@ def _child_rows(name: str, table: str, labels: tuple[str, ...]) -> Render:
     return render
 
 
+def _info(name: str, labels: tuple[str, ...]) -> Render:
+    """Value 1 per object, with the main table's columns ``labels`` as labels."""
+
+    def render(v: KindView) -> list[Text]:
+        line = Line(name).text(v.identity)
+        for label in labels:
+            line.label(label, v.main_col(label))
+        return [line.value("1")]
+
+    return render
+
+
 def _one_of(name: str, v: KindView, column: str, label: str, values: tuple[str, ...]) -> list[Text]:
     """One series per possible value, 1 on the current one; objects with an empty value get
     none (KSM skips an unset phase / a pod without a Ready condition)."""
@@ -92,21 +104,6 @@ def _conditions(name: str, v: KindView, table: str, extra: tuple[str, ...] = ())
 
 
 # -- pods ------------------------------------------------------------------------------------
-
-
-def _pod_info(v: KindView) -> list[Text]:
-    line = Line("kube_pod_info").text(v.identity)
-    for label in (
-        "host_ip",
-        "pod_ip",
-        "node",
-        "created_by_kind",
-        "created_by_name",
-        "priority_class",
-        "host_network",
-    ):
-        line.label(label, v.main_col(label))
-    return [line.value("1")]
 
 
 def _container_reason(name: str, flag: str, reason: str, table: str = "pod_containers") -> Render:
@@ -194,23 +191,6 @@ def _owners(name: str, table: str) -> Render:
 # -- nodes -----------------------------------------------------------------------------------
 
 
-def _node_info(v: KindView) -> list[Text]:
-    line = Line("kube_node_info").text(v.identity)
-    for label in (
-        "kernel_version",
-        "os_image",
-        "container_runtime_version",
-        "kubelet_version",
-        "kubeproxy_version",
-        "provider_id",
-        "pod_cidr",
-        "system_uuid",
-        "internal_ip",
-    ):
-        line.label(label, v.main_col(label))
-    return [line.value("1")]
-
-
 def _node_resources(name: str, type_: str) -> Render:
     def render(v: KindView) -> list[Text]:
         t = "node_resources"
@@ -228,16 +208,6 @@ def _node_taint(v: KindView) -> list[Text]:
     line = Line("kube_node_spec_taint").text(v.child_identity(t))
     for label in ("key", "value", "effect"):
         line.label(label, v.col(t, label))
-    return [line.value("1")]
-
-
-# -- services --------------------------------------------------------------------------------
-
-
-def _service_info(v: KindView) -> list[Text]:
-    line = Line("kube_service_info").text(v.identity)
-    for label in ("cluster_ip", "external_name", "external_traffic_policy", "load_balancer_ip"):
-        line.label(label, v.main_col(label))
     return [line.value("1")]
 
 
@@ -289,16 +259,6 @@ def _job_suspended(v: KindView) -> list[Text]:
     status = v.col(t, "status").filter(mask)
     line = Line("kube_job_status_suspended").text(v.child_identity(t, mask))
     return [line.value(flags(pc.equal(status, "true")))]
-
-
-# -- cronjobs --------------------------------------------------------------------------------
-
-
-def _cronjob_info(v: KindView) -> list[Text]:
-    line = Line("kube_cronjob_info").text(v.identity)
-    for label in ("schedule", "concurrency_policy", "timezone"):
-        line.label(label, v.main_col(label))
-    return [line.value("1")]
 
 
 # -- statefulsets ----------------------------------------------------------------------------
@@ -418,7 +378,24 @@ def _metadata_families(kind: str) -> Iterator[Family]:
 
 FAMILIES: tuple[Family, ...] = (
     # pods
-    Family("kube_pod_info", "Information about pod.", "gauge", "pods", _pod_info),
+    Family(
+        "kube_pod_info",
+        "Information about pod.",
+        "gauge",
+        "pods",
+        _info(
+            "kube_pod_info",
+            (
+                "host_ip",
+                "pod_ip",
+                "node",
+                "created_by_kind",
+                "created_by_name",
+                "priority_class",
+                "host_network",
+            ),
+        ),
+    ),
     Family(
         "kube_pod_owner",
         "Information about the Pod's owner.",
@@ -690,7 +667,26 @@ FAMILIES: tuple[Family, ...] = (
         _pod_restart_policy,
     ),
     # nodes
-    Family("kube_node_info", "Information about a cluster node.", "gauge", "nodes", _node_info),
+    Family(
+        "kube_node_info",
+        "Information about a cluster node.",
+        "gauge",
+        "nodes",
+        _info(
+            "kube_node_info",
+            (
+                "kernel_version",
+                "os_image",
+                "container_runtime_version",
+                "kubelet_version",
+                "kubeproxy_version",
+                "provider_id",
+                "pod_cidr",
+                "system_uuid",
+                "internal_ip",
+            ),
+        ),
+    ),
     Family(
         "kube_node_status_condition",
         "The condition of a cluster node.",
@@ -807,18 +803,22 @@ FAMILIES: tuple[Family, ...] = (
         ),
     ),
     # services
-    Family("kube_service_info", "Information about service.", "gauge", "services", _service_info),
+    Family(
+        "kube_service_info",
+        "Information about service.",
+        "gauge",
+        "services",
+        _info(
+            "kube_service_info",
+            ("cluster_ip", "external_name", "external_traffic_policy", "load_balancer_ip"),
+        ),
+    ),
     Family(
         "kube_service_spec_type",
         "Type about service.",
         "gauge",
         "services",
-        lambda v: [
-            Line("kube_service_spec_type")
-            .text(v.identity)
-            .label("type", v.main_col("type"))
-            .value("1")
-        ],
+        _info("kube_service_spec_type", ("type",)),
     ),
     Family(
         "kube_service_spec_external_ip",
@@ -1169,7 +1169,13 @@ FAMILIES: tuple[Family, ...] = (
         _hpa_info,
     ),
     # cronjobs
-    Family("kube_cronjob_info", "Info about cronjob.", "gauge", "cronjobs", _cronjob_info),
+    Family(
+        "kube_cronjob_info",
+        "Info about cronjob.",
+        "gauge",
+        "cronjobs",
+        _info("kube_cronjob_info", ("schedule", "concurrency_policy", "timezone")),
+    ),
     _simple(
         "kube_cronjob_status_active",
         "Active holds pointers to currently running jobs.",

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfoNotFoundError
 from kubeward.collect.columnar import columns
 from kubeward.collect.values import (
     NONE,
+    OWNER_COLUMNS,
     condition_status,
     esc,
     hpa_target_value,
@@ -43,7 +44,7 @@ REPLICASET_TABLES = (
         "namespace:dict replicaset:str spec_replicas:int replicas:int fully_labeled_replicas:int "
         "ready_replicas:int observed_generation:int metadata_generation:int",
     ),
-    columns("replicaset_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
+    columns("replicaset_owners", OWNER_COLUMNS),
 )
 CRONJOB_TABLES = (
     columns(
@@ -88,7 +89,7 @@ JOB_TABLES = (
     ),
     # The conditions KSM reads: kube_job_complete / kube_job_failed / kube_job_status_suspended.
     columns("job_conditions", "type:dict status:dict"),
-    columns("job_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
+    columns("job_owners", OWNER_COLUMNS),
 )
 JOB_CONDITION_TYPES = ("Complete", "Failed", "Suspended")
 HPA_TABLES = (

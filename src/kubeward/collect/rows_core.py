@@ -13,6 +13,7 @@ from typing import Any
 from kubeward.collect.columnar import columns
 from kubeward.collect.values import (
     NONE,
+    OWNER_COLUMNS,
     condition_status,
     container_resource,
     esc,
@@ -47,7 +48,7 @@ POD_TABLES = (
     ),
     columns("pod_containers", _CONTAINER_COLUMNS),
     columns("pod_resources", _RESOURCE_COLUMNS),
-    columns("pod_owners", "owner_kind:dict owner_name:dict owner_is_controller:dict"),
+    columns("pod_owners", OWNER_COLUMNS),
     # Init containers (and sidecars: init containers with restartPolicy Always) have KSM
     # families of their own, so they get tables of their own rather than a flag to filter on.
     columns("pod_init_containers", _CONTAINER_COLUMNS),

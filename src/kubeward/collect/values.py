@@ -146,6 +146,8 @@ def condition_status(status: object) -> str:
 
 
 NONE = "<none>"  # KSM's value for a missing controller / owner
+# The columns of an ``*_owners`` child table, one row per :func:`owner_rows` entry.
+OWNER_COLUMNS = "owner_kind:dict owner_name:dict owner_is_controller:dict"
 
 
 def owner_rows(obj: dict[str, Any], missing: str) -> list[tuple[str, str, str]]:
