@@ -147,6 +147,17 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        "/api/v1/namespaces/{ns}/persistentvolumeclaims",
+        {
+            "metadata": {"name": "data", "labels": {"app": "db"}},
+            "spec": {
+                "storageClassName": "standard",
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    ),
+    (
         "/api/v1/namespaces/{ns}/services",
         {
             "metadata": {"name": "web", "labels": {"app": "web"}},
@@ -355,6 +366,7 @@ LABELS_ALLOWED = {
     "nodes": ("*",),
     "namespaces": ("kubernetes.io/metadata.name",),
     "services": ("app",),
+    "persistentvolumeclaims": ("app",),
     "deployments": ("e2e.kubeward.io/*",),
     "replicasets": ("app", "pod-template-hash"),
     "daemonsets": ("app",),
@@ -377,6 +389,7 @@ LISTS = {
     "nodes": "/api/v1/nodes",
     "namespaces": "/api/v1/namespaces",
     "services": "/api/v1/services",
+    "persistentvolumeclaims": "/api/v1/persistentvolumeclaims",
     "deployments": "/apis/apps/v1/deployments",
     "replicasets": "/apis/apps/v1/replicasets",
     "daemonsets": "/apis/apps/v1/daemonsets",
@@ -459,6 +472,14 @@ def cluster(sim: SimProcess) -> Iterator[httpx.Client]:
         )
         assert r.status_code == 200, r.text
 
+        # The simulator provisions no volumes: bind the claim as a provisioner would.
+        bound = {"phase": "Bound", "conditions": [{"type": "Resizing", "status": "False"}]}
+        r = client.patch(
+            f"/api/v1/namespaces/{NS}/persistentvolumeclaims/data/status",
+            json={"status": bound},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        assert r.status_code == 200, r.text
         # The simulator has no cloud provider: give the load balancer an address, as one would.
         ingress = [{"ip": "203.0.113.7"}, {"hostname": "lb.example.com"}]
         r = client.patch(
@@ -553,6 +574,10 @@ METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
         "service",
         lambda m: {"namespace": m["namespace"], "service": m["name"], "uid": m["uid"]},
     ),
+    "persistentvolumeclaims": (
+        "persistentvolumeclaim",
+        lambda m: {"namespace": m["namespace"], "persistentvolumeclaim": m["name"]},
+    ),
     "deployments": ("deployment", lambda m: {"namespace": m["namespace"], "deployment": m["name"]}),
     "replicasets": ("replicaset", lambda m: {"namespace": m["namespace"], "replicaset": m["name"]}),
     "daemonsets": ("daemonset", lambda m: {"namespace": m["namespace"], "daemonset": m["name"]}),
@@ -601,6 +626,7 @@ def expected(
             no_deletion_family = (
                 "namespaces",
                 "services",
+                "persistentvolumeclaims",
                 "replicasets",
                 "jobs",
                 "cronjobs",
@@ -779,6 +805,34 @@ def expected(
                                 resource=r[0],
                                 unit=r[1],
                             )
+    for pvc in c["persistentvolumeclaims"]:
+        m, spec, st = pvc["metadata"], pvc["spec"], pvc.get("status", {})
+        key = {"namespace": m["namespace"], "persistentvolumeclaim": m["name"]}
+        storage_class = m.get("annotations", {}).get(
+            "volume.beta.kubernetes.io/storage-class", spec.get("storageClassName", "<none>")
+        )
+        add(
+            "kube_persistentvolumeclaim_info",
+            1,
+            **key,
+            storageclass=storage_class,
+            volumename=spec.get("volumeName", ""),
+        )
+        if st.get("phase"):
+            for phase in ("Lost", "Bound", "Pending"):
+                value = float(st["phase"] == phase)
+                add("kube_persistentvolumeclaim_status_phase", value, **key, phase=phase)
+        storage = spec.get("resources", {}).get("requests", {}).get("storage")
+        if storage is not None:
+            add(
+                "kube_persistentvolumeclaim_resource_requests_storage_bytes",
+                to_int(storage),
+                **key,
+            )
+        for mode in spec.get("accessModes", []):
+            add("kube_persistentvolumeclaim_access_mode", 1, **key, access_mode=mode)
+        for cond in st.get("conditions", []):
+            conditions("kube_persistentvolumeclaim_status_condition", cond, **key)
     for svc in c["services"]:
         m, spec = svc["metadata"], svc["spec"]
         key = {"namespace": m["namespace"], "service": m["name"], "uid": m["uid"]}

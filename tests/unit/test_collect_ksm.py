@@ -638,6 +638,59 @@ def test_service_families() -> None:
     assert "kube_service_deletion_timestamp" not in FAMILY_NAMES  # none in KSM
 
 
+def test_persistentvolumeclaim_families() -> None:
+    bound = {
+        "metadata": {"name": "data-db-0", "namespace": "shop"},
+        "spec": {
+            "storageClassName": "fast",
+            "volumeName": "pvc-123",
+            "accessModes": ["ReadWriteOnce", "ReadOnlyMany"],
+            "resources": {"requests": {"storage": "10Gi"}},
+        },
+        "status": {
+            "phase": "Bound",
+            "conditions": [{"type": "FileSystemResizePending", "status": "True"}],
+        },
+    }
+    legacy = {  # the beta annotation wins over spec.storageClassName, as in KSM
+        "metadata": {
+            "name": "old",
+            "namespace": "shop",
+            "annotations": {"volume.beta.kubernetes.io/storage-class": "slow"},
+        },
+        "spec": {"storageClassName": "fast"},
+        "status": {"phase": "Pending"},
+    }
+    fresh = {"metadata": {"name": "new", "namespace": "shop"}, "spec": {}}  # no class, no phase
+    s = parse(render({"persistentvolumeclaims": [bound, legacy, fresh]}))
+    claim = {"namespace": "shop", "persistentvolumeclaim": "data-db-0"}
+    assert of(s, "kube_persistentvolumeclaim_info") == {
+        L(**claim, storageclass="fast", volumename="pvc-123"): 1,
+        L(namespace="shop", persistentvolumeclaim="old", storageclass="slow", volumename=""): 1,
+        L(namespace="shop", persistentvolumeclaim="new", storageclass="<none>", volumename=""): 1,
+    }
+    phases = of(s, "kube_persistentvolumeclaim_status_phase")
+    assert phases == {
+        **{L(**claim, phase=p): float(p == "Bound") for p in ("Lost", "Bound", "Pending")},
+        **{
+            L(namespace="shop", persistentvolumeclaim="old", phase=p): float(p == "Pending")
+            for p in ("Lost", "Bound", "Pending")
+        },
+    }  # an unset phase: no series
+    assert of(s, "kube_persistentvolumeclaim_resource_requests_storage_bytes") == {
+        L(**claim): 10 * 2**30
+    }
+    assert of(s, "kube_persistentvolumeclaim_access_mode") == {
+        L(**claim, access_mode="ReadWriteOnce"): 1,
+        L(**claim, access_mode="ReadOnlyMany"): 1,
+    }
+    assert of(s, "kube_persistentvolumeclaim_status_condition") == {
+        L(**claim, condition="FileSystemResizePending", status=st): float(st == "true")
+        for st in ("true", "false", "unknown")
+    }
+    assert "kube_persistentvolumeclaim_deletion_timestamp" not in FAMILY_NAMES
+
+
 def test_replicaset_families() -> None:
     owned = {
         "metadata": {

@@ -67,6 +67,12 @@ STATE_KINDS: tuple[StateKind, ...] = (
         rows_core.service_rows,
     ),
     StateKind(
+        "persistentvolumeclaims",
+        Resource("", "v1", "persistentvolumeclaims"),
+        rows_core.PVC_TABLES,
+        rows_core.pvc_rows,
+    ),
+    StateKind(
         "deployments",
         Resource("apps", "v1", "deployments"),
         rows_apps.DEPLOYMENT_TABLES,

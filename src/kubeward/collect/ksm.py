@@ -1,5 +1,5 @@
 """kube-state-metrics v2 families: names, HELP, types, labels and semantics of KSM's
-``internal/store/{pod,node,service,deployment,replicaset,daemonset,statefulset,job,cronjob,namespace,
+``internal/store/{pod,node,service,persistentvolumeclaim,deployment,replicaset,daemonset,statefulset,job,cronjob,namespace,
 horizontalpodautoscaler,poddisruptionbudget}.go``, rendered from a shard's columns.
 
 Conventions copied from KSM: one series per condition *status* (true/false/unknown, value 1 on
@@ -25,6 +25,7 @@ Render = Callable[[KindView], list[Text]]
 CONDITION_STATUSES = ("true", "false", "unknown")
 POD_PHASES = ("Pending", "Succeeded", "Failed", "Unknown", "Running")
 NAMESPACE_PHASES = ("Active", "Terminating")
+PVC_PHASES = ("Lost", "Bound", "Pending")
 JOB_FAILURE_REASONS = ("BackoffLimitExceeded", "DeadlineExceeded", "Evicted")
 
 
@@ -315,6 +316,7 @@ KSM_NAMES = {
     "nodes": "node",
     "namespaces": "namespace",
     "services": "service",
+    "persistentvolumeclaims": "persistentvolumeclaim",
     "deployments": "deployment",
     "replicasets": "replicaset",
     "daemonsets": "daemonset",
@@ -328,6 +330,7 @@ KSM_NAMES = {
 _NO_DELETION_FAMILY = (
     "namespaces",
     "services",
+    "persistentvolumeclaims",
     "replicasets",
     "jobs",
     "cronjobs",
@@ -837,6 +840,44 @@ FAMILIES: tuple[Family, ...] = (
             "service_load_balancer_ingress",
             ("ip", "hostname"),
         ),
+    ),
+    # persistentvolumeclaims
+    Family(
+        "kube_persistentvolumeclaim_info",
+        "Information about persistent volume claim.",
+        "gauge",
+        "persistentvolumeclaims",
+        _info("kube_persistentvolumeclaim_info", ("storageclass", "volumename")),
+    ),
+    Family(
+        "kube_persistentvolumeclaim_status_phase",
+        "The phase the persistent volume claim is currently in.",
+        "gauge",
+        "persistentvolumeclaims",
+        lambda v: _one_of(
+            "kube_persistentvolumeclaim_status_phase", v, "phase", "phase", PVC_PHASES
+        ),
+    ),
+    _simple(
+        "kube_persistentvolumeclaim_resource_requests_storage_bytes",
+        "The capacity of storage requested by the persistent volume claim.",
+        "persistentvolumeclaims",
+        "requests_storage_bytes",
+        "float",
+    ),
+    Family(
+        "kube_persistentvolumeclaim_access_mode",
+        "The access mode(s) specified by the persistent volume claim.",
+        "gauge",
+        "persistentvolumeclaims",
+        _child_rows("kube_persistentvolumeclaim_access_mode", "pvc_access_modes", ("access_mode",)),
+    ),
+    Family(
+        "kube_persistentvolumeclaim_status_condition",
+        "Information about status of different conditions of persistent volume claim.",
+        "gauge",
+        "persistentvolumeclaims",
+        lambda v: _conditions("kube_persistentvolumeclaim_status_condition", v, "pvc_conditions"),
     ),
     # replicasets
     _simple(

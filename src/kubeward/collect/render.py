@@ -24,6 +24,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "nodes": ("node",),
     "namespaces": ("namespace",),
     "services": ("namespace", "service", "uid"),
+    "persistentvolumeclaims": ("namespace", "persistentvolumeclaim"),
     "deployments": ("namespace", "deployment"),
     "replicasets": ("namespace", "replicaset"),
     "daemonsets": ("namespace", "daemonset"),

@@ -1,9 +1,10 @@
-"""Core kinds (pods, nodes, namespaces, services) flattened into the rows of their tables.
+"""Core kinds (pods, nodes, namespaces, services, persistentvolumeclaims) flattened into the
+rows of their tables.
 
 Each ``*_rows`` function returns one entry per table of the kind: the main row (a tuple), then
 lists of child rows. Label values are escaped here (see :func:`~kubeward.collect.values.esc`).
 The fields and defaults follow kube-state-metrics' ``internal/store/{pod,node,namespace,
-service}.go``.
+service,persistentvolumeclaim}.go``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,18 @@ NODE_TABLES = (
 )
 
 NAMESPACE_TABLES = (columns("namespaces", "namespace:str phase:dict"),)
+
+PVC_TABLES = (
+    columns(
+        "persistentvolumeclaims",
+        "namespace:dict persistentvolumeclaim:str storageclass:dict volumename:str phase:dict "
+        "requests_storage_bytes:float",
+    ),
+    columns("pvc_access_modes", "access_mode:dict"),
+    columns("pvc_conditions", "condition:dict status:dict"),
+)
+# The annotation that named a claim's class before spec.storageClassName; KSM reads it first.
+BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 
 SERVICE_TABLES = (
     columns(
@@ -250,3 +263,30 @@ def service_rows(obj: Obj) -> tuple[Any, ...]:
         for i in (status.get("loadBalancer") or {}).get("ingress") or ()
     ]
     return main, external_ips, ingress
+
+
+def pvc_rows(obj: Obj) -> tuple[Any, ...]:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    annotations = meta.get("annotations") or {}
+    if BETA_STORAGE_CLASS in annotations:
+        storage_class = annotations[BETA_STORAGE_CLASS]
+    elif spec.get("storageClassName") is not None:
+        storage_class = spec["storageClassName"]
+    else:
+        storage_class = NONE  # KSM's value for "no class requested"
+    storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    found = container_resource("storage", str(storage)) if storage is not None else None
+    main = (
+        esc(meta.get("namespace")),
+        esc(meta.get("name")),
+        esc(storage_class),
+        esc(spec.get("volumeName")),
+        esc(status.get("phase")),
+        found[2] if found is not None else None,
+    )
+    modes = [(esc(mode),) for mode in spec.get("accessModes") or ()]
+    conditions = [
+        (esc(c.get("type")), condition_status(c.get("status")))
+        for c in status.get("conditions") or ()
+    ]
+    return main, modes, conditions
