@@ -158,6 +158,24 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        # Mounts the claim above (on no node: the families read the spec only).
+        "/api/v1/namespaces/{ns}/pods",
+        {
+            "metadata": {"name": "claimant"},
+            "spec": {
+                "containers": [{"name": "app", "image": "busybox:1.36"}],
+                "volumes": [
+                    {"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+                    {
+                        "name": "ro",
+                        "persistentVolumeClaim": {"claimName": "data", "readOnly": True},
+                    },
+                ],
+                "nodeSelector": {"e2e.kubeward.io/nowhere": "true"},
+            },
+        },
+    ),
+    (
         "/api/v1/namespaces/{ns}/services",
         {
             "metadata": {"name": "web", "labels": {"app": "web"}},
@@ -757,6 +775,13 @@ def expected(
                     **ctr,
                     reason=last.get("reason", ""),
                 )
+        for vol in spec.get("volumes", []):
+            if "persistentVolumeClaim" in vol:
+                claim = vol["persistentVolumeClaim"]
+                ref = {**pod, "volume": vol["name"], "persistentvolumeclaim": claim["claimName"]}
+                add("kube_pod_spec_volumes_persistentvolumeclaims_info", 1, **ref)
+                read_only = float(bool(claim.get("readOnly")))
+                add("kube_pod_spec_volumes_persistentvolumeclaims_readonly", read_only, **ref)
         init_specs = {ctr_spec["name"]: ctr_spec for ctr_spec in spec.get("initContainers", [])}
         for cs in st.get("initContainerStatuses", []):
             ctr = {**pod, "container": cs["name"]}

@@ -460,6 +460,26 @@ def test_init_container_families() -> None:
     assert of(s, "kube_pod_completion_time") == {}  # init containers do not count (as in KSM)
 
 
+def test_pod_claim_volume_families() -> None:
+    pod = {
+        "metadata": {"namespace": "shop", "name": "db-0", "uid": "u-db"},
+        "spec": {
+            "containers": [{"name": "db", "image": "postgres:16"}],
+            "volumes": [
+                {"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}},
+                {"name": "seed", "persistentVolumeClaim": {"claimName": "seed", "readOnly": True}},
+                {"name": "tmp", "emptyDir": {}},  # not a claim: no series
+            ],
+        },
+    }
+    s = parse(render({"pods": [pod]}))
+    ident = {"namespace": "shop", "pod": "db-0", "uid": "u-db"}
+    data = L(**ident, volume="data", persistentvolumeclaim="data-db-0")
+    seed = L(**ident, volume="seed", persistentvolumeclaim="seed")
+    assert of(s, "kube_pod_spec_volumes_persistentvolumeclaims_info") == {data: 1, seed: 1}
+    assert of(s, "kube_pod_spec_volumes_persistentvolumeclaims_readonly") == {data: 0, seed: 1}
+
+
 def test_pod_status_reason_from_a_terminated_container() -> None:
     pod = {
         "metadata": {"name": "p", "namespace": "ns", "uid": "u"},

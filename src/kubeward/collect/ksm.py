@@ -171,6 +171,15 @@ def _pod_restart_policy(v: KindView) -> list[Text]:
     return [line.label("type", v.main_col("restart_policy")).value("1")]
 
 
+def _pod_claims_read_only(v: KindView) -> list[Text]:
+    table = "pod_claims"
+    line = Line("kube_pod_spec_volumes_persistentvolumeclaims_readonly")
+    line.text(v.child_identity(table))
+    line.label("volume", v.col(table, "volume"))
+    line.label("persistentvolumeclaim", v.col(table, "persistentvolumeclaim"))
+    return [line.value(flags(v.col(table, "read_only")))]
+
+
 def _pod_resources(name: str, type_: str, table: str = "pod_resources") -> Render:
     def render(v: KindView) -> list[Text]:
         mask = pc.equal(v.col(table, "type"), type_)
@@ -631,6 +640,24 @@ FAMILIES: tuple[Family, ...] = (
         _container_values(
             "kube_pod_init_container_status_ready", "ready", "flag", "pod_init_containers"
         ),
+    ),
+    Family(
+        "kube_pod_spec_volumes_persistentvolumeclaims_info",
+        "Information about persistentvolumeclaim volumes in a pod.",
+        "gauge",
+        "pods",
+        _child_rows(
+            "kube_pod_spec_volumes_persistentvolumeclaims_info",
+            "pod_claims",
+            ("volume", "persistentvolumeclaim"),
+        ),
+    ),
+    Family(
+        "kube_pod_spec_volumes_persistentvolumeclaims_readonly",
+        "Describes whether a persistentvolumeclaim is mounted read only.",
+        "gauge",
+        "pods",
+        _pod_claims_read_only,
     ),
     _simple("kube_pod_start_time", "Start time in unix timestamp for a pod.", "pods", "start_time"),
     _simple(

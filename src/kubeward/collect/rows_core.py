@@ -54,6 +54,8 @@ POD_TABLES = (
     # families of their own, so they get tables of their own rather than a flag to filter on.
     columns("pod_init_containers", _CONTAINER_COLUMNS),
     columns("pod_init_resources", _RESOURCE_COLUMNS),
+    # spec.volumes that mount a claim (kube_pod_spec_volumes_persistentvolumeclaims_*).
+    columns("pod_claims", "volume:str persistentvolumeclaim:str read_only:bool"),
 )
 
 NODE_TABLES = (
@@ -154,6 +156,11 @@ def pod_rows(obj: Obj) -> tuple[Any, ...]:
         owner_rows(obj, NONE),
         init_containers,
         _resource_rows(spec.get("initContainers")),
+        [
+            (esc(v.get("name")), esc(claim.get("claimName")), bool(claim.get("readOnly")))
+            for v in spec.get("volumes") or ()
+            if (claim := v.get("persistentVolumeClaim")) is not None
+        ],
     )
 
 
