@@ -131,16 +131,28 @@ assert set(_LIMITS) == {
 }, sorted(_LIMITS)  # fmt: skip
 
 
+# (field of the reference, row column suffix, length limit): one table for both references.
+_REF_FIELDS = (
+    ("kind", "_kind", _REF_KIND),
+    ("namespace", "_namespace", _REF_NAMESPACE),
+    ("name", "_name", _REF_NAME),
+    ("uid", "_uid", _REF_UID),
+    ("apiVersion", "_api_version", _REF_API_VERSION),
+    ("fieldPath", "_field_path", 0),
+)
+# The row's column names per prefix, built once (this runs twice per ingested event).
+_REF_COLUMNS = {
+    prefix: tuple((field, prefix + suffix, limit) for field, suffix, limit in _REF_FIELDS)
+    for prefix in ("object", "related")
+}
+
+
 def _ref(row: Row, prefix: str, ref: Any) -> None:
     if not isinstance(ref, Mapping):
         raise EventShapeError(f"{prefix} reference is not an object")
     get = ref.get
-    row[f"{prefix}_kind"] = _str(get("kind"), _REF_KIND)
-    row[f"{prefix}_namespace"] = _str(get("namespace"), _REF_NAMESPACE)
-    row[f"{prefix}_name"] = _str(get("name"), _REF_NAME)
-    row[f"{prefix}_uid"] = _str(get("uid"), _REF_UID)
-    row[f"{prefix}_api_version"] = _str(get("apiVersion"), _REF_API_VERSION)
-    row[f"{prefix}_field_path"] = _str(get("fieldPath"))
+    for field, column, limit in _REF_COLUMNS[prefix]:
+        row[column] = _str(get(field), limit)
 
 
 def _str(value: Any, limit: int = 0) -> str:
