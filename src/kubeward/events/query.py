@@ -59,7 +59,8 @@ def list_events(store: Store, flt: EventFilter, limit: int | None = 100) -> list
     """Matching events as row dicts, newest (by last seen) first.
 
     Equal last-seen times (core/v1 timestamps have whole seconds) come in the order the API
-    server wrote them, the newest first: by resourceVersion, then by uid so the order is stable.
+    server wrote them, the newest first: by resourceVersion, then by cluster and uid so the
+    order is stable.
     """
     c = events.c
     stmt = flt.apply(select(events)).order_by(
