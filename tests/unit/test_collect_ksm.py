@@ -790,7 +790,15 @@ def test_cronjob_families() -> None:
         },
         "spec": {"schedule": "*/5 * * * *", "suspend": True},
     }
-    s = parse(render({"cronjobs": [nightly, never_ran, paused]}))
+    broken = {  # the API server refuses such a schedule; a stored one must not stop the rows
+        "metadata": {
+            "name": "broken",
+            "namespace": "ops",
+            "creationTimestamp": "2025-03-01T12:00:00Z",
+        },
+        "spec": {"schedule": "61 * * * *"},
+    }
+    s = parse(render({"cronjobs": [nightly, never_ran, paused, broken]}))
     n, h, p = (L(namespace="ops", cronjob=c) for c in ("nightly", "hourly", "paused"))
     assert of(s, "kube_cronjob_info") == {
         L(namespace="ops", cronjob="nightly", schedule="30 2 * * *", concurrency_policy="Forbid",
@@ -799,8 +807,15 @@ def test_cronjob_families() -> None:
           timezone="local"): 1,
         L(namespace="ops", cronjob="paused", schedule="*/5 * * * *", concurrency_policy="",
           timezone="local"): 1,
+        L(namespace="ops", cronjob="broken", schedule="61 * * * *", concurrency_policy="",
+          timezone="local"): 1,
     }  # fmt: skip
-    assert of(s, "kube_cronjob_status_active") == {n: 2, h: 0, p: 0}
+    assert of(s, "kube_cronjob_status_active") == {
+        n: 2,
+        h: 0,
+        p: 0,
+        L(namespace="ops", cronjob="broken"): 0,
+    }
     assert of(s, "kube_cronjob_status_last_schedule_time") == {n: 1740879000}
     assert of(s, "kube_cronjob_status_last_successful_time") == {n: 1740792660}
     assert of(s, "kube_cronjob_spec_suspend") == {n: 0, p: 1}  # unset: no series

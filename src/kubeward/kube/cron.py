@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from cronsim import CronSim
+from cronsim import CronSim, CronSimError
 
 # robfig/cron's descriptors that the CronJob API accepts.
 MACROS = {
@@ -30,15 +30,17 @@ Schedule = tuple[str, ZoneInfo | None]  # cron expression, time zone (None: UTC)
 def parse_schedule(schedule: str, time_zone: str | None) -> Schedule:
     """``spec.schedule`` and ``spec.timeZone`` as a :data:`Schedule`.
 
-    Raises ``ValueError`` (cronsim's ``CronSimError`` is one) for a schedule that does not parse
-    or that names its zone inline (``CRON_TZ=``, ``TZ=``), and ``ZoneInfoNotFoundError`` for an
-    unknown zone.
+    Raises ``ValueError`` for a schedule that does not parse or that names its zone inline
+    (``CRON_TZ=``, ``TZ=``), and ``ZoneInfoNotFoundError`` for an unknown zone.
     """
     text = str(schedule).strip()
     if text.startswith("CRON_TZ=") or text.startswith("TZ="):
         raise ValueError("CRON_TZ or TZ used in schedule; use spec.timeZone instead")
     expr = MACROS.get(text, text)
-    CronSim(expr, datetime.now(UTC))  # parses, or raises
+    try:
+        CronSim(expr, datetime.now(UTC))  # parses, or raises
+    except CronSimError as exc:  # not a ValueError: callers catch one type for both causes
+        raise ValueError(str(exc)) from exc
     return expr, ZoneInfo(time_zone) if time_zone else None
 
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
-from cronsim import CronSim, CronSimError
+from cronsim import CronSim
 
 from kubeward.kube import status as st
 from kubeward.kube.cron import Schedule, next_after, parse_schedule, times_after
@@ -86,7 +86,7 @@ class CronJobController(Controller):
             # UnparseableSchedule, no TooManyMissedTimes); its jobs are still tracked.
             try:
                 schedule = self._schedule(spec)
-            except (CronSimError, ValueError, ZoneInfoNotFoundError) as exc:
+            except (ValueError, ZoneInfoNotFoundError) as exc:
                 self.recorder.event(
                     ref,
                     WARNING,

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from kubeward.kube.cron import MACROS
 from kubeward.kube.priority import (
     HIGHEST_USER_DEFINABLE_PRIORITY,
     SYSTEM_PREFIX,
@@ -284,11 +285,10 @@ class Workload(BaseModel):
 
 def _check_schedule(schedule: str) -> None:
     """Five cron fields or a macro, as the CronJob API accepts (the controller parses them)."""
-    macros = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
     text = schedule.strip()
     if text.startswith("TZ=") or text.startswith("CRON_TZ="):
         raise ValueError("set the time zone with timeZone:, not inside schedule:")
-    if text in macros:
+    if text in MACROS:
         return
     fields = text.split()
     if len(fields) != 5 or not all(re.fullmatch(r"[0-9*/,\-A-Za-z?]+", f) for f in fields):
