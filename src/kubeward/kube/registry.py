@@ -132,6 +132,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _r("", "v1", "ServiceAccount", "serviceaccounts", True, short=("sa",)),
     _r("", "v1", "Event", "events", True, short=("ev",)),
     _r("", "v1", "PersistentVolume", "persistentvolumes", False, short=("pv",), status=True),
+    _r("", "v1", "ResourceQuota", "resourcequotas", True, short=("quota",), status=True),
     _r(
         "",
         "v1",

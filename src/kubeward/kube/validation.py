@@ -33,6 +33,18 @@ from typing import Any, TypeGuard
 
 from kubeward.kube.priority import validate_priority_class, validate_priority_class_update
 from kubeward.kube.quantity import Quantity, QuantityError
+from kubeward.kube.quota import (
+    BEST_EFFORT,
+    EXISTENCE_ONLY_SCOPES,
+    NOT_BEST_EFFORT,
+    NOT_TERMINATING,
+    SCOPE_OPERATORS,
+    SCOPES,
+    STANDARD_QUOTA_RESOURCES,
+    TERMINATING,
+    is_integer_resource,
+    scope_valid_for_resource,
+)
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
 from kubeward.kube.status import FieldError, forbidden, invalid, not_supported, required
 
@@ -732,6 +744,8 @@ _STANDARD_RESOURCES = _STANDARD_CONTAINER_RESOURCES | {
     "limits.cpu",
     "limits.memory",
     "limits.ephemeral-storage",
+    "services.nodeports",
+    "services.loadbalancers",
 }
 
 
@@ -1760,6 +1774,115 @@ def _validate_pvc(v: _V, obj: dict[str, Any], create: bool) -> None:
     _validate_label_selector(v, sel, "spec.selector")
 
 
+_QUOTA_HUGEPAGES = ("hugepages-", "requests.hugepages-")
+
+
+def _is_quota_name(name: str) -> bool:
+    """IsStandardQuotaResourceName: the standard names and the hugepages ones."""
+    return name in STANDARD_QUOTA_RESOURCES or name.startswith(_QUOTA_HUGEPAGES)
+
+
+def _validate_quota_list(v: _V, parent: dict[str, Any], key: str, path: str) -> set[str]:
+    """spec.hard / status.hard / status.used: quota resource names and non-negative quantities
+    (whole numbers for counted resources)."""
+    names: set[str] = set()
+    for name, raw in (v.obj(parent, key, path) or {}).items():
+        at = f"{path}.{key}[{name}]"
+        names.add(name)
+        problems = qualified_name(name)
+        if problems:
+            v.invalid_each(at, name, problems)
+        elif "/" not in name and not _is_quota_name(name):
+            standard = name in _STANDARD_RESOURCES or _is_hugepages(name)
+            detail = (
+                "must be a standard resource for quota"
+                if standard
+                else "must be a standard resource type or fully qualified"
+            )
+            v.add(invalid(at, name, detail))
+        q = _quantity(v, raw, at)
+        if q is None:
+            continue
+        if q.amount < 0:
+            v.add(invalid(at, str(q), "must be greater than or equal to 0"))
+        if is_integer_resource(name) and q.amount % 1 != 0:
+            v.add(invalid(at, str(q), "must be an integer"))
+    return names
+
+
+_CONFLICTING_SCOPES = ((BEST_EFFORT, NOT_BEST_EFFORT), (TERMINATING, NOT_TERMINATING))
+_EXIST_ONLY = (
+    "must be 'Exist' when scope is any of ResourceQuotaScopeTerminating, "
+    "ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, "
+    "ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity"
+)
+
+
+def _go_scopes(values: list[Any]) -> GoValue:
+    return GoValue(values, "[]core.ResourceQuotaScope{" + ", ".join(map(_go_scalar, values)) + "}")
+
+
+def _validate_resourcequota(v: _V, obj: dict[str, Any], create: bool) -> None:
+    """ValidateResourceQuota: spec (hard, scopes, scopeSelector) and status (hard, used)."""
+    spec = v.obj(obj, "spec", "") or {}
+    hard = sorted(n for n in _validate_quota_list(v, spec, "hard", "spec") if _is_quota_name(n))
+    scopes = [str(s) for s in v.array(spec, "scopes", "spec") or ()]
+    for scope in scopes:
+        if scope not in SCOPES:
+            v.add(invalid("spec.scopes", _go_scopes(scopes), "unsupported scope"))
+        for name in hard:
+            if not scope_valid_for_resource(scope, name):
+                v.add(
+                    invalid(
+                        "spec.scopes", _go_scopes(scopes), "unsupported scope applied to resource"
+                    )
+                )
+    for pair in _CONFLICTING_SCOPES:
+        if set(pair) <= set(scopes):
+            v.add(invalid("spec.scopes", _go_scopes(scopes), "conflicting scopes"))
+    selector = v.obj(spec, "scopeSelector", "spec")
+    path = "spec.scopeSelector.matchExpressions"
+    shown = _go_struct("&core.ScopeSelector", selector)
+    chosen: set[str] = set()
+    for req in v.array(selector or {}, "matchExpressions", "spec.scopeSelector") or ():
+        req = req if isinstance(req, dict) else {}
+        scope, op = str(req.get("scopeName", "")), str(req.get("operator", ""))
+        values = list(req.get("values") or ())
+        if scope not in SCOPES:
+            v.add(invalid(f"{path}.scopeName", scope, "unsupported scope"))
+        for name in hard:
+            if not scope_valid_for_resource(scope, name):
+                v.add(invalid(path, shown, "unsupported scope applied to resource"))
+        if scope in EXISTENCE_ONLY_SCOPES and op != "Exists":
+            v.add(invalid(f"{path}.operator", op, _EXIST_ONLY))
+        if op in ("In", "NotIn") and not values:
+            v.add(
+                required(
+                    f"{path}.values",
+                    "must be at least one value when `operator` is 'In' or 'NotIn' for scope "
+                    "selector",
+                )
+            )
+        elif op in ("Exists", "DoesNotExist") and values:
+            v.add(
+                invalid(
+                    f"{path}.values",
+                    go_strings(values),
+                    "must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope "
+                    "selector",
+                )
+            )
+        elif op not in SCOPE_OPERATORS:
+            v.add(invalid(f"{path}.operator", op, "not a valid selector operator"))
+        chosen.add(scope)
+    for pair in _CONFLICTING_SCOPES:
+        if set(pair) <= chosen:
+            v.add(invalid(path, shown, "conflicting scopes"))
+    status = v.obj(obj, "status", "") or {}
+    _validate_quota_list(v, status, "hard", "status")
+    _validate_quota_list(v, status, "used", "status")
+
+
 def _validate_core_event(v: _V, obj: dict[str, Any], create: bool) -> None:
     # legacyValidateEvent: the involved object must live in the event's namespace.
     involved = v.obj(obj, "involvedObject", "") or {}
@@ -2316,6 +2439,7 @@ _KINDS: dict[tuple[str, str], Validator] = {
     ("", "ConfigMap"): _validate_configmap,
     ("", "Secret"): _validate_secret,
     ("", "PersistentVolumeClaim"): _validate_pvc,
+    ("", "ResourceQuota"): _validate_resourcequota,
     ("", "Event"): _validate_core_event,
     ("events.k8s.io", "Event"): _validate_events_event,
     ("apps", "Deployment"): lambda v, o, c: _validate_replicated(v, o, "Deployment"),

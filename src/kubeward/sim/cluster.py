@@ -24,6 +24,7 @@ from kubeward.sim.control.namespace import NamespaceController
 from kubeward.sim.control.nodelifecycle import NodeLifecycleController
 from kubeward.sim.control.podcontrol import PodsByOwner
 from kubeward.sim.control.replicaset import ReplicaSetController
+from kubeward.sim.control.resourcequota import ResourceQuotaController
 from kubeward.sim.control.scheduler import Scheduler
 from kubeward.sim.control.statefulset import StatefulSetController
 from kubeward.sim.faults import FaultTimeline
@@ -59,8 +60,9 @@ class SimCluster:
         watch_window: int = DEFAULT_WINDOW,
         simulate: bool = True,
     ) -> None:
-        """``simulate=False`` runs the API server alone (garbage collector and namespace
-        controller only): nothing schedules or runs pods. Benchmarks of the API server use it."""
+        """``simulate=False`` runs the API server alone (with the garbage collector, namespace
+        and resourcequota controllers only): nothing schedules or runs pods. Benchmarks of the
+        API server use it."""
         self.scenario = scenario
         self.clock = clock or SimClock()
         self.store = Store([rt.storage_key for rt in REGISTRY.storage_types()], watch_window)
@@ -71,6 +73,7 @@ class SimCluster:
         self.controllers: list[Runnable] = [
             GarbageCollector(self.api),
             NamespaceController(self.api),
+            ResourceQuotaController(self.api),
         ]
         self.kubelet_pods: KubeletPods | None = None
         self.usage: UsageModel | None = None

@@ -31,7 +31,8 @@ from kubeward.kube.patch import (
     json_patch,
     strategic_merge_patch,
 )
-from kubeward.kube.registry import ResourceType
+from kubeward.kube.quota import ResourceList, as_strings
+from kubeward.kube.registry import REGISTRY, ResourceType
 from kubeward.kube.selectors import (
     FieldSelector,
     LabelSelector,
@@ -41,7 +42,7 @@ from kubeward.kube.selectors import (
 )
 from kubeward.kube.uid import uid4
 from kubeward.kube.validation import validate_object, validate_update
-from kubeward.sim.api.admission import Admission
+from kubeward.sim.api.admission import RESOURCE_QUOTAS, Admission
 from kubeward.sim.api.convert import from_storage, needs_conversion, storage_type, to_storage
 from kubeward.sim.clock import SimClock, format_time
 from kubeward.sim.store.objects import StoredObject
@@ -65,6 +66,7 @@ _GENERATION = {
     ("apiextensions.k8s.io", "customresourcedefinitions"),
 }
 # Kinds whose status a client may set on create (everything else starts with an empty status).
+_RESOURCE_QUOTA = REGISTRY.get("", "v1", "resourcequotas")
 _STATUS_ON_CREATE = {("", "nodes"), ("", "events"), ("", "namespaces")}
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # utilrand.String: no vowels, no 0/1/3
 PATCH_TYPES = {
@@ -345,6 +347,7 @@ class ObjectAPI:
         name = meta["name"]
         if srt.namespaced:
             self._check_namespace_open(meta["namespace"])
+        charges = self.admission.quota(srt, obj) if srt.namespaced else []
         if self.store.get(srt.storage_key, _key(srt, meta.get("namespace", ""), name)):
             raise st.already_exists(rt.plural, rt.group, name)
         meta["uid"] = uid4(self._rand.getrandbits(128))
@@ -357,7 +360,22 @@ class ObjectAPI:
             self._allocate_cluster_ip(obj, dry_run)
         if dry_run:
             return self.store_preview(srt, obj)
-        return self.store.create(srt.storage_key, obj)
+        stored = self.store.create(srt.storage_key, obj)
+        if charges:
+            self._charge_quotas(meta["namespace"], charges)
+        return stored
+
+    def _charge_quotas(self, namespace: str, charges: list[tuple[str, ResourceList]]) -> None:
+        """Write what quota admission charged to each quota's status, as the plugin does once
+        the create is admitted (the quota controller's recount later agrees with it)."""
+        assert _RESOURCE_QUOTA is not None
+        for name, used in charges:
+            current = self.store.get(RESOURCE_QUOTAS, f"{namespace}/{name}")
+            if current is None:
+                continue
+            data = current.decode()
+            data.setdefault("status", {})["used"] = as_strings(used)
+            self.write_object(_RESOURCE_QUOTA, current, data, "status", None, False)
 
     def update(
         self,

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kubeward.kube.quantity import QuantityError, canonical
+
 __all__ = [
     "PRINTERS",
     "Column",
@@ -436,6 +438,20 @@ PVC_COLUMNS = (
     _c("VolumeAttributesClass", description="VolumeAttributesClass of the pvc"),
     AGE,
     _c("VolumeMode", description="volumeMode defines what type of volume is required.", priority=1),
+)
+RESOURCEQUOTA_COLUMNS = (
+    NAME,
+    AGE,
+    _c(
+        "Request",
+        description="Request represents a minimum amount of cpu/memory that a container may "
+        "consume.",
+    ),
+    _c(
+        "Limit",
+        description="Limits control the maximum amount of cpu/memory that a container may use "
+        "independent of contention on the node.",
+    ),
 )
 DEPLOYMENT_COLUMNS = (
     NAME,
@@ -923,6 +939,28 @@ def _pv_cells(pv: Any, now: datetime) -> Cells:
     ]
 
 
+def _quantity_text(value: Any) -> str:
+    """Quantity.String() of a stored quantity; a missing one is the zero Quantity, "0"."""
+    if value is None:
+        return "0"
+    try:
+        return canonical(value)
+    except (QuantityError, ValueError, TypeError):
+        return str(value)
+
+
+def _resourcequota_cells(rq: Any, now: datetime) -> Cells:
+    """printResourceQuota: ``name: used/hard`` per spec.hard resource, sorted; ``limits.*`` go
+    to the Limit column, everything else to Request."""
+    used, hard = _map(rq, "status", "used"), _map(rq, "status", "hard")
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(_map(rq, "spec", "hard")):
+        column = limit if name.split(".")[0] == "limits" and "." in name else request
+        column.append(f"{name}: {_quantity_text(used.get(name))}/{_quantity_text(hard.get(name))}")
+    return [_name(rq), _age(rq, now), ", ".join(request), ", ".join(limit)]
+
+
 def _pvc_cells(pvc: Any, now: datetime) -> Cells:
     spec = _map(pvc, "spec")
     phase = "Terminating" if _deleting(pvc) else (_str(pvc, "status", "phase") or "Pending")
@@ -1292,6 +1330,7 @@ PRINTERS: dict[tuple[str, str], TablePrinter] = {
     ),
     ("", "persistentvolumes"): TablePrinter(PV_COLUMNS, _pv_cells),
     ("", "persistentvolumeclaims"): TablePrinter(PVC_COLUMNS, _pvc_cells),
+    ("", "resourcequotas"): TablePrinter(RESOURCEQUOTA_COLUMNS, _resourcequota_cells),
     ("apps", "deployments"): TablePrinter(DEPLOYMENT_COLUMNS, _deployment_cells),
     ("apps", "replicasets"): TablePrinter(REPLICASET_COLUMNS, _replicaset_cells),
     ("apps", "daemonsets"): TablePrinter(DAEMONSET_COLUMNS, _daemonset_cells),

@@ -1,0 +1,219 @@
+"""ResourceQuota as a kubectl user meets it: the quota controller fills in the status, admission
+refuses what does not fit with kube-apiserver's messages, a ReplicaSet reports FailedCreate,
+and deleting a pod gives its share back. Runs Debian's kubectl against the shared simulator,
+each test in its own namespace."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubectlhelp import Kubectl, _debian_kubectl
+from simproc import SimProcess, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def kubectl(sim: SimProcess, tmp_path: Path) -> Kubectl:
+    return Kubectl(_debian_kubectl(), sim, tmp_path)
+
+
+@pytest.fixture
+def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"q-{abs(hash(request.node.nodeid)) % 10**8}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false")
+
+
+def quota(kubectl: Kubectl, ns: str, name: str = "compute") -> dict[str, Any]:
+    return json.loads(kubectl("get", "quota", name, "-n", ns, "-o", "json").stdout)
+
+
+def used(kubectl: Kubectl, ns: str, name: str = "compute") -> dict[str, str]:
+    return quota(kubectl, ns, name).get("status", {}).get("used", {})
+
+
+def pod(name: str, cpu: str = "", memory_limit: str = "", extra: str = "") -> str:
+    requests = f"requests: {{cpu: {cpu}}}" if cpu else ""
+    limits = f"limits: {{memory: {memory_limit}}}" if memory_limit else ""
+    resources = ", ".join(p for p in (requests, limits) if p)
+    return f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  {extra}
+  containers:
+  - name: app
+    image: nginx
+    resources: {{{resources}}}
+"""
+
+
+def make_quota(kubectl: Kubectl, ns: str, hard: str, name: str = "compute") -> None:
+    kubectl("create", "quota", name, f"--hard={hard}", "-n", ns)
+    # Until the controller has copied spec.hard into the status, the quota limits nothing.
+    eventually(lambda: quota(kubectl, ns, name).get("status", {}).get("used"))
+
+
+def test_status_table_and_describe(kubectl: Kubectl, ns: str) -> None:
+    make_quota(kubectl, ns, "requests.cpu=1,limits.memory=1Gi,pods=4,count/configmaps=2")
+    status = quota(kubectl, ns)["status"]
+    assert status["hard"] == {
+        "count/configmaps": "2",
+        "limits.memory": "1Gi",
+        "pods": "4",
+        "requests.cpu": "1",
+    }
+    # Namespaces start with one ConfigMap (kube-root-ca.crt) in Kubernetes; the simulator has
+    # none, so every count starts at zero here.
+    assert status["used"] == {
+        "count/configmaps": "0",
+        "limits.memory": "0",
+        "pods": "0",
+        "requests.cpu": "0",
+    }
+    kubectl("apply", "-n", ns, "-f", "-", input=pod("a", cpu="250m", memory_limit="256Mi"))
+    eventually(lambda: used(kubectl, ns)["pods"] == "1")
+    table = kubectl("get", "quota", "-n", ns).stdout.splitlines()
+    assert re.split(r"\s{2,}", table[0]) == ["NAME", "AGE", "REQUEST", "LIMIT"], table
+    cells = re.split(r"\s{2,}", table[1])
+    assert cells[0] == "compute"
+    assert cells[2:] == [
+        "count/configmaps: 0/2, pods: 1/4, requests.cpu: 250m/1",
+        "limits.memory: 256Mi/1Gi",
+    ], table
+    described = kubectl("describe", "quota", "compute", "-n", ns).stdout
+    assert re.search(r"requests\.cpu\s+250m\s+1\n", described), described
+    assert re.search(r"limits\.memory\s+256Mi\s+1Gi\n", described), described
+
+
+def test_admission_refuses_what_does_not_fit(kubectl: Kubectl, ns: str) -> None:
+    make_quota(kubectl, ns, "requests.cpu=1,limits.memory=1Gi,count/configmaps=1")
+    missing = kubectl("apply", "-n", ns, "-f", "-", input=pod("bare"), check=False)
+    assert missing.returncode != 0
+    assert (
+        'pods "bare" is forbidden: failed quota: compute: must specify '
+        "limits.memory for: app; requests.cpu for: app"
+    ) in missing.stderr, missing.stderr
+
+    kubectl("apply", "-n", ns, "-f", "-", input=pod("first", cpu="600m", memory_limit="512Mi"))
+    assert used(kubectl, ns)["requests.cpu"] == "600m"  # charged at admission
+    over = kubectl("apply", "-n", ns, "-f", "-", input=pod("second", "600m", "512Mi"), check=False)
+    assert over.returncode != 0
+    assert (
+        'Error from server (Forbidden): error when creating "STDIN": pods "second" is '
+        "forbidden: exceeded quota: compute, requested: requests.cpu=600m, used: "
+        "requests.cpu=600m, limited: requests.cpu=1"
+    ) in over.stderr, over.stderr
+    assert "second" not in kubectl("get", "pods", "-n", ns, "-o", "name").stdout
+
+    kubectl("create", "configmap", "one", "-n", ns)
+    refused = kubectl("create", "configmap", "two", "-n", ns, check=False)
+    assert (
+        'configmaps "two" is forbidden: exceeded quota: compute, requested: '
+        "count/configmaps=1, used: count/configmaps=1, limited: count/configmaps=1"
+    ) in refused.stderr, refused.stderr
+
+    # Deleting a pod gives its share back (the controller's recount), and the same pod fits.
+    kubectl("delete", "pod", "first", "-n", ns, "--grace-period=0", "--force")
+    eventually(lambda: used(kubectl, ns)["requests.cpu"] == "0", timeout=20)
+    kubectl("apply", "-n", ns, "-f", "-", input=pod("second", "600m", "512Mi"))
+
+
+def test_replicaset_reports_failed_create(kubectl: Kubectl, ns: str) -> None:
+    make_quota(kubectl, ns, "pods=2")
+    kubectl("create", "deployment", "web", "--image=nginx", "--replicas=3", "-n", ns)
+
+    def failed_create() -> list[dict[str, Any]]:
+        events = json.loads(
+            kubectl(
+                "get", "events", "-n", ns, "--field-selector=reason=FailedCreate", "-o", "json"
+            ).stdout
+        )["items"]
+        return events
+
+    events = eventually(failed_create, timeout=20)
+    message = events[0]["message"]
+    assert re.fullmatch(
+        r'Error creating: pods "web-[a-z0-9]+-[a-z0-9]{5}" is forbidden: exceeded quota: '
+        r"compute, requested: pods=1, used: pods=2, limited: pods=2",
+        message,
+    ), message
+    assert events[0]["involvedObject"]["kind"] == "ReplicaSet"
+
+    def replica_failure() -> dict[str, Any] | None:
+        rs = json.loads(kubectl("get", "rs", "-n", ns, "-o", "json").stdout)["items"]
+        for cond in (rs[0].get("status") or {}).get("conditions") or () if rs else ():
+            if cond["type"] == "ReplicaFailure":
+                return cond
+        return None
+
+    cond = eventually(replica_failure, timeout=20)
+    assert cond["status"] == "True" and cond["reason"] == "FailedCreate"
+    pods = kubectl("get", "pods", "-n", ns, "-o", "name").stdout.split()
+    assert len(pods) == 2, pods
+
+
+def test_scopes_choose_the_pods_charged(kubectl: Kubectl, ns: str) -> None:
+    kubectl("create", "quota", "besteffort", "--hard=pods=1", "--scopes=BestEffort", "-n", ns)
+    eventually(lambda: used(kubectl, ns, "besteffort"))
+    kubectl("apply", "-n", ns, "-f", "-", input=pod("sized", cpu="100m"))
+    kubectl("apply", "-n", ns, "-f", "-", input=pod("plain-1"))
+    refused = kubectl("apply", "-n", ns, "-f", "-", input=pod("plain-2"), check=False)
+    assert (
+        'pods "plain-2" is forbidden: exceeded quota: besteffort, requested: pods=1, '
+        "used: pods=1, limited: pods=1"
+    ) in refused.stderr, refused.stderr
+    assert used(kubectl, ns, "besteffort") == {"pods": "1"}  # the sized pod is not BestEffort
+
+
+def test_invalid_quotas_are_refused(kubectl: Kubectl, ns: str) -> None:
+    negative = kubectl("create", "quota", "neg", "--hard=cpu=-1", "-n", ns, check=False)
+    assert (
+        'error: failed to create quota: ResourceQuota "neg" is invalid: spec.hard[cpu]: '
+        'Invalid value: "-1": must be greater than or equal to 0'
+    ) in negative.stderr, negative.stderr
+    scoped = kubectl(
+        "create", "quota", "sc", "--hard=cpu=1", "--scopes=BestEffort", "-n", ns, check=False
+    )
+    assert (
+        'ResourceQuota "sc" is invalid: spec.scopes: Invalid value: '
+        '[]core.ResourceQuotaScope{"BestEffort"}: unsupported scope applied to resource'
+    ) in scoped.stderr, scoped.stderr
+    fraction = kubectl("create", "quota", "fr", "--hard=pods=1500m", "-n", ns, check=False)
+    assert 'spec.hard[pods]: Invalid value: "1500m": must be an integer' in fraction.stderr
+    unknown = kubectl("create", "quota", "un", "--hard=storage=1Gi", "-n", ns, check=False)
+    assert (
+        'spec.hard[storage]: Invalid value: "storage": must be a standard resource for quota'
+    ) in unknown.stderr, unknown.stderr
+
+
+def test_a_finished_pod_gives_back_compute_but_still_counts(kubectl: Kubectl, ns: str) -> None:
+    make_quota(kubectl, ns, "requests.cpu=1,count/pods=3")
+    batch = pod(
+        "batch",
+        cpu="700m",
+        extra="restartPolicy: Never",
+    ).replace(
+        "metadata: {name: batch}",
+        "metadata: {name: batch, annotations: {sim.kubeward.io/behaviour: "
+        "'{\"runSeconds\": 1, \"startupSeconds\": 0}'}}",
+    )
+    kubectl("apply", "-n", ns, "-f", "-", input=batch)
+    assert used(kubectl, ns) == {"count/pods": "1", "requests.cpu": "700m"}
+
+    def finished() -> bool:
+        phase = kubectl("get", "pod", "batch", "-n", ns, "-o", "jsonpath={.status.phase}").stdout
+        return phase == "Succeeded"
+
+    eventually(finished, timeout=30)
+    eventually(lambda: used(kubectl, ns) == {"count/pods": "1", "requests.cpu": "0"}, timeout=10)
+    kubectl("apply", "-n", ns, "-f", "-", input=pod("next", cpu="700m"))
