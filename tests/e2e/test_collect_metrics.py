@@ -189,6 +189,22 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        # The simulator's quota controller fills in its status (hard, and used by this
+        # namespace's pods, claims and the sidecar's 2Mi limit).
+        "/api/v1/namespaces/{ns}/resourcequotas",
+        {
+            "metadata": {"name": "budget", "labels": {"app": "web"}},
+            "spec": {
+                "hard": {
+                    "count/pods": "50",
+                    "requests.storage": "10Gi",
+                    "persistentvolumeclaims": "5",
+                    "services.loadbalancers": "2",
+                }
+            },
+        },
+    ),
+    (
         "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets",
         {
             "metadata": {"name": "web", "labels": {"app": "web"}},
@@ -385,6 +401,7 @@ LABELS_ALLOWED = {
     "namespaces": ("kubernetes.io/metadata.name",),
     "services": ("app",),
     "persistentvolumeclaims": ("app",),
+    "resourcequotas": ("app",),
     "deployments": ("e2e.kubeward.io/*",),
     "replicasets": ("app", "pod-template-hash"),
     "daemonsets": ("app",),
@@ -408,6 +425,7 @@ LISTS = {
     "namespaces": "/api/v1/namespaces",
     "services": "/api/v1/services",
     "persistentvolumeclaims": "/api/v1/persistentvolumeclaims",
+    "resourcequotas": "/api/v1/resourcequotas",
     "deployments": "/apis/apps/v1/deployments",
     "replicasets": "/apis/apps/v1/replicasets",
     "daemonsets": "/apis/apps/v1/daemonsets",
@@ -596,6 +614,10 @@ METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
         "persistentvolumeclaim",
         lambda m: {"namespace": m["namespace"], "persistentvolumeclaim": m["name"]},
     ),
+    "resourcequotas": (
+        "resourcequota",
+        lambda m: {"namespace": m["namespace"], "resourcequota": m["name"]},
+    ),
     "deployments": ("deployment", lambda m: {"namespace": m["namespace"], "deployment": m["name"]}),
     "replicasets": ("replicaset", lambda m: {"namespace": m["namespace"], "replicaset": m["name"]}),
     "daemonsets": ("daemonset", lambda m: {"namespace": m["namespace"], "daemonset": m["name"]}),
@@ -645,6 +667,7 @@ def expected(
                 "namespaces",
                 "services",
                 "persistentvolumeclaims",
+                "resourcequotas",
                 "replicasets",
                 "jobs",
                 "cronjobs",
@@ -953,6 +976,17 @@ def expected(
             ("observed_generation", "observedGeneration"),
         ):
             add(f"kube_poddisruptionbudget_status_{family}", st.get(field, 0), **key)
+    for rq in c["resourcequotas"]:
+        key = {"namespace": rq["metadata"]["namespace"], "resourcequota": rq["metadata"]["name"]}
+        for kind in ("hard", "used"):
+            for resource, quantity in rq.get("status", {}).get(kind, {}).items():
+                add(
+                    "kube_resourcequota",
+                    to_milli(quantity) / 1000,
+                    **key,
+                    resource=resource,
+                    type=kind,
+                )
     for n in c["nodes"]:
         name, spec, st = n["metadata"]["name"], n.get("spec", {}), n.get("status", {})
         info = st.get("nodeInfo", {})

@@ -855,6 +855,33 @@ def test_poddisruptionbudget_families() -> None:
     assert "kube_poddisruptionbudget_deletion_timestamp" not in FAMILY_NAMES  # none in KSM
 
 
+def test_resourcequota_family_reads_the_status() -> None:
+    quota = {
+        "metadata": {"name": "compute", "namespace": "shop"},
+        "spec": {"hard": {"requests.cpu": "4", "pods": "10"}},
+        "status": {
+            "hard": {"requests.cpu": "4", "requests.memory": "8Gi", "pods": "10"},
+            "used": {"requests.cpu": "1500m", "requests.memory": "512Mi", "pods": "3"},
+        },
+    }
+    fresh = {"metadata": {"name": "new", "namespace": "shop"}, "spec": {"hard": {"pods": "1"}}}
+    s = parse(render({"resourcequotas": [quota, fresh]}))
+
+    def key(resource: str, type_: str) -> frozenset[tuple[str, str]]:
+        return L(namespace="shop", resourcequota="compute", resource=resource, type=type_)
+
+    assert of(s, "kube_resourcequota") == {
+        key("requests.cpu", "hard"): 4,
+        key("requests.memory", "hard"): 8 * 2**30,
+        key("pods", "hard"): 10,
+        key("requests.cpu", "used"): 1.5,
+        key("requests.memory", "used"): 512 * 2**20,
+        key("pods", "used"): 3,
+    }  # the quota without a status has no series, as in KSM
+    assert "kube_resourcequota_created" in FAMILY_NAMES
+    assert "kube_resourcequota_deletion_timestamp" not in FAMILY_NAMES  # none in KSM
+
+
 def test_deployment_generation_pause_and_rolling_update_counts() -> None:
     rolling = {
         "metadata": {"name": "web", "namespace": "shop", "generation": 4},

@@ -7,8 +7,8 @@ import pytest
 from kubeward.collect.values import (
     container_resource,
     esc,
-    hpa_target_value,
     node_resource,
+    quantity_value,
     sanitize,
     unix_seconds,
 )
@@ -87,4 +87,4 @@ def test_node_resources_follow_ksm(
     ],
 )
 def test_hpa_targets_convert_as_ksm_does(quantity: str, expected: float | None) -> None:
-    assert hpa_target_value(quantity) == expected
+    assert quantity_value(quantity) == expected

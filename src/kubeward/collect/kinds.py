@@ -73,6 +73,12 @@ STATE_KINDS: tuple[StateKind, ...] = (
         rows_core.pvc_rows,
     ),
     StateKind(
+        "resourcequotas",
+        Resource("", "v1", "resourcequotas"),
+        rows_core.RESOURCEQUOTA_TABLES,
+        rows_core.resourcequota_rows,
+    ),
+    StateKind(
         "deployments",
         Resource("apps", "v1", "deployments"),
         rows_apps.DEPLOYMENT_TABLES,

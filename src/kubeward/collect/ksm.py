@@ -317,6 +317,13 @@ def _hpa_metric(name: str, table: str) -> Render:
     return render
 
 
+def _resourcequota(v: KindView) -> list[Text]:
+    table = "resourcequota_values"
+    line = Line("kube_resourcequota").text(v.child_identity(table))
+    line.label("resource", v.col(table, "resource")).label("type", v.col(table, "type"))
+    return [line.value(floats(v.col(table, "value")))]
+
+
 # -- metadata (every kind) -------------------------------------------------------------------
 
 # Kind -> the word in its KSM family names (kube_<word>_created).
@@ -326,6 +333,7 @@ KSM_NAMES = {
     "namespaces": "namespace",
     "services": "service",
     "persistentvolumeclaims": "persistentvolumeclaim",
+    "resourcequotas": "resourcequota",
     "deployments": "deployment",
     "replicasets": "replicaset",
     "daemonsets": "daemonset",
@@ -338,6 +346,7 @@ KSM_NAMES = {
 # KSM has no kube_<kind>_deletion_timestamp for these.
 _NO_DELETION_FAMILY = (
     "namespaces",
+    "resourcequotas",
     "services",
     "persistentvolumeclaims",
     "replicasets",
@@ -1334,6 +1343,14 @@ FAMILIES: tuple[Family, ...] = (
         "Most recent generation observed when updating this PDB status",
         "poddisruptionbudgets",
         "observed_generation",
+    ),
+    # resourcequotas
+    Family(
+        "kube_resourcequota",
+        "Information about resource quota.",
+        "gauge",
+        "resourcequotas",
+        _resourcequota,
     ),
     # created, deletion timestamp, labels and annotations of every kind
     *(family for kind in KSM_NAMES for family in _metadata_families(kind)),

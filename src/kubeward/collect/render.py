@@ -25,6 +25,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "namespaces": ("namespace",),
     "services": ("namespace", "service", "uid"),
     "persistentvolumeclaims": ("namespace", "persistentvolumeclaim"),
+    "resourcequotas": ("namespace", "resourcequota"),
     "deployments": ("namespace", "deployment"),
     "replicasets": ("namespace", "replicaset"),
     "daemonsets": ("namespace", "daemonset"),

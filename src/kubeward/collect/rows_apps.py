@@ -20,8 +20,8 @@ from kubeward.collect.values import (
     OWNER_COLUMNS,
     condition_status,
     esc,
-    hpa_target_value,
     owner_rows,
+    quantity_value,
     unix_seconds,
 )
 from kubeward.kube.cron import next_after, parse_schedule
@@ -359,14 +359,14 @@ def _hpa_metric_values(metrics: object, values: str) -> list[tuple[str, str, flo
         given = source.get(values) or {}
         label = esc(name)
         if given.get("value") is not None:
-            value = hpa_target_value(str(given["value"]))
+            value = quantity_value(str(given["value"]))
             if value is not None:
                 rows.append((label, "value", value))
         utilization = given.get("averageUtilization")
         if isinstance(utilization, int | float):
             rows.append((label, "utilization", float(int(utilization))))
         if given.get("averageValue") is not None:
-            value = hpa_target_value(str(given["averageValue"]))
+            value = quantity_value(str(given["averageValue"]))
             if value is not None:
                 rows.append((label, "average", value))
     return rows

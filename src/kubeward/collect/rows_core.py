@@ -21,6 +21,7 @@ from kubeward.collect.values import (
     go_unix,
     node_resource,
     owner_rows,
+    quantity_value,
     unix_seconds,
 )
 
@@ -80,6 +81,11 @@ PVC_TABLES = (
     ),
     columns("pvc_access_modes", "access_mode:dict"),
     columns("pvc_conditions", "condition:dict status:dict"),
+)
+RESOURCEQUOTA_TABLES = (
+    columns("resourcequotas", "namespace:dict resourcequota:str"),
+    # status.hard then status.used, one row per resource (type is "hard" or "used")
+    columns("resourcequota_values", "resource:dict type:dict value:float"),
 )
 # The annotation that named a claim's class before spec.storageClassName; KSM reads it first.
 BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
@@ -297,3 +303,17 @@ def pvc_rows(obj: Obj) -> tuple[Any, ...]:
         for c in status.get("conditions") or ()
     ]
     return main, modes, conditions
+
+
+def resourcequota_rows(obj: Obj) -> tuple[Any, ...]:
+    """KSM reads the status only: a quota the controller has not synced has no values yet.
+    A quantity that does not parse is left out."""
+    meta, status = _meta(obj), obj.get("status") or {}
+    values = []
+    for kind in ("hard", "used"):
+        items = status.get(kind)
+        for resource, quantity in (items if isinstance(items, dict) else {}).items():
+            value = quantity_value(str(quantity))
+            if value is not None:
+                values.append((esc(resource), kind, value))
+    return (esc(meta.get("namespace")), esc(meta.get("name"))), values

@@ -130,9 +130,10 @@ _MAX_MILLI_VALUE = (2**63 - 1) // 1000
 
 
 @lru_cache(maxsize=4096)
-def hpa_target_value(quantity: str) -> float | None:
-    """An HPA metric target quantity as KSM's ``convertValueToFloat64`` gives it:
-    ``MilliValue()/1000`` (``"500m"`` -> 0.5), or ``Value()`` when that would overflow."""
+def quantity_value(quantity: str) -> float | None:
+    """A quantity as KSM's ``convertValueToFloat64`` gives it (HPA metric targets, quota hard
+    and used): ``MilliValue()/1000`` (``"500m"`` -> 0.5), or ``Value()`` when that would
+    overflow."""
     try:
         whole = to_int(quantity)
         return float(whole) if whole > _MAX_MILLI_VALUE else to_milli(quantity) / 1000
