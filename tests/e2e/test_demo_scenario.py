@@ -91,6 +91,13 @@ def observe_workloads(http: httpx.Client, seen: dict[str, Any]) -> None:
     redis = http.get("/apis/apps/v1/namespaces/platform/statefulsets/redis").json()
     if (redis.get("status") or {}).get("readyReplicas") == 3:
         seen.setdefault("statefulset_ready", "platform/redis")
+    gpus = http.get("/api/v1/namespaces/ml/resourcequotas/gpus").json().get("status") or {}
+    if (gpus.get("used") or {}).get("requests.nvidia.com/gpu") == "2":
+        seen.setdefault("quota_full", gpus)
+    compute = http.get("/api/v1/namespaces/shop/resourcequotas/compute").json()
+    pods = int(((compute.get("status") or {}).get("used") or {}).get("pods", "0"))
+    if pods > seen.get("quota_shop_pods", 0):
+        seen["quota_shop_pods"] = pods
     agent = http.get("/apis/apps/v1/namespaces/logging/daemonsets/log-agent").json()
     status = agent.get("status") or {}
     if status.get("desiredNumberScheduled") == status.get("numberReady") == DAEMON_NODES:
@@ -132,6 +139,7 @@ WANTED = {
     "bad_rollout",
     "statefulset_ready",
     "daemonset_ready",
+    "quota_full",
     # events
     "hpa",
     "ev_backoff",
@@ -162,6 +170,9 @@ def test_demo_produces_each_declared_fault(tmp_path: Path) -> None:
     assert seen["gpu_xid"] == "gpu-0"
     assert seen["bad_rollout"] == "registry.example.com/shop/checkout:3.1.0-rc1"
     assert seen["job_complete"] == "index-rebuild"
+    assert seen["quota_full"]["hard"] == {"requests.nvidia.com/gpu": "2"}
+    # shop's 21 pods, more while web's HPA scales up; the quota counts them all
+    assert seen["quota_shop_pods"] >= 21, seen["quota_shop_pods"]
 
 
 # --- `kubeward demo` (what `make demo` runs), end to end -------------------------------------

@@ -205,7 +205,7 @@ def test_a_finished_pod_gives_back_compute_but_still_counts(kubectl: Kubectl, ns
     ).replace(
         "metadata: {name: batch}",
         "metadata: {name: batch, annotations: {sim.kubeward.io/behaviour: "
-        "'{\"runSeconds\": 1, \"startupSeconds\": 0}'}}",
+        '\'{"runSeconds": 1, "startupSeconds": 0}\'}}',
     )
     kubectl("apply", "-n", ns, "-f", "-", input=batch)
     assert used(kubectl, ns) == {"count/pods": "1", "requests.cpu": "700m"}

@@ -1,8 +1,9 @@
-"""ResourceQuota semantics (kubeward.kube.quota): charges, sums, scopes and admission messages,
-and the simulator's quota controller recounting a namespace in process."""
+"""ResourceQuota semantics (kubeward.kube.quota): charges, sums, scopes, admission messages and
+validation; and a scenario's quota in force at bootstrap, in process."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -22,6 +23,12 @@ from kubeward.kube.quota import (
 )
 from kubeward.kube.registry import REGISTRY
 from kubeward.kube.validation import validate_object
+from kubeward.sim.clock import SimClock
+from kubeward.sim.cluster import SimCluster
+from kubeward.sim.control.deployment import DeploymentController
+from kubeward.sim.control.replicaset import ReplicaSetController
+from kubeward.sim.scenarios.model import Scenario
+from simproc import until
 
 
 def container(name: str = "app", **resources: dict[str, str]) -> dict[str, Any]:
@@ -260,3 +267,37 @@ def test_validation() -> None:
         "ResourceQuotaScopeBestEffort, ResourceQuotaScopeNotBestEffort or "
         "ResourceQuotaScopeCrossNamespacePodAffinity"
     ]
+
+
+async def test_a_scenario_quota_holds_from_the_first_pod() -> None:
+    """The quota is synced at bootstrap, so the ReplicaSet controller, started at once, meets
+    it already: one pod of three, and a FailedCreate naming the quota."""
+    scenario = Scenario.model_validate(
+        {
+            "name": "t",
+            "nodePools": [{"name": "n", "count": 1}],
+            "resourceQuotas": [{"name": "few", "namespace": "shop", "hard": {"pods": "1"}}],
+            "workloads": [{"name": "web", "namespace": "shop", "replicas": 3}],
+        }
+    )
+    c = SimCluster(scenario, clock=SimClock(speed=100))
+    c.bootstrap()
+    loop = asyncio.get_running_loop()
+    wanted = (ReplicaSetController, DeploymentController)
+    tasks = [loop.create_task(x.run()) for x in c.controllers if isinstance(x, wanted)]
+    try:
+
+        def failed() -> list[str]:
+            return [
+                e.decode()["message"]
+                for e in c.store.resource(("", "events")).objects.values()
+                if b'"FailedCreate"' in e.raw
+            ]
+
+        messages = await until(failed)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert "exceeded quota: few, requested: pods=1, used: pods=1, limited: pods=1" in messages[0]
+    assert len(c.store.resource(("", "pods")).objects) == 1

@@ -134,6 +134,19 @@ def load_text(tmp_path: Path, text: str) -> Scenario:
             "workloads.1.name",
             "Deployment default/w is declared twice (rename one of them)",
         ),
+        (
+            "name: x\nresourceQuotas: [{name: q, namespace: a, hard: {cpu: '-1'}}]\n",
+            "resourceQuotas.0",
+            'spec.hard[cpu]: Invalid value: "-1": must be greater than or equal to 0 (the '
+            "ResourceQuota API's rules",
+        ),
+        (
+            "name: x\nresourceQuotas: [{name: q, namespace: a, hard: {cpu: '1'}, "
+            "scopes: [BestEffort]}]\n",
+            "resourceQuotas.0",
+            'spec.scopes: Invalid value: []core.ResourceQuotaScope{"BestEffort"}: unsupported '
+            "scope applied to resource",
+        ),
     ],
 )
 def test_errors_name_file_field_and_fix(tmp_path: Path, text: str, where: str, fix: str) -> None:
@@ -142,6 +155,44 @@ def test_errors_name_file_field_and_fix(tmp_path: Path, text: str, where: str, f
     message = str(info.value)
     assert f"{tmp_path / 's.yaml'}: {where}" in message
     assert fix in message
+
+
+def test_resource_quotas_are_created_with_their_namespaces() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "name": "x",
+            "resourceQuotas": [
+                {"name": "gpus", "namespace": "ml", "hard": {"requests.nvidia.com/gpu": 2}},
+                {
+                    "name": "pods",
+                    "namespace": "ml",
+                    "hard": {"pods": "5"},
+                    "scopes": ["BestEffort"],
+                },
+            ],
+        }
+    )
+    assert list(manifests(scenario)) == [
+        (("", "v1", "namespaces"), {"metadata": {"name": "ml"}}),
+        (
+            ("", "v1", "resourcequotas"),
+            {
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": {"name": "gpus", "namespace": "ml"},
+                "spec": {"hard": {"requests.nvidia.com/gpu": "2"}},
+            },
+        ),
+        (
+            ("", "v1", "resourcequotas"),
+            {
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": {"name": "pods", "namespace": "ml"},
+                "spec": {"hard": {"pods": "5"}, "scopes": ["BestEffort"]},
+            },
+        ),
+    ]
 
 
 def test_workloads_become_kubernetes_objects() -> None:

@@ -69,11 +69,12 @@ class SimCluster:
         self.api = ObjectAPI(self.store, self.clock)
         # Machine state behind the API (kubelets down, node problems, image caches).
         self.state = ClusterState()
+        self.quotas = ResourceQuotaController(self.api)
         # Controllers subscribe before the first write so their indexes see every object.
         self.controllers: list[Runnable] = [
             GarbageCollector(self.api),
             NamespaceController(self.api),
-            ResourceQuotaController(self.api),
+            self.quotas,
         ]
         self.kubelet_pods: KubeletPods | None = None
         self.usage: UsageModel | None = None
@@ -138,6 +139,10 @@ class SimCluster:
         for node in node_objects(self.scenario, now):
             self.api.create(node_type, "", node)
         self.create_objects(manifests(self.scenario))
+        # The scenario's quotas hold from the first pod on, as quotas made long before would
+        # (until its controller has run, a new quota limits nothing).
+        for namespace in sorted({q.namespace for q in self.scenario.resource_quotas}):
+            self.quotas.reconcile(namespace)
         log.info(
             "event=bootstrapped scenario=%s nodes=%d revision=%d",
             self.scenario.name,

@@ -25,6 +25,7 @@ from kubeward.kube.priority import (
     SYSTEM_PRIORITIES,
 )
 from kubeward.kube.quantity import QuantityError, parse_quantity
+from kubeward.kube.validation import validate_object
 from kubeward.sim.behaviour import PodBehaviour
 from kubeward.sim.load.spec import LoadSpec
 from kubeward.sim.scenarios.types import Duration, Name
@@ -422,6 +423,38 @@ class PriorityClassSpec(BaseModel):
         return body
 
 
+class ResourceQuotaSpec(BaseModel):
+    """A ResourceQuota the scenario creates in a namespace before its workloads (core/v1)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
+    namespace: Name
+    hard: dict[str, str | int] = Field(min_length=1)
+    scopes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _valid_for_the_api(self) -> ResourceQuotaSpec:
+        """The API server's own validation, so a scenario never fails at bootstrap."""
+        errors = validate_object("", "ResourceQuota", self.manifest(), namespaced=True)
+        if errors:
+            raise ValueError(
+                "; ".join(e.message() for e in errors)
+                + " (the ResourceQuota API's rules: see docs/scenarios.md, resourceQuotas)"
+            )
+        return self
+
+    def manifest(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"hard": {k: str(v) for k, v in self.hard.items()}}
+        if self.scopes:
+            spec["scopes"] = list(self.scopes)
+        return {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": spec,
+        }
+
+
 class SchedulerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scoring: Literal["LeastAllocated", "MostAllocated"] = "LeastAllocated"
@@ -436,6 +469,7 @@ class Scenario(BaseModel):
     node_pools: list[NodePool] = Field(default_factory=list, alias="nodePools")
     scheduler: SchedulerOptions = Field(default_factory=SchedulerOptions)
     priority_classes: list[PriorityClassSpec] = Field(default_factory=list, alias="priorityClasses")
+    resource_quotas: list[ResourceQuotaSpec] = Field(default_factory=list, alias="resourceQuotas")
     speed: float = Field(1.0, gt=0)
     workloads: list[Workload] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
