@@ -30,7 +30,7 @@ _TERMINAL = ("Succeeded", "Failed")
 
 class ResourceQuotaController(Controller):
     name = "resourcequota-controller"
-    watches = None  # object-count quotas (count/<resource>) can name any namespaced kind
+    watches = (RESOURCE_QUOTAS,)
 
     def __init__(self, api: ObjectAPI) -> None:
         super().__init__(api.store)
@@ -43,6 +43,7 @@ class ResourceQuotaController(Controller):
         # (storage key, object key) -> (resourceVersion, charge), for objects of namespaces
         # with quotas.
         self._charges: dict[tuple[tuple[str, str], str], tuple[int, Charge]] = {}
+        self._hearing_all = False
 
     def _quotas(self, namespace: str) -> Iterator[StoredObject]:
         quotas = self.store.resource(RESOURCE_QUOTAS).objects
@@ -52,18 +53,31 @@ class ResourceQuotaController(Controller):
         return (quotas[key] for key in keys)
 
     def keys_for(self, event: StoreEvent) -> list[Hashable]:
+        """ResourceQuota commits: recount the quota's namespace."""
+        return [event.obj.namespace] if event.obj.namespace else []
+
+    def _on_object(self, event: StoreEvent) -> None:
+        """Every other commit, while some quota exists: recount its namespace if it has a quota
+        and the commit can change what is charged there."""
         namespace = event.obj.namespace
-        if not namespace:
-            return []
-        if event.storage_key == RESOURCE_QUOTAS:
-            return [namespace]
+        if not namespace or event.storage_key == RESOURCE_QUOTAS:
+            return
         if next(self._quotas(namespace), None) is None:
-            return []
+            return
         if event.type == "DELETED":
             self._charges.pop((event.storage_key, event.obj.key), None)
         elif event.type == "MODIFIED" and not self._may_recharge(event):
-            return []
-        return [namespace]
+            return
+        self.enqueue(namespace)
+
+    def _hear_all_while_quotas_exist(self) -> None:
+        """Called between commits (never from a listener: the store is walking its list)."""
+        wanted = bool(self.store.resource(RESOURCE_QUOTAS).objects)
+        if wanted and not self._hearing_all:
+            self.store.add_listener(self._on_object)
+        elif not wanted and self._hearing_all:
+            self.store.remove_listener(self._on_object)
+        self._hearing_all = wanted
 
     @staticmethod
     def _may_recharge(event: StoreEvent) -> bool:
@@ -77,6 +91,7 @@ class ResourceQuotaController(Controller):
 
     def reconcile(self, key: Hashable) -> None:
         assert _RQ is not None
+        self._hear_all_while_quotas_exist()
         namespace = str(key)
         quotas = [q.decode() for q in self._quotas(namespace)]
         if not quotas:
