@@ -13,7 +13,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from simproc import SimProcess, start_sim
+from simproc import SimProcess, eventually, start_sim
 
 pytestmark = pytest.mark.e2e
 
@@ -292,3 +292,41 @@ def test_tls_kubeconfig_and_wrong_token(sim: SimProcess, tmp_path: Path) -> None
         "reason": "Unauthorized",
         "code": 401,
     }
+
+
+def test_resource_quota_refusal_is_a_typed_403(core: client.CoreV1Api) -> None:
+    """What a Python operator sees: the quota's status as typed models, and a 403 whose Status
+    body names the quota, once a create would exceed it."""
+    _create_namespace(core, "quota-client")
+    core.create_namespaced_resource_quota(
+        "quota-client",
+        client.V1ResourceQuota(
+            metadata=client.V1ObjectMeta(name="maps"),
+            spec=client.V1ResourceQuotaSpec(hard={"count/configmaps": "1"}),
+        ),
+    )
+
+    def synced() -> client.V1ResourceQuota | None:
+        rq = core.read_namespaced_resource_quota_status("maps", "quota-client")
+        return rq if rq.status and rq.status.used else None
+
+    rq = eventually(synced)
+    assert rq.status.hard == {"count/configmaps": "1"}
+    assert rq.status.used == {"count/configmaps": "0"}
+    core.create_namespaced_config_map(
+        "quota-client", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="one"))
+    )
+    with pytest.raises(ApiException) as refused:
+        core.create_namespaced_config_map(
+            "quota-client", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="two"))
+        )
+    assert refused.value.status == 403
+    body = json.loads(refused.value.body)
+    assert body["reason"] == "Forbidden"
+    assert body["details"] == {"name": "two", "kind": "configmaps"}
+    assert body["message"] == (
+        'configmaps "two" is forbidden: exceeded quota: maps, requested: count/configmaps=1, '
+        "used: count/configmaps=1, limited: count/configmaps=1"
+    )
+    listed = core.list_resource_quota_for_all_namespaces(field_selector="metadata.name=maps")
+    assert [q.status.used for q in listed.items] == [{"count/configmaps": "1"}]
