@@ -217,3 +217,93 @@ def test_a_finished_pod_gives_back_compute_but_still_counts(kubectl: Kubectl, ns
     eventually(finished, timeout=30)
     eventually(lambda: used(kubectl, ns) == {"count/pods": "1", "requests.cpu": "0"}, timeout=10)
     kubectl("apply", "-n", ns, "-f", "-", input=pod("next", cpu="700m"))
+
+
+LIMITS = """
+apiVersion: v1
+kind: LimitRange
+metadata: {name: bounds}
+spec:
+  limits:
+  - type: Container
+    default: {cpu: 500m, memory: 256Mi}
+    defaultRequest: {cpu: 100m}
+    max: {cpu: "1"}
+    maxLimitRequestRatio: {memory: "2"}
+  - type: PersistentVolumeClaim
+    max: {storage: 5Gi}
+"""
+
+
+def test_limitrange_defaults_let_a_bare_pod_into_a_quota(kubectl: Kubectl, ns: str) -> None:
+    kubectl("apply", "-n", ns, "-f", "-", input=LIMITS)
+    stored = json.loads(kubectl("get", "limitrange", "bounds", "-n", ns, "-o", "json").stdout)
+    # The API server's defaulting: defaultRequest falls back to default (memory).
+    assert stored["spec"]["limits"][0]["defaultRequest"] == {"cpu": "100m", "memory": "256Mi"}
+    assert kubectl("get", "limits", "-n", ns).stdout.split()[:3] == ["NAME", "CREATED", "AT"]
+    make_quota(kubectl, ns, "requests.cpu=1,limits.memory=1Gi")
+    # No resources at all: LimitRanger fills them in before quota admission looks.
+    kubectl("apply", "-n", ns, "-f", "-", input=pod("bare"))
+    created = json.loads(kubectl("get", "pod", "bare", "-n", ns, "-o", "json").stdout)
+    assert created["spec"]["containers"][0]["resources"] == {
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+    }
+    assert created["metadata"]["annotations"]["kubernetes.io/limit-ranger"] == (
+        "LimitRanger plugin set: cpu, memory request for container app; "
+        "cpu, memory limit for container app"
+    )
+    assert used(kubectl, ns) == {"limits.memory": "256Mi", "requests.cpu": "100m"}
+
+    big = pod("big").replace("resources: {}", "resources: {limits: {cpu: 2}}")
+    too_big = kubectl("apply", "-n", ns, "-f", "-", input=big, check=False)
+    assert (
+        'pods "big" is forbidden: maximum cpu usage per Container is 1, but limit is 2'
+    ) in too_big.stderr, too_big.stderr
+    ratio = pod("ratio", cpu="100m", memory_limit="1Gi").replace(
+        "limits: {memory: 1Gi}", "limits: {memory: 1Gi}, requests: {cpu: 100m, memory: 128Mi}"
+    )
+    refused = kubectl("apply", "-n", ns, "-f", "-", input=ratio, check=False)
+    assert (
+        'pods "ratio" is forbidden: memory max limit to request ratio per Container is 2, '
+        "but provided ratio is 8.000000"
+    ) in refused.stderr, refused.stderr
+    claim = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Gi}}
+"""
+    refused = kubectl("apply", "-n", ns, "-f", "-", input=claim, check=False)
+    assert (
+        'persistentvolumeclaims "data" is forbidden: maximum storage usage per '
+        "PersistentVolumeClaim is 5Gi, but request is 10Gi"
+    ) in refused.stderr, refused.stderr
+    described = kubectl("describe", "namespace", ns).stdout
+    assert re.search(r"Container\s+cpu\s+-\s+1\s+100m\s+500m\s+-", described), described
+
+
+def test_invalid_limitranges_are_refused(kubectl: Kubectl, ns: str) -> None:
+    bad = """
+apiVersion: v1
+kind: LimitRange
+metadata: {name: bad}
+spec:
+  limits:
+  - type: Container
+    min: {cpu: "2"}
+    max: {cpu: "1"}
+  - type: Pod
+    default: {cpu: 1}
+"""
+    refused = kubectl("apply", "-n", ns, "-f", "-", input=bad, check=False)
+    assert 'The LimitRange "bad" is invalid:' in refused.stderr, refused.stderr
+    assert (
+        'spec.limits[0].min[cpu]: Invalid value: "2": min value 2 is greater than max value 1'
+        in (refused.stderr)
+    )
+    assert "spec.limits[1].default: Forbidden: may not be specified when `type` is 'Pod'" in (
+        refused.stderr
+    )

@@ -30,6 +30,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from kubeward.kube.limitrange import default_limit_range
 from kubeward.kube.priority import SYSTEM_PRIORITIES, default_priority_class
 from kubeward.kube.quantity import Quantity, QuantityError
 
@@ -668,6 +669,7 @@ _SIMPLE = {
     ("", "PersistentVolume"): _default_pv,
     ("", "Secret"): _default_secret,
     ("", "Endpoints"): _default_endpoints,
+    ("", "LimitRange"): default_limit_range,
     ("autoscaling", "HorizontalPodAutoscaler"): _default_hpa,
     (_FC, "FlowSchema"): _default_flowschema,
     (_FC, "PriorityLevelConfiguration"): _default_plc,

@@ -133,6 +133,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _r("", "v1", "Event", "events", True, short=("ev",)),
     _r("", "v1", "PersistentVolume", "persistentvolumes", False, short=("pv",), status=True),
     _r("", "v1", "ResourceQuota", "resourcequotas", True, short=("quota",), status=True),
+    _r("", "v1", "LimitRange", "limitranges", True, short=("limits",)),
     _r(
         "",
         "v1",

@@ -1883,6 +1883,123 @@ def _validate_resourcequota(v: _V, obj: dict[str, Any], create: bool) -> None:
     _validate_quota_list(v, status, "used", "status")
 
 
+_LIMIT_TYPES = ("Pod", "Container", "PersistentVolumeClaim")
+_LIMIT_MAPS = ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio")
+
+
+def _validate_limit_resource_name(v: _V, limit_type: str, name: str, path: str) -> None:
+    """validateLimitRangeResourceName: container rules for Pod and Container items."""
+    if limit_type in ("Pod", "Container"):
+        _validate_container_resource_name(v, name, path)
+        return
+    problems = qualified_name(name)
+    if problems:
+        v.invalid_each(path, name, problems)
+    elif "/" not in name and name not in _STANDARD_RESOURCES and not _is_hugepages(name):
+        v.add(invalid(path, name, "must be a standard resource type or fully qualified"))
+
+
+def _validate_limitrange(v: _V, obj: dict[str, Any], create: bool) -> None:
+    """ValidateLimitRange: each item's type once, its resource names, and min <= defaultRequest
+    <= default <= max, maxLimitRequestRatio within max/min."""
+    spec = v.obj(obj, "spec", "") or {}
+    seen: set[str] = set()
+    for i, item in enumerate(v.array(spec, "limits", "spec") or ()):
+        at = f"spec.limits[{i}]"
+        item = item if isinstance(item, dict) else {}
+        kind = str(item.get("type") or "")
+        problems = qualified_name(kind)
+        if problems:
+            v.invalid_each(f"{at}.type", kind, problems)
+        elif "/" not in kind and kind not in _LIMIT_TYPES:
+            v.add(invalid(f"{at}.type", kind, "must be a standard limit type or fully qualified"))
+        if kind in seen:
+            v.add(duplicate(f"{at}.type", kind))
+        seen.add(kind)
+        maps: dict[str, dict[str, Quantity]] = {}
+        for key in _LIMIT_MAPS:
+            raw = v.obj(item, key, at) or {}
+            if kind == "Pod" and key in ("default", "defaultRequest"):
+                if raw:
+                    v.add(forbidden(f"{at}.{key}", "may not be specified when `type` is 'Pod'"))
+                continue
+            maps[key] = {}
+            for name, value in raw.items():
+                _validate_limit_resource_name(v, kind, name, f"{at}.{key}[{name}]")
+                q = _quantity(v, value, f"{at}.{key}[{name}]")
+                if q is not None:
+                    maps[key][name] = q
+        if kind == "PersistentVolumeClaim" and not (
+            "storage" in maps["min"] or "storage" in maps["max"]
+        ):
+            v.add(
+                required(
+                    f"{at}.limits",
+                    "either minimum or maximum storage value is required, but neither was provided",
+                )
+            )
+        _check_limit_order(v, at, maps)
+
+
+def _check_limit_order(v: _V, at: str, maps: dict[str, dict[str, Quantity]]) -> None:
+    low, high = maps.get("min", {}), maps.get("max", {})
+    default, request = maps.get("default", {}), maps.get("defaultRequest", {})
+    ratios = maps.get("maxLimitRequestRatio", {})
+    for k in sorted({name for m in maps.values() for name in m}):
+        mn, mx, df, dr, ratio = (
+            low.get(k),
+            high.get(k),
+            default.get(k),
+            request.get(k),
+            ratios.get(k),
+        )
+
+        def bad(key: str, shown: Quantity, message: str, k: str = k) -> None:
+            v.add(invalid(f"{at}.{key}[{k}]", str(shown), message))
+
+        if mn is not None and mx is not None and mn.amount > mx.amount:
+            bad("min", mn, f"min value {mn} is greater than max value {mx}")
+        if dr is not None and mn is not None and mn.amount > dr.amount:
+            bad("defaultRequest", dr, f"min value {mn} is greater than default request value {dr}")
+        if dr is not None and mx is not None and dr.amount > mx.amount:
+            bad("defaultRequest", dr, f"default request value {dr} is greater than max value {mx}")
+        if dr is not None and df is not None and dr.amount > df.amount:
+            bad(
+                "defaultRequest",
+                dr,
+                f"default request value {dr} is greater than default limit value {df}",
+            )
+        if df is not None and mn is not None and mn.amount > df.amount:
+            bad("default", mn, f"min value {mn} is greater than default value {df}")
+        if df is not None and mx is not None and df.amount > mx.amount:
+            bad("default", mx, f"default value {df} is greater than max value {mx}")
+        if ratio is not None and ratio.amount < 1:
+            bad("maxLimitRequestRatio", ratio, f"ratio {ratio} is less than 1")
+        if (
+            ratio is not None
+            and mn is not None
+            and mx is not None
+            and mn.amount > 0
+            and ratio.amount > mx.amount / mn.amount
+        ):
+            bad(
+                "maxLimitRequestRatio",
+                ratio,
+                f"ratio {ratio} is greater than max/min = {float(mx.amount / mn.amount):f}",
+            )
+        if (
+            not _overcommit_allowed(k)
+            and df is not None
+            and dr is not None
+            and df.amount != dr.amount
+        ):
+            bad(
+                "defaultRequest",
+                dr,
+                f"default value {df} must equal to defaultRequest value {dr} in {k}",
+            )
+
+
 def _validate_core_event(v: _V, obj: dict[str, Any], create: bool) -> None:
     # legacyValidateEvent: the involved object must live in the event's namespace.
     involved = v.obj(obj, "involvedObject", "") or {}
@@ -2440,6 +2557,7 @@ _KINDS: dict[tuple[str, str], Validator] = {
     ("", "Secret"): _validate_secret,
     ("", "PersistentVolumeClaim"): _validate_pvc,
     ("", "ResourceQuota"): _validate_resourcequota,
+    ("", "LimitRange"): _validate_limitrange,
     ("", "Event"): _validate_core_event,
     ("events.k8s.io", "Event"): _validate_events_event,
     ("apps", "Deployment"): lambda v, o, c: _validate_replicated(v, o, "Deployment"),

@@ -341,9 +341,11 @@ class ObjectAPI:
             meta = obj["metadata"]
         self.admission.create(srt, obj, sent_name)
         apply_defaults(srt.group, srt.kind, obj)
+        self.admission.default_limits(srt, obj)
         errors = validate_object(srt.group, srt.kind, obj, namespaced=srt.namespaced)
         if errors:
             raise st.invalid_object(srt.kind, srt.group, str(meta.get("name", "")), errors)
+        self.admission.check_limits(srt, obj)
         name = meta["name"]
         if srt.namespaced:
             self._check_namespace_open(meta["namespace"])

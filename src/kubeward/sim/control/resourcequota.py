@@ -54,7 +54,9 @@ class ResourceQuotaController(Controller):
 
     def keys_for(self, event: StoreEvent) -> list[Hashable]:
         """ResourceQuota commits: recount the quota's namespace."""
-        return [event.obj.namespace] if event.obj.namespace else []
+        if event.storage_key != RESOURCE_QUOTAS or not event.obj.namespace:
+            return []
+        return [event.obj.namespace]
 
     def _on_object(self, event: StoreEvent) -> None:
         """Every other commit, while some quota exists: recount its namespace if it has a quota
