@@ -189,6 +189,20 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        # In "default", where no pod is created: the API server defaults the Container item's
+        # default and defaultRequest to max, which every new pod there would get.
+        "/api/v1/namespaces/default/limitranges",
+        {
+            "metadata": {"name": "bounds"},
+            "spec": {
+                "limits": [
+                    {"type": "Container", "max": {"memory": "64Gi"}},
+                    {"type": "PersistentVolumeClaim", "max": {"storage": "1Ti"}},
+                ]
+            },
+        },
+    ),
+    (
         # The simulator's quota controller fills in its status (hard, and used by this
         # namespace's pods, claims and the sidecar's 2Mi limit).
         "/api/v1/namespaces/{ns}/resourcequotas",
@@ -426,6 +440,7 @@ LISTS = {
     "services": "/api/v1/services",
     "persistentvolumeclaims": "/api/v1/persistentvolumeclaims",
     "resourcequotas": "/api/v1/resourcequotas",
+    "limitranges": "/api/v1/limitranges",
     "deployments": "/apis/apps/v1/deployments",
     "replicasets": "/apis/apps/v1/replicasets",
     "daemonsets": "/apis/apps/v1/daemonsets",
@@ -618,6 +633,10 @@ METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
         "resourcequota",
         lambda m: {"namespace": m["namespace"], "resourcequota": m["name"]},
     ),
+    "limitranges": (
+        "limitrange",
+        lambda m: {"namespace": m["namespace"], "limitrange": m["name"]},
+    ),
     "deployments": ("deployment", lambda m: {"namespace": m["namespace"], "deployment": m["name"]}),
     "replicasets": ("replicaset", lambda m: {"namespace": m["namespace"], "replicaset": m["name"]}),
     "daemonsets": ("daemonset", lambda m: {"namespace": m["namespace"], "daemonset": m["name"]}),
@@ -668,6 +687,7 @@ def expected(
                 "services",
                 "persistentvolumeclaims",
                 "resourcequotas",
+                "limitranges",
                 "replicasets",
                 "jobs",
                 "cronjobs",
@@ -680,7 +700,7 @@ def expected(
                 ("annotations", annotations_allowed or {}),
             ):
                 keys = allowed.get("*") or allowed.get(resource)  # "*" wins, as in KSM
-                if keys:
+                if keys and kind != "limitranges":  # KSM has no such families for them
                     prefix = field.removesuffix("s")
                     extra = _allowlisted(prefix, m.get(field, {}), keys)
                     add(f"kube_{word}_{field}", 1, **key, **extra)
@@ -976,6 +996,19 @@ def expected(
             ("observed_generation", "observedGeneration"),
         ):
             add(f"kube_poddisruptionbudget_status_{family}", st.get(field, 0), **key)
+    for lr in c["limitranges"]:
+        key = {"namespace": lr["metadata"]["namespace"], "limitrange": lr["metadata"]["name"]}
+        for item in lr["spec"]["limits"]:
+            for constraint in ("min", "max", "default", "defaultRequest", "maxLimitRequestRatio"):
+                for resource, quantity in item.get(constraint, {}).items():
+                    add(
+                        "kube_limitrange",
+                        to_milli(quantity) / 1000,
+                        **key,
+                        resource=resource,
+                        type=item["type"],
+                        constraint=constraint,
+                    )
     for rq in c["resourcequotas"]:
         key = {"namespace": rq["metadata"]["namespace"], "resourcequota": rq["metadata"]["name"]}
         for kind in ("hard", "used"):

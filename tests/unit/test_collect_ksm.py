@@ -882,6 +882,47 @@ def test_resourcequota_family_reads_the_status() -> None:
     assert "kube_resourcequota_deletion_timestamp" not in FAMILY_NAMES  # none in KSM
 
 
+def test_limitrange_family_has_a_series_per_constraint() -> None:
+    lr = {
+        "metadata": {"name": "bounds", "namespace": "shop"},
+        "spec": {
+            "limits": [
+                {
+                    "type": "Container",
+                    "max": {"cpu": "2"},
+                    "default": {"memory": "256Mi"},
+                    "defaultRequest": {"cpu": "100m"},
+                    "maxLimitRequestRatio": {"memory": "2"},
+                },
+                {"type": "PersistentVolumeClaim", "min": {"storage": "1Gi"}},
+            ]
+        },
+    }
+    s = parse(render({"limitranges": [lr]}))
+
+    def key(resource: str, type_: str, constraint: str) -> frozenset[tuple[str, str]]:
+        return L(
+            namespace="shop",
+            limitrange="bounds",
+            resource=resource,
+            type=type_,
+            constraint=constraint,
+        )
+
+    assert of(s, "kube_limitrange") == {
+        key("cpu", "Container", "max"): 2,
+        key("memory", "Container", "default"): 256 * 2**20,
+        key("cpu", "Container", "defaultRequest"): 0.1,
+        key("memory", "Container", "maxLimitRequestRatio"): 2,
+        key("storage", "PersistentVolumeClaim", "min"): 2**30,
+    }
+    # KSM has only these two families for LimitRanges.
+    assert [n for n in FAMILY_NAMES if n.startswith("kube_limitrange")] == [
+        "kube_limitrange",
+        "kube_limitrange_created",
+    ]
+
+
 def test_deployment_generation_pause_and_rolling_update_counts() -> None:
     rolling = {
         "metadata": {"name": "web", "namespace": "shop", "generation": 4},

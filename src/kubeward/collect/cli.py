@@ -61,10 +61,10 @@ def parse_retention(value: str | None) -> timedelta | None:
 
 def parse_allowlists(labels: str | None, annotations: str | None) -> MetadataRows:
     """The two allowlist options, checked (a bad one exits 2 naming it)."""
-    from kubeward.collect.kinds import STATE_KIND_BY_NAME
+    from kubeward.collect.ksm import LABELLED_KINDS
     from kubeward.collect.metadata import AllowlistError, MetadataRows, parse_allowlist
 
-    kinds = tuple(STATE_KIND_BY_NAME)
+    kinds = LABELLED_KINDS
     parsed = []
     for value, prefix, option in (
         (labels, "label", "--metric-labels-allowlist"),

@@ -79,6 +79,12 @@ STATE_KINDS: tuple[StateKind, ...] = (
         rows_core.resourcequota_rows,
     ),
     StateKind(
+        "limitranges",
+        Resource("", "v1", "limitranges"),
+        rows_core.LIMITRANGE_TABLES,
+        rows_core.limitrange_rows,
+    ),
+    StateKind(
         "deployments",
         Resource("apps", "v1", "deployments"),
         rows_apps.DEPLOYMENT_TABLES,

@@ -317,6 +317,14 @@ def _hpa_metric(name: str, table: str) -> Render:
     return render
 
 
+def _limitrange(v: KindView) -> list[Text]:
+    table = "limitrange_values"
+    line = Line("kube_limitrange").text(v.child_identity(table))
+    line.label("resource", v.col(table, "resource")).label("type", v.col(table, "type"))
+    line.label("constraint", v.col(table, "constraint"))
+    return [line.value(floats(v.col(table, "value")))]
+
+
 def _resourcequota(v: KindView) -> list[Text]:
     table = "resourcequota_values"
     line = Line("kube_resourcequota").text(v.child_identity(table))
@@ -334,6 +342,7 @@ KSM_NAMES = {
     "services": "service",
     "persistentvolumeclaims": "persistentvolumeclaim",
     "resourcequotas": "resourcequota",
+    "limitranges": "limitrange",
     "deployments": "deployment",
     "replicasets": "replicaset",
     "daemonsets": "daemonset",
@@ -347,6 +356,7 @@ KSM_NAMES = {
 _NO_DELETION_FAMILY = (
     "namespaces",
     "resourcequotas",
+    "limitranges",
     "services",
     "persistentvolumeclaims",
     "replicasets",
@@ -354,6 +364,11 @@ _NO_DELETION_FAMILY = (
     "cronjobs",
     "poddisruptionbudgets",
 )
+
+
+# The kinds with kube_<kind>_labels and _annotations families (KSM has none for LimitRanges),
+# which are the kinds --metric-labels-allowlist and --metric-annotations-allowlist accept.
+LABELLED_KINDS = tuple(kind for kind in KSM_NAMES if kind != "limitranges")
 
 
 def _timestamp(name: str, column: str) -> Render:
@@ -389,6 +404,8 @@ def _metadata_families(kind: str) -> Iterator[Family]:
     if kind not in _NO_DELETION_FAMILY:
         name = f"{prefix}_deletion_timestamp"
         yield Family(name, "Unix deletion timestamp", "gauge", kind, _timestamp(name, "deleted"))
+    if kind not in LABELLED_KINDS:
+        return
     for column in ("labels", "annotations"):
         name = f"{prefix}_{column}"
         help_text = f"Kubernetes {column} converted to Prometheus labels."
@@ -1343,6 +1360,14 @@ FAMILIES: tuple[Family, ...] = (
         "Most recent generation observed when updating this PDB status",
         "poddisruptionbudgets",
         "observed_generation",
+    ),
+    # limitranges
+    Family(
+        "kube_limitrange",
+        "Information about limit range.",
+        "gauge",
+        "limitranges",
+        _limitrange,
     ),
     # resourcequotas
     Family(

@@ -24,6 +24,7 @@ from kubeward.collect.values import (
     quantity_value,
     unix_seconds,
 )
+from kubeward.kube.quantity import QuantityError, to_milli
 
 Obj = dict[str, Any]
 # KSM's podStatusReasons: kube_pod_status_reason has one series per reason for every pod, 1 when
@@ -82,6 +83,12 @@ PVC_TABLES = (
     columns("pvc_access_modes", "access_mode:dict"),
     columns("pvc_conditions", "condition:dict status:dict"),
 )
+LIMITRANGE_TABLES = (
+    columns("limitranges", "namespace:dict limitrange:str"),
+    # one row per resource of each item's min, max, default, defaultRequest and ratio
+    columns("limitrange_values", "resource:dict type:dict constraint:dict value:float"),
+)
+LIMIT_CONSTRAINTS = ("min", "max", "default", "defaultRequest", "maxLimitRequestRatio")
 RESOURCEQUOTA_TABLES = (
     columns("resourcequotas", "namespace:dict resourcequota:str"),
     # status.hard then status.used, one row per resource (type is "hard" or "used")
@@ -316,4 +323,23 @@ def resourcequota_rows(obj: Obj) -> tuple[Any, ...]:
             value = quantity_value(str(quantity))
             if value is not None:
                 values.append((esc(resource), kind, value))
+    return (esc(meta.get("namespace")), esc(meta.get("name"))), values
+
+
+def limitrange_rows(obj: Obj) -> tuple[Any, ...]:
+    """KSM's values are ``MilliValue()/1000`` (without the whole-value fallback of quotas); a
+    quantity that does not parse is left out."""
+    meta = _meta(obj)
+    values = []
+    for item in (obj.get("spec") or {}).get("limits") or ():
+        if not isinstance(item, dict):
+            continue
+        for constraint in LIMIT_CONSTRAINTS:
+            entries = item.get(constraint)
+            for resource, quantity in (entries if isinstance(entries, dict) else {}).items():
+                try:
+                    value = to_milli(str(quantity)) / 1000
+                except (QuantityError, ValueError):
+                    continue
+                values.append((esc(resource), esc(item.get("type")), constraint, value))
     return (esc(meta.get("namespace")), esc(meta.get("name"))), values
