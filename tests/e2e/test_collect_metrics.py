@@ -523,11 +523,13 @@ def cluster(sim: SimProcess) -> Iterator[httpx.Client]:
         )
         assert r.status_code == 200, r.text
 
-        # The simulator provisions no volumes: bind the claim as a provisioner would.
-        bound = {"phase": "Bound", "conditions": [{"type": "Resizing", "status": "False"}]}
+        # The simulated driver provisions and binds the claim; the simulator never resizes one,
+        # so the Resizing condition is written as the resizer would.
+        claim_path = f"/api/v1/namespaces/{NS}/persistentvolumeclaims/data"
+        eventually(lambda: client.get(claim_path).json()["status"].get("phase") == "Bound")
         r = client.patch(
-            f"/api/v1/namespaces/{NS}/persistentvolumeclaims/data/status",
-            json={"status": bound},
+            f"{claim_path}/status",
+            json={"status": {"conditions": [{"type": "Resizing", "status": "False"}]}},
             headers={"Content-Type": "application/merge-patch+json"},
         )
         assert r.status_code == 200, r.text

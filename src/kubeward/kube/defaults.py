@@ -550,6 +550,11 @@ def _default_pv(obj: dict[str, Any]) -> None:
         _setdefault(status, "phase", "Pending")
 
 
+def _default_storage_class(obj: dict[str, Any]) -> None:
+    _setdefault(obj, "reclaimPolicy", "Delete")
+    _setdefault(obj, "volumeBindingMode", "Immediate")
+
+
 def _default_secret(obj: dict[str, Any]) -> None:
     _setdefault(obj, "type", "Opaque")
 
@@ -670,6 +675,7 @@ _SIMPLE = {
     ("", "Secret"): _default_secret,
     ("", "Endpoints"): _default_endpoints,
     ("", "LimitRange"): default_limit_range,
+    ("storage.k8s.io", "StorageClass"): _default_storage_class,
     ("autoscaling", "HorizontalPodAutoscaler"): _default_hpa,
     (_FC, "FlowSchema"): _default_flowschema,
     (_FC, "PriorityLevelConfiguration"): _default_plc,

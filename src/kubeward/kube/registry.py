@@ -134,6 +134,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _r("", "v1", "PersistentVolume", "persistentvolumes", False, short=("pv",), status=True),
     _r("", "v1", "ResourceQuota", "resourcequotas", True, short=("quota",), status=True),
     _r("", "v1", "LimitRange", "limitranges", True, short=("limits",)),
+    _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, short=("sc",)),
     _r(
         "",
         "v1",

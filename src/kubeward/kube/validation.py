@@ -2000,6 +2000,37 @@ def _check_limit_order(v: _V, at: str, maps: dict[str, dict[str, Quantity]]) -> 
             )
 
 
+def _validate_storage_class(v: _V, obj: dict[str, Any], create: bool) -> None:
+    """ValidateStorageClass: provisioner, reclaimPolicy and volumeBindingMode (the limits on
+    parameters' count and size are not checked)."""
+    provisioner = v.string(obj, "provisioner", "") or ""
+    if not provisioner:
+        v.add(required("provisioner", ""))
+    else:
+        v.invalid_each("provisioner", provisioner.lower(), qualified_name(provisioner.lower()))
+    v.obj(obj, "parameters", "")  # a map of strings, passed to the provisioner as is
+    policy = v.string(obj, "reclaimPolicy", "")
+    if policy is not None and policy not in ("Delete", "Retain"):
+        v.add(not_supported("reclaimPolicy", policy, ["Delete", "Retain"]))
+    mode = v.string(obj, "volumeBindingMode", "")
+    if not mode:
+        v.add(required("volumeBindingMode", ""))
+    elif mode not in ("Immediate", "WaitForFirstConsumer"):
+        v.add(not_supported("volumeBindingMode", mode, ["Immediate", "WaitForFirstConsumer"]))
+
+
+def _storage_class_update(v: _V, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """ValidateStorageClassUpdate: only metadata, mountOptions, allowVolumeExpansion and
+    allowedTopologies may change."""
+    if (old.get("parameters") or {}) != (new.get("parameters") or {}):
+        v.add(forbidden("parameters", "updates to parameters are forbidden."))
+    for key in ("provisioner", "reclaimPolicy"):
+        if old.get(key) != new.get(key):
+            v.add(forbidden(key, f"updates to {key} are forbidden."))
+    if old.get("volumeBindingMode") != new.get("volumeBindingMode"):
+        v.add(invalid("volumeBindingMode", new.get("volumeBindingMode"), FIELD_IMMUTABLE))
+
+
 def _validate_core_event(v: _V, obj: dict[str, Any], create: bool) -> None:
     # legacyValidateEvent: the involved object must live in the event's namespace.
     involved = v.obj(obj, "involvedObject", "") or {}
@@ -2558,6 +2589,7 @@ _KINDS: dict[tuple[str, str], Validator] = {
     ("", "PersistentVolumeClaim"): _validate_pvc,
     ("", "ResourceQuota"): _validate_resourcequota,
     ("", "LimitRange"): _validate_limitrange,
+    ("storage.k8s.io", "StorageClass"): _validate_storage_class,
     ("", "Event"): _validate_core_event,
     ("events.k8s.io", "Event"): _validate_events_event,
     ("apps", "Deployment"): lambda v, o, c: _validate_replicated(v, o, "Deployment"),
@@ -2930,6 +2962,8 @@ def validate_update(
             _immutable_data_update(v, kind, old, new)
         elif (group, kind) == ("", "PersistentVolumeClaim"):
             _pvc_update(v, old, new)
+        elif (group, kind) == ("storage.k8s.io", "StorageClass"):
+            _storage_class_update(v, old, new)
         elif (group, kind) == ("scheduling.k8s.io", "PriorityClass"):
             v.errs.extend(validate_priority_class_update(old, new))
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:

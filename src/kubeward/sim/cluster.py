@@ -27,6 +27,7 @@ from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.resourcequota import ResourceQuotaController
 from kubeward.sim.control.scheduler import Scheduler
 from kubeward.sim.control.statefulset import StatefulSetController
+from kubeward.sim.control.volumes import DEFAULT_CLASS_ANNOTATION, PROVISIONER, VolumeController
 from kubeward.sim.faults import FaultTimeline
 from kubeward.sim.load.bootstrap import create_defaults as create_default_flow_control
 from kubeward.sim.nodes.factory import node_objects
@@ -107,6 +108,7 @@ class SimCluster:
             HPAController(self.api, self.usage),
             EndpointsController(self.api),
             DisruptionController(self.api),
+            VolumeController(self.api),
         ]
 
     def bootstrap(self) -> None:
@@ -121,6 +123,23 @@ class SimCluster:
         for pc in SYSTEM_PRIORITY_CLASSES:  # kube-apiserver's scheduling post-start hook
             self.api.create(pc_type, "", copy.deepcopy(pc))
         create_default_flow_control(self.api)
+        # What a managed cluster's installer adds: a default class of the simulated CSI driver.
+        sc_type = REGISTRY.get("storage.k8s.io", "v1", "storageclasses")
+        assert sc_type is not None
+        self.api.create(
+            sc_type,
+            "",
+            {
+                "metadata": {
+                    "name": "standard",
+                    "annotations": {DEFAULT_CLASS_ANNOTATION: "true"},
+                },
+                "provisioner": PROVISIONER,
+                "reclaimPolicy": "Delete",
+                "volumeBindingMode": "Immediate",
+                "allowVolumeExpansion": True,
+            },
+        )
         self.api.create(
             svc_type,
             "default",

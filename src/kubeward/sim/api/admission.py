@@ -3,6 +3,8 @@
 - Priority (``kubeward.kube.priority`` holds its semantics): pods get their priority from
   their PriorityClass on create and keep it on update; a second global-default PriorityClass
   is refused; the built-in system classes cannot be deleted.
+- DefaultStorageClass and StorageObjectInUseProtection: a claim without a class gets the
+  default StorageClass; claims and volumes get their protection finalizers.
 - LimitRanger (``kubeward.kube.limitrange``): a new pod gets the requests and limits it leaves
   out from its namespace's LimitRanges; pods and claims outside their bounds are refused.
 - ResourceQuota (``kubeward.kube.quota``): a create that would take a quota of its namespace
@@ -33,6 +35,10 @@ PRIORITY_CLASSES = ("scheduling.k8s.io", "priorityclasses")
 RESOURCE_QUOTAS = ("", "resourcequotas")
 LIMIT_RANGES = ("", "limitranges")
 PVCS = ("", "persistentvolumeclaims")
+PVS = ("", "persistentvolumes")
+STORAGE_CLASSES = ("storage.k8s.io", "storageclasses")
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+_PROTECTION = {PVCS: "kubernetes.io/pvc-protection", PVS: "kubernetes.io/pv-protection"}
 
 
 class Admission:
@@ -48,6 +54,21 @@ class Admission:
             if b'"globalDefault":true' in obj.raw:
                 yield obj.decode()
 
+    def _default_storage_class(self) -> str | None:
+        """DefaultStorageClass: the class annotated as default (the newest if several)."""
+        defaults = [
+            obj.decode()
+            for obj in self.store.resource(STORAGE_CLASSES).objects.values()
+            if b'"storageclass.kubernetes.io/is-default-class":"true"' in obj.raw
+        ]
+        if not defaults:
+            return None
+        newest = max(
+            defaults,
+            key=lambda c: (c["metadata"].get("creationTimestamp", ""), c["metadata"]["name"]),
+        )
+        return str(newest["metadata"]["name"])
+
     def create(self, srt: ResourceType, obj: dict[str, Any], sent_name: str = "") -> None:
         """Mutating and validating admission on create, before defaulting and validation.
         ``sent_name``: the name (or generateName) the client sent, for error messages."""
@@ -60,6 +81,16 @@ class Admission:
                 admit_pod(spec, self._get_class, self._default_candidates)
             except PriorityForbidden as exc:
                 raise _forbidden(srt, sent_name, str(exc)) from None
+        elif key in _PROTECTION:
+            meta = obj.setdefault("metadata", {})
+            finalizers = meta.get("finalizers") or []
+            if isinstance(finalizers, list) and _PROTECTION[key] not in finalizers:
+                meta["finalizers"] = [*finalizers, _PROTECTION[key]]
+            spec = obj.get("spec")
+            if key == PVCS and isinstance(spec, dict) and "storageClassName" not in spec:
+                default = self._default_storage_class()
+                if default:
+                    spec["storageClassName"] = default
         elif key == PRIORITY_CLASSES:
             try:
                 check_priority_class_admission(obj, self._default_candidates(), creating=True)

@@ -453,6 +453,25 @@ RESOURCEQUOTA_COLUMNS = (
         "independent of contention on the node.",
     ),
 )
+STORAGECLASS_COLUMNS = (
+    NAME,
+    _c("Provisioner", description="Indicates the type of the provisioner."),
+    _c(
+        "ReclaimPolicy",
+        description="Dynamically provisioned PersistentVolumes of this storage class are "
+        "created with this reclaimPolicy. Defaults to Delete.",
+    ),
+    _c(
+        "VolumeBindingMode",
+        description="VolumeBindingMode indicates how PersistentVolumeClaims should be "
+        "provisioned and bound. When unset, VolumeBindingImmediate is used.",
+    ),
+    _c(
+        "AllowVolumeExpansion",
+        description="AllowVolumeExpansion shows whether the storage class allow volume expand.",
+    ),
+    AGE,
+)
 DEPLOYMENT_COLUMNS = (
     NAME,
     _c("Ready", description="Number of the pod with ready state"),
@@ -961,6 +980,25 @@ def _resourcequota_cells(rq: Any, now: datetime) -> Cells:
     return [_name(rq), _age(rq, now), ", ".join(request), ", ".join(limit)]
 
 
+_DEFAULT_CLASS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
+
+
+def _storageclass_cells(sc: Any, now: datetime) -> Cells:
+    annotations = _map(sc, "metadata", "annotations")
+    default = any(annotations.get(key) == "true" for key in _DEFAULT_CLASS)
+    return [
+        _name(sc) + (" (default)" if default else ""),
+        _str(sc, "provisioner"),
+        _str(sc, "reclaimPolicy", default="Delete"),
+        _str(sc, "volumeBindingMode", default="Immediate"),
+        _get(sc, "allowVolumeExpansion") is True,
+        _age(sc, now),
+    ]
+
+
 def _pvc_cells(pvc: Any, now: datetime) -> Cells:
     spec = _map(pvc, "spec")
     phase = "Terminating" if _deleting(pvc) else (_str(pvc, "status", "phase") or "Pending")
@@ -1331,6 +1369,7 @@ PRINTERS: dict[tuple[str, str], TablePrinter] = {
     ("", "persistentvolumes"): TablePrinter(PV_COLUMNS, _pv_cells),
     ("", "persistentvolumeclaims"): TablePrinter(PVC_COLUMNS, _pvc_cells),
     ("", "resourcequotas"): TablePrinter(RESOURCEQUOTA_COLUMNS, _resourcequota_cells),
+    ("storage.k8s.io", "storageclasses"): TablePrinter(STORAGECLASS_COLUMNS, _storageclass_cells),
     ("apps", "deployments"): TablePrinter(DEPLOYMENT_COLUMNS, _deployment_cells),
     ("apps", "replicasets"): TablePrinter(REPLICASET_COLUMNS, _replicaset_cells),
     ("apps", "daemonsets"): TablePrinter(DAEMONSET_COLUMNS, _daemonset_cells),

@@ -36,8 +36,6 @@ from kubeward.sim.control.podcontrol import (
 
 STATEFULSETS = REGISTRY.get("apps", "v1", "statefulsets")
 PVCS = REGISTRY.get("", "v1", "persistentvolumeclaims")
-PVS = REGISTRY.get("", "v1", "persistentvolumes")
-PROVISIONER = "sim.kubeward.io"
 HASH_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
@@ -173,7 +171,7 @@ class StatefulSetController(PodOwnerController):
         if policy.get("whenDeleted") == "Delete":
             body["metadata"]["ownerReferences"] = [_claim_owner(sts, "StatefulSet", "apps/v1")]
         try:
-            created = self.api.create(PVCS, ns, body).decode()
+            self.api.create(PVCS, ns, body)
         except st.StatusError as exc:
             self.recorder.event(
                 ref,
@@ -189,61 +187,6 @@ class StatefulSetController(PodOwnerController):
             "SuccessfulCreate",
             f"create Claim {claim} Pod {pod_name} in StatefulSet {sts['metadata']['name']} success",
         )
-        self._bind(created)
-
-    def _bind(self, claim: dict[str, Any]) -> None:
-        """No storage provisioner is simulated: provision a PersistentVolume and bind the claim
-        at once, as a dynamic provisioner with an Immediate-mode default StorageClass would."""
-        assert PVCS is not None and PVS is not None
-        meta, spec = claim["metadata"], claim.get("spec") or {}
-        ns, volume = meta["namespace"], f"pvc-{meta['uid']}"
-        size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
-        modes = spec.get("accessModes") or ["ReadWriteOnce"]
-        pv = {
-            "metadata": {
-                "name": volume,
-                "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
-                "finalizers": ["kubernetes.io/pv-protection"],
-            },
-            "spec": {
-                "capacity": {"storage": size},
-                "accessModes": modes,
-                "persistentVolumeReclaimPolicy": "Delete",
-                "volumeMode": spec.get("volumeMode") or "Filesystem",
-                "csi": {"driver": PROVISIONER, "volumeHandle": meta["uid"]},
-                "claimRef": {
-                    "kind": "PersistentVolumeClaim",
-                    "apiVersion": "v1",
-                    "namespace": ns,
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "resourceVersion": meta.get("resourceVersion", ""),
-                },
-            },
-        }
-        if spec.get("storageClassName"):
-            pv["spec"]["storageClassName"] = spec["storageClassName"]
-        try:
-            created = self.api.create(PVS, "", pv).decode()
-        except st.StatusError as exc:
-            if exc.code != 409:
-                raise
-            created = self.api.get(PVS, "", volume).decode()
-        created["status"] = {"phase": "Bound"}
-        self.api.update(PVS, "", volume, created, subresource="status")
-        annotations = meta.setdefault("annotations", {})
-        annotations.update(
-            {
-                "pv.kubernetes.io/bind-completed": "yes",
-                "pv.kubernetes.io/bound-by-controller": "yes",
-                "volume.kubernetes.io/storage-provisioner": PROVISIONER,
-            }
-        )
-        spec["volumeName"] = volume
-        claim["spec"] = spec
-        bound = self.api.update(PVCS, ns, meta["name"], claim).decode()
-        bound["status"] = {"phase": "Bound", "accessModes": modes, "capacity": {"storage": size}}
-        self.api.update(PVCS, ns, meta["name"], bound, subresource="status")
 
     def _scale_down(
         self,

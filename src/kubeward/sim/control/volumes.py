@@ -1,0 +1,330 @@
+"""Persistent volumes: kube-controller-manager's persistentvolume-binder and pvc/pv-protection
+controllers, and a simulated CSI provisioner (``sim.kubeward.io``) behind StorageClasses that
+name it.
+
+A claim is bound to the smallest Available volume that fits it (same class, enough capacity,
+its access modes, its selector); failing that, a class whose provisioner is the simulated one
+gets a new volume ``pvc-<claim uid>``, at once (``Immediate``) or once a pod using the claim
+is scheduled (``WaitForFirstConsumer``). Claims of another provisioner wait, as they would for
+a driver that is not installed. A volume whose claim is gone is ``Released``, and deleted when
+its reclaim policy is ``Delete`` and the simulated provisioner made it. The events are the
+controllers': ``ExternalProvisioning``, ``Provisioning``, ``ProvisioningSucceeded``,
+``WaitForFirstConsumer``, ``FailedBinding``, ``ProvisioningFailed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from kubeward.kube import status as st
+from kubeward.kube.quantity import QuantityError, parse_quantity
+from kubeward.kube.registry import REGISTRY
+from kubeward.kube.selectors import SelectorError, label_selector_from_dict
+from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
+from kubeward.sim.control.base import Controller
+from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from kubeward.sim.store.objects import StoreEvent
+
+PROVISIONER = "sim.kubeward.io"
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+PVCS = REGISTRY.get("", "v1", "persistentvolumeclaims")
+PVS = REGISTRY.get("", "v1", "persistentvolumes")
+CLAIMS, VOLUMES = ("", "persistentvolumeclaims"), ("", "persistentvolumes")
+CLASSES, PODS = ("storage.k8s.io", "storageclasses"), ("", "pods")
+_TERMINAL = ("Succeeded", "Failed")
+
+
+def claim_names(pod: dict[str, Any]) -> list[str]:
+    """The claims a pod's volumes mount."""
+    return [
+        str(v["persistentVolumeClaim"].get("claimName", ""))
+        for v in (pod.get("spec") or {}).get("volumes") or ()
+        if isinstance(v, dict) and isinstance(v.get("persistentVolumeClaim"), dict)
+    ]
+
+
+def _bytes(quantity: Any) -> float:
+    try:
+        return float(parse_quantity(quantity))
+    except (QuantityError, ValueError, TypeError):
+        return 0.0
+
+
+class VolumeController(Controller):
+    name = "persistentvolume-controller"
+    watches = (CLAIMS, VOLUMES, CLASSES, PODS)
+
+    def __init__(self, api: ObjectAPI) -> None:
+        super().__init__(api.store)
+        self.api = api
+        self.recorder = EventRecorder(api, "persistentvolume-controller")
+        self.provisioner = EventRecorder(api, f"{PROVISIONER}_sim-csi-controller")
+
+    # -- what to look at ------------------------------------------------------------------------
+
+    def keys_for(self, event: StoreEvent) -> list[Hashable]:
+        obj = event.obj
+        if event.storage_key == CLAIMS:
+            if event.type == "DELETED" and b'"volumeName"' in obj.raw:
+                # Its volume is Released now (and reclaimed).
+                volume = (obj.decode().get("spec") or {}).get("volumeName")
+                return [("volume", str(volume))] if volume else []
+            return [("claim", obj.key)]
+        if event.storage_key == VOLUMES:
+            return [("volume", obj.key)]
+        if event.storage_key == CLASSES:
+            # A new class may be what a pending claim waits for.
+            claims = self.store.resource(CLAIMS).objects
+            return [("claim", key) for key, c in claims.items() if b'"volumeName"' not in c.raw]
+        if event.storage_key == PODS and b'"persistentVolumeClaim"' in obj.raw:
+            prev = event.prev
+            scheduled = prev is not None and not prev.fields.get("spec.nodeName")
+            scheduled = scheduled and bool(obj.fields.get("spec.nodeName"))
+            finished = event.type == "DELETED" or obj.fields.get("status.phase") in _TERMINAL
+            if event.type != "MODIFIED" or scheduled or finished:
+                # A first consumer was scheduled, or a claim being deleted may now be unused.
+                return [("claim", f"{obj.namespace}/{name}") for name in claim_names(obj.decode())]
+        return []
+
+    def reconcile(self, key: Hashable) -> None:
+        assert isinstance(key, tuple)
+        kind, name = key
+        if kind == "claim":
+            self._claim(str(name))
+        else:
+            self._volume(str(name))
+
+    # -- claims ---------------------------------------------------------------------------------
+
+    def _claim(self, key: str) -> None:
+        assert PVCS is not None
+        stored = self.store.get(CLAIMS, key)
+        if stored is None:
+            return
+        claim = stored.decode()
+        meta, spec = claim["metadata"], claim.get("spec") or {}
+        namespace, name = meta["namespace"], meta["name"]
+        if stored.deleting:
+            if PVC_PROTECTION in stored.finalizers and not self._in_use(namespace, name):
+                meta["finalizers"] = [f for f in stored.finalizers if f != PVC_PROTECTION]
+                self.api.update(PVCS, meta["namespace"], meta["name"], claim)
+            return
+        volume_name = spec.get("volumeName")
+        if volume_name:
+            if (claim.get("status") or {}).get("phase") != "Bound":
+                volume = self.store.get(VOLUMES, volume_name)
+                if volume is not None:
+                    self._bind(claim, volume.decode())
+            return
+        class_name = spec.get("storageClassName") or ""
+        match = self._match(claim, class_name)
+        if match is not None:
+            self._bind(claim, match)
+            return
+        ref = ObjectRef.of(claim, "PersistentVolumeClaim")
+        if not class_name:
+            message = "no persistent volumes available for this claim and no storage class is set"
+            self.recorder.event(ref, NORMAL, "FailedBinding", message)
+            return
+        sc_obj = self.store.get(CLASSES, class_name)
+        if sc_obj is None:
+            message = f'storageclass.storage.k8s.io "{class_name}" not found'
+            self.recorder.event(ref, WARNING, "ProvisioningFailed", message)
+            return
+        sc = sc_obj.decode()
+        waits = sc.get("volumeBindingMode") == "WaitForFirstConsumer"
+        if waits and not self._in_use(namespace, name, scheduled=True):
+            message = "waiting for first consumer to be created before binding"
+            self.recorder.event(ref, NORMAL, "WaitForFirstConsumer", message)
+            return
+        provisioner = str(sc.get("provisioner", ""))
+        self.recorder.event(
+            ref,
+            NORMAL,
+            "ExternalProvisioning",
+            f"Waiting for a volume to be created either by the external provisioner "
+            f"'{provisioner}' or manually by the system administrator. If volume creation is "
+            "delayed, please verify that the provisioner is running and correctly registered.",
+        )
+        annotations = meta.setdefault("annotations", {})
+        if annotations.get("volume.kubernetes.io/storage-provisioner") != provisioner:
+            annotations["volume.beta.kubernetes.io/storage-provisioner"] = provisioner
+            annotations["volume.kubernetes.io/storage-provisioner"] = provisioner
+            claim = self.api.update(PVCS, meta["namespace"], meta["name"], claim).decode()
+        if provisioner == PROVISIONER:
+            self._provision(claim, sc)
+
+    def _in_use(self, namespace: str, claim: str, *, scheduled: bool = False) -> bool:
+        """Whether a pod that has not finished mounts the claim (``scheduled``: and is bound to
+        a node, the first consumer WaitForFirstConsumer waits for)."""
+        pods = self.store.resource(PODS).objects
+        needle = f'"claimName":"{claim}"'.encode()
+        for key in pods.irange(f"{namespace}/", f"{namespace}/\uffff"):
+            pod = pods[key]
+            if needle not in pod.raw or pod.fields.get("status.phase") in _TERMINAL:
+                continue
+            if scheduled and not pod.fields.get("spec.nodeName"):
+                continue
+            if claim in claim_names(pod.decode()):
+                return True
+        return False
+
+    def _match(self, claim: dict[str, Any], class_name: str) -> dict[str, Any] | None:
+        """The smallest Available volume of the claim's class that fits it."""
+        spec = claim.get("spec") or {}
+        wanted = _bytes(((spec.get("resources") or {}).get("requests") or {}).get("storage"))
+        modes = set(spec.get("accessModes") or ())
+        mode = spec.get("volumeMode") or "Filesystem"
+        try:
+            selector = label_selector_from_dict(spec["selector"]) if spec.get("selector") else None
+        except (SelectorError, TypeError, ValueError):
+            return None
+        best: tuple[float, dict[str, Any]] | None = None
+        for obj in self.store.resource(VOLUMES).objects.values():
+            if obj.deleting or b'"phase":"Available"' not in obj.raw:
+                continue
+            pv = obj.decode()
+            pv_spec = pv.get("spec") or {}
+            ref = pv_spec.get("claimRef")
+            if ref and (ref.get("namespace"), ref.get("name")) != (
+                claim["metadata"]["namespace"],
+                claim["metadata"]["name"],
+            ):
+                continue  # reserved for another claim
+            size = _bytes((pv_spec.get("capacity") or {}).get("storage"))
+            if (pv_spec.get("storageClassName") or "") != class_name or size < wanted:
+                continue
+            if not modes <= set(pv_spec.get("accessModes") or ()):
+                continue
+            if (pv_spec.get("volumeMode") or "Filesystem") != mode:
+                continue
+            if selector is not None and not selector.matches(obj.labels):
+                continue
+            if best is None or size < best[0]:
+                best = (size, pv)
+        return best[1] if best else None
+
+    def _provision(self, claim: dict[str, Any], sc: dict[str, Any]) -> None:
+        """The simulated CSI driver: a volume of the requested size, made at once."""
+        assert PVS is not None
+        meta, spec = claim["metadata"], claim.get("spec") or {}
+        ref = ObjectRef.of(claim, "PersistentVolumeClaim")
+        self.provisioner.event(
+            ref,
+            NORMAL,
+            "Provisioning",
+            f'External provisioner is provisioning volume for claim "{meta["namespace"]}/'
+            f'{meta["name"]}"',
+        )
+        volume = f"pvc-{meta['uid']}"
+        size = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "1Gi")
+        pv = {
+            "metadata": {
+                "name": volume,
+                "annotations": {"pv.kubernetes.io/provisioned-by": PROVISIONER},
+            },
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": spec.get("accessModes") or ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": sc.get("reclaimPolicy") or "Delete",
+                "storageClassName": sc["metadata"]["name"],
+                "volumeMode": spec.get("volumeMode") or "Filesystem",
+                "csi": {"driver": PROVISIONER, "volumeHandle": meta["uid"]},
+                "claimRef": {
+                    "kind": "PersistentVolumeClaim",
+                    "apiVersion": "v1",
+                    "namespace": meta["namespace"],
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "resourceVersion": meta.get("resourceVersion", ""),
+                },
+            },
+        }
+        if sc.get("mountOptions"):
+            pv["spec"]["mountOptions"] = list(sc["mountOptions"])
+        try:
+            created = self.api.create(PVS, "", pv).decode()
+        except st.StatusError as exc:
+            if exc.code != 409:
+                raise
+            created = self.api.get(PVS, "", volume).decode()
+        self.provisioner.event(
+            ref, NORMAL, "ProvisioningSucceeded", f"Successfully provisioned volume {volume}"
+        )
+        self._bind(claim, created)
+
+    def _bind(self, claim: dict[str, Any], pv: dict[str, Any]) -> None:
+        """Both halves of a binding: the volume's claimRef and phase, then the claim's
+        volumeName, annotations and status."""
+        assert PVCS is not None and PVS is not None
+        meta, spec = claim["metadata"], claim.setdefault("spec", {})
+        pv_spec = pv.setdefault("spec", {})
+        name = pv["metadata"]["name"]
+        if (pv_spec.get("claimRef") or {}).get("uid") != meta["uid"]:
+            pv_spec["claimRef"] = {
+                "kind": "PersistentVolumeClaim",
+                "apiVersion": "v1",
+                "namespace": meta["namespace"],
+                "name": meta["name"],
+                "uid": meta["uid"],
+                "resourceVersion": meta.get("resourceVersion", ""),
+            }
+            pv.setdefault("metadata", {}).setdefault("annotations", {})[
+                "pv.kubernetes.io/bound-by-controller"
+            ] = "yes"
+            pv = self.api.update(PVS, "", name, pv).decode()
+        if (pv.get("status") or {}).get("phase") != "Bound":
+            pv["status"] = {"phase": "Bound"}
+            pv = self.api.update(PVS, "", name, pv, subresource="status").decode()
+        if spec.get("volumeName") != name:
+            annotations = meta.setdefault("annotations", {})
+            annotations["pv.kubernetes.io/bind-completed"] = "yes"
+            annotations["pv.kubernetes.io/bound-by-controller"] = "yes"
+            spec["volumeName"] = name
+            claim = self.api.update(PVCS, meta["namespace"], meta["name"], claim).decode()
+        pv_spec = pv.get("spec") or {}
+        status = claim.setdefault("status", {})  # conditions and the like are kept
+        status["phase"] = "Bound"
+        status["accessModes"] = pv_spec.get("accessModes") or []
+        status["capacity"] = dict(pv_spec.get("capacity") or {})
+        self.api.update(PVCS, meta["namespace"], meta["name"], claim, subresource="status")
+
+    # -- volumes --------------------------------------------------------------------------------
+
+    def _volume(self, name: str) -> None:
+        assert PVS is not None
+        stored = self.store.get(VOLUMES, name)
+        if stored is None:
+            return
+        pv = stored.decode()
+        spec, phase = pv.get("spec") or {}, (pv.get("status") or {}).get("phase")
+        ref = spec.get("claimRef") or {}
+        claim = None
+        if ref.get("name"):
+            claim = self.store.get(CLAIMS, f"{ref.get('namespace', '')}/{ref['name']}")
+        gone = bool(ref.get("uid")) and (claim is None or claim.uid != ref.get("uid"))
+        if stored.deleting:
+            if PV_PROTECTION in stored.finalizers and (phase != "Bound" or gone):
+                pv["metadata"]["finalizers"] = [f for f in stored.finalizers if f != PV_PROTECTION]
+                self.api.update(PVS, "", name, pv)
+            return
+        if gone:
+            if phase != "Released":
+                pv["status"] = {"phase": "Released"}
+                self.api.update(PVS, "", name, pv, subresource="status")
+            made_here = (pv["metadata"].get("annotations") or {}).get(
+                "pv.kubernetes.io/provisioned-by"
+            ) == PROVISIONER
+            if spec.get("persistentVolumeReclaimPolicy") == "Delete" and made_here:
+                self.api.delete(PVS, "", name, DeleteOptions())
+            return
+        if not ref.get("uid") and phase in (None, "Pending"):
+            pv["status"] = {"phase": "Available"}
+            self.api.update(PVS, "", name, pv, subresource="status")
+        elif ref.get("uid") and phase != "Bound" and claim is not None:
+            pv["status"] = {"phase": "Bound"}
+            self.api.update(PVS, "", name, pv, subresource="status")

@@ -1,0 +1,199 @@
+"""Persistent storage as a kubectl user meets it: the default StorageClass, dynamic provisioning
+by the simulated CSI driver, static binding, WaitForFirstConsumer, claims that cannot bind,
+in-use protection and reclaiming. Debian's kubectl against the shared simulator, each test in
+its own namespace."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubectlhelp import Kubectl, _debian_kubectl
+from simproc import SimProcess, eventually
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def kubectl(sim: SimProcess, tmp_path: Path) -> Kubectl:
+    return Kubectl(_debian_kubectl(), sim, tmp_path)
+
+
+@pytest.fixture
+def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
+    name = f"s-{abs(hash(request.node.nodeid)) % 10**8}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false")
+
+
+def claim(name: str, size: str = "1Gi", cls: str | None = None) -> str:
+    class_line = f"\n  storageClassName: {json.dumps(cls)}" if cls is not None else ""
+    return f"""
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: {name}}}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {{requests: {{storage: {size}}}}}{class_line}
+"""
+
+
+def get(kubectl: Kubectl, kind: str, name: str, ns: str = "") -> dict[str, Any]:
+    args = ["get", kind, name, "-o", "json"] + (["-n", ns] if ns else [])
+    return json.loads(kubectl(*args).stdout)
+
+
+def reasons(kubectl: Kubectl, ns: str, name: str) -> dict[str, str]:
+    events = json.loads(
+        kubectl(
+            "get", "events", "-n", ns, f"--field-selector=involvedObject.name={name}", "-o", "json"
+        ).stdout
+    )["items"]
+    return {e["reason"]: e["message"] for e in events}
+
+
+def test_a_claim_without_a_class_is_provisioned_by_the_default_one(
+    kubectl: Kubectl, ns: str
+) -> None:
+    table = kubectl("get", "storageclass").stdout
+    assert re.search(
+        r"standard \(default\)\s+sim\.kubeward\.io\s+Delete\s+Immediate\s+true\s+\S+", table
+    ), table
+    kubectl("apply", "-n", ns, "-f", "-", input=claim("data", "2Gi"))
+    bound = eventually(
+        lambda: (
+            (c := get(kubectl, "pvc", "data", ns)).get("status", {}).get("phase") == "Bound" and c
+        )
+    )
+    assert bound["spec"]["storageClassName"] == "standard"  # DefaultStorageClass admission
+    assert bound["metadata"]["finalizers"] == ["kubernetes.io/pvc-protection"]
+    assert bound["status"]["capacity"] == {"storage": "2Gi"}
+    volume_name = bound["spec"]["volumeName"]
+    assert volume_name == f"pvc-{bound['metadata']['uid']}"
+    volume = get(kubectl, "pv", volume_name)
+    assert volume["status"]["phase"] == "Bound"
+    assert volume["spec"]["claimRef"]["name"] == "data"
+    assert volume["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
+    seen = reasons(kubectl, ns, "data")
+    assert seen["ProvisioningSucceeded"] == f"Successfully provisioned volume {volume_name}"
+    assert seen["Provisioning"] == (
+        f'External provisioner is provisioning volume for claim "{ns}/data"'
+    )
+    row = kubectl("get", "pvc", "data", "-n", ns, "--no-headers").stdout.split()
+    assert row[:6] == ["data", "Bound", volume_name, "2Gi", "RWO", "standard"], row
+
+    # In use: deleting the claim waits for the pod (pvc-protection), then the volume goes.
+    kubectl(
+        "run", "user", "-n", ns, "--image=nginx", "--restart=Never",
+        "--overrides", json.dumps(
+            {"spec": {"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}}
+        ),
+    )  # fmt: skip
+    kubectl("delete", "pvc", "data", "-n", ns, "--wait=false")
+    assert get(kubectl, "pvc", "data", ns)["metadata"].get("deletionTimestamp")
+    assert get(kubectl, "pvc", "data", ns)["status"]["phase"] == "Bound"  # still held
+    kubectl("delete", "pod", "user", "-n", ns, "--grace-period=0", "--force")
+    eventually(lambda: kubectl("get", "pvc", "data", "-n", ns, check=False).returncode != 0, 20)
+    eventually(lambda: kubectl("get", "pv", volume_name, check=False).returncode != 0, 20)
+
+
+def test_claims_that_cannot_bind_say_why(kubectl: Kubectl, ns: str) -> None:
+    kubectl("apply", "-n", ns, "-f", "-", input=claim("none", cls=""))
+    kubectl("apply", "-n", ns, "-f", "-", input=claim("missing", cls="fast"))
+    eventually(lambda: "FailedBinding" in reasons(kubectl, ns, "none"))
+    assert reasons(kubectl, ns, "none")["FailedBinding"] == (
+        "no persistent volumes available for this claim and no storage class is set"
+    )
+    eventually(lambda: "ProvisioningFailed" in reasons(kubectl, ns, "missing"))
+    assert reasons(kubectl, ns, "missing")["ProvisioningFailed"] == (
+        'storageclass.storage.k8s.io "fast" not found'
+    )
+    assert get(kubectl, "pvc", "none", ns)["status"]["phase"] == "Pending"
+    # A class created afterwards is what the waiting claim gets.
+    fast = f"""
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {{name: fast-{ns}}}
+provisioner: sim.kubeward.io
+reclaimPolicy: Retain
+"""
+    kubectl("apply", "-f", "-", input=fast)
+    try:
+        kubectl("apply", "-n", ns, "-f", "-", input=claim("kept", cls=f"fast-{ns}"))
+        eventually(lambda: get(kubectl, "pvc", "kept", ns)["status"].get("phase") == "Bound")
+        volume_name = get(kubectl, "pvc", "kept", ns)["spec"]["volumeName"]
+        kubectl("delete", "pvc", "kept", "-n", ns)
+        # Retain: the volume outlives its claim, Released.
+        eventually(lambda: get(kubectl, "pv", volume_name)["status"]["phase"] == "Released")
+        kubectl("delete", "pv", volume_name)
+    finally:
+        kubectl("delete", "storageclass", f"fast-{ns}")
+
+
+def test_static_volumes_and_wait_for_first_consumer(kubectl: Kubectl, ns: str) -> None:
+    static = f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: static-{ns}}}
+spec:
+  capacity: {{storage: 5Gi}}
+  accessModes: [ReadWriteOnce]
+  hostPath: {{path: /data}}
+"""
+    kubectl("apply", "-f", "-", input=static)
+    eventually(lambda: get(kubectl, "pv", f"static-{ns}")["status"]["phase"] == "Available")
+    kubectl("apply", "-n", ns, "-f", "-", input=claim("small", "3Gi", cls=""))
+    eventually(lambda: get(kubectl, "pvc", "small", ns)["status"].get("phase") == "Bound")
+    assert get(kubectl, "pvc", "small", ns)["spec"]["volumeName"] == f"static-{ns}"
+    assert get(kubectl, "pvc", "small", ns)["status"]["capacity"] == {"storage": "5Gi"}
+
+    late = f"""
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {{name: late-{ns}}}
+provisioner: sim.kubeward.io
+volumeBindingMode: WaitForFirstConsumer
+"""
+    kubectl("apply", "-f", "-", input=late)
+    try:
+        kubectl("apply", "-n", ns, "-f", "-", input=claim("later", cls=f"late-{ns}"))
+        eventually(lambda: "WaitForFirstConsumer" in reasons(kubectl, ns, "later"))
+        assert get(kubectl, "pvc", "later", ns)["status"]["phase"] == "Pending"
+        kubectl(
+            "run", "consumer", "-n", ns, "--image=nginx", "--restart=Never",
+            "--overrides", json.dumps(
+                {"spec": {"volumes": [
+                    {"name": "d", "persistentVolumeClaim": {"claimName": "later"}}
+                ]}}
+            ),
+        )  # fmt: skip
+        eventually(lambda: get(kubectl, "pvc", "later", ns)["status"].get("phase") == "Bound", 20)
+    finally:
+        kubectl("delete", "pod", "consumer", "-n", ns, "--grace-period=0", "--force")
+        kubectl("delete", "storageclass", f"late-{ns}")
+
+
+def test_storage_class_rules(kubectl: Kubectl) -> None:
+    bad = """
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: bad}
+provisioner: sim.kubeward.io
+reclaimPolicy: Recycle
+"""
+    refused = kubectl("apply", "-f", "-", input=bad, check=False)
+    assert (
+        'The StorageClass "bad" is invalid: reclaimPolicy: Unsupported value: '
+        '"Recycle": supported values: "Delete", "Retain"'
+    ) in refused.stderr, refused.stderr
+    changed = kubectl(
+        "patch", "storageclass", "standard", "--type=merge", "-p", '{"reclaimPolicy":"Retain"}',
+        check=False,
+    )  # fmt: skip
+    assert "reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden." in changed.stderr
