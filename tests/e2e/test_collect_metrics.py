@@ -189,6 +189,19 @@ OBJECTS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     (
+        # A static volume nobody claims (3Gi, of no class): Available, and an NFS source.
+        "/api/v1/persistentvolumes",
+        {
+            "metadata": {"name": "e2e-nfs", "labels": {"app": "db"}},
+            "spec": {
+                "capacity": {"storage": "3Gi"},
+                "accessModes": ["ReadWriteMany"],
+                "nfs": {"server": "10.0.0.9", "path": "/export"},
+                "storageClassName": "archive",
+            },
+        },
+    ),
+    (
         # In "default", where no pod is created: the API server defaults the Container item's
         # default and defaultRequest to max, which every new pod there would get.
         "/api/v1/namespaces/default/limitranges",
@@ -363,6 +376,18 @@ NOWHERE = {"nodeSelector": {"e2e.kubeward.io/nowhere": "true"}}
 DOOMED: list[tuple[str, dict[str, Any]]] = [
     ("/api/v1/nodes", {"metadata": {"name": "doomed-node"}}),
     (
+        "/api/v1/persistentvolumes",
+        {
+            "metadata": {"name": "doomed-volume"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "hostPath": {"path": "/doomed", "type": "DirectoryOrCreate"},
+                "storageClassName": "manual",
+            },
+        },
+    ),
+    (
         "/api/v1/namespaces/{ns}/pods",
         {"spec": {"containers": [{"name": "app", "image": "busybox:1.36"}], **NOWHERE}},
     ),
@@ -416,6 +441,7 @@ LABELS_ALLOWED = {
     "services": ("app",),
     "persistentvolumeclaims": ("app",),
     "resourcequotas": ("app",),
+    "persistentvolumes": ("app",),
     "deployments": ("e2e.kubeward.io/*",),
     "replicasets": ("app", "pod-template-hash"),
     "daemonsets": ("app",),
@@ -440,6 +466,7 @@ LISTS = {
     "services": "/api/v1/services",
     "persistentvolumeclaims": "/api/v1/persistentvolumeclaims",
     "resourcequotas": "/api/v1/resourcequotas",
+    "persistentvolumes": "/api/v1/persistentvolumes",
     "limitranges": "/api/v1/limitranges",
     "deployments": "/apis/apps/v1/deployments",
     "replicasets": "/apis/apps/v1/replicasets",
@@ -592,6 +619,29 @@ def listed(client: httpx.Client, kind: str) -> list[dict[str, Any]]:
 # -- the recomputation: kube-state-metrics' rules written out plainly -----------------------
 
 
+# kube_persistentvolume_info's volume-source labels (KSM's docs), all present, empty unless used.
+KSM_PV_SOURCES = (
+    "gce_persistent_disk_name",
+    "host_path",
+    "host_path_type",
+    "ebs_volume_id",
+    "azure_disk_name",
+    "fc_wwids",
+    "fc_lun",
+    "fc_target_wwns",
+    "iscsi_target_portal",
+    "iscsi_iqn",
+    "iscsi_lun",
+    "iscsi_initiator_name",
+    "local_path",
+    "local_fs",
+    "nfs_server",
+    "nfs_path",
+    "csi_driver",
+    "csi_volume_handle",
+)
+
+
 def _l(**labels: str) -> Labels:
     return frozenset(labels.items())
 
@@ -635,6 +685,7 @@ METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
         "resourcequota",
         lambda m: {"namespace": m["namespace"], "resourcequota": m["name"]},
     ),
+    "persistentvolumes": ("persistentvolume", lambda m: {"persistentvolume": m["name"]}),
     "limitranges": (
         "limitrange",
         lambda m: {"namespace": m["namespace"], "limitrange": m["name"]},
@@ -998,6 +1049,45 @@ def expected(
             ("observed_generation", "observedGeneration"),
         ):
             add(f"kube_poddisruptionbudget_status_{family}", st.get(field, 0), **key)
+    for pv in c["persistentvolumes"]:
+        key = {"persistentvolume": pv["metadata"]["name"]}
+        spec, st = pv["spec"], pv.get("status", {})
+        if spec.get("claimRef"):
+            ref = spec["claimRef"]
+            add(
+                "kube_persistentvolume_claim_ref",
+                1,
+                **key,
+                name=ref["name"],
+                claim_namespace=ref.get("namespace", ""),
+            )
+        if st.get("phase"):
+            for phase in ("Pending", "Available", "Bound", "Released", "Failed"):
+                add("kube_persistentvolume_status_phase", st["phase"] == phase, **key, phase=phase)
+        add("kube_persistentvolume_capacity_bytes", to_int(spec["capacity"]["storage"]), **key)
+        sources = dict.fromkeys(KSM_PV_SOURCES, "")
+        if "nfs" in spec:
+            sources.update(nfs_server=spec["nfs"]["server"], nfs_path=spec["nfs"]["path"])
+        if "hostPath" in spec:
+            sources.update(
+                host_path=spec["hostPath"]["path"], host_path_type=spec["hostPath"].get("type", "")
+            )
+        if "csi" in spec:
+            sources.update(
+                csi_driver=spec["csi"]["driver"], csi_volume_handle=spec["csi"]["volumeHandle"]
+            )
+        add(
+            "kube_persistentvolume_info",
+            1,
+            **key,
+            storageclass=spec.get("storageClassName", ""),
+            reclaim_policy=spec.get("persistentVolumeReclaimPolicy", ""),
+            **sources,
+        )
+        if spec.get("volumeMode"):
+            add("kube_persistentvolume_volume_mode", 1, **key, volumemode=spec["volumeMode"])
+        for mode in spec.get("accessModes", []):
+            add("kube_persistentvolume_access_mode", 1, **key, access_mode=mode)
     for lr in c["limitranges"]:
         key = {"namespace": lr["metadata"]["namespace"], "limitrange": lr["metadata"]["name"]}
         for item in lr["spec"]["limits"]:

@@ -882,6 +882,59 @@ def test_resourcequota_family_reads_the_status() -> None:
     assert "kube_resourcequota_deletion_timestamp" not in FAMILY_NAMES  # none in KSM
 
 
+def test_persistentvolume_families() -> None:
+    provisioned = {
+        "metadata": {"name": "pvc-1"},
+        "spec": {
+            "capacity": {"storage": "10Gi"},
+            "accessModes": ["ReadWriteOnce", "ReadOnlyMany"],
+            "persistentVolumeReclaimPolicy": "Delete",
+            "storageClassName": "standard",
+            "volumeMode": "Filesystem",
+            "csi": {"driver": "sim.kubeward.io", "volumeHandle": "h-1"},
+            "claimRef": {"namespace": "shop", "name": "data"},
+        },
+        "status": {"phase": "Bound"},
+    }
+    static = {
+        "metadata": {"name": "nfs"},
+        "spec": {
+            "capacity": {"storage": "1500M"},
+            "nfs": {"server": "10.0.0.9", "path": "/export"},
+            "persistentVolumeReclaimPolicy": "Retain",
+        },
+    }  # no phase yet, no volumeMode, no claim
+    s = parse(render({"persistentvolumes": [provisioned, static]}))
+    pvc1, nfs = L(persistentvolume="pvc-1"), L(persistentvolume="nfs")
+    assert of(s, "kube_persistentvolume_claim_ref") == {
+        L(persistentvolume="pvc-1", name="data", claim_namespace="shop"): 1
+    }
+    phases = of(s, "kube_persistentvolume_status_phase")
+    assert {dict(k)["phase"]: v for k, v in phases.items()} == {
+        "Pending": 0,
+        "Available": 0,
+        "Bound": 1,
+        "Released": 0,
+        "Failed": 0,
+    }  # none for the volume without a phase
+    assert of(s, "kube_persistentvolume_capacity_bytes") == {pvc1: 10 * 2**30, nfs: 1.5e9}
+    info = {dict(k)["persistentvolume"]: dict(k) for k in of(s, "kube_persistentvolume_info")}
+    assert info["pvc-1"]["csi_driver"] == "sim.kubeward.io"
+    assert info["pvc-1"]["csi_volume_handle"] == "h-1"
+    assert info["pvc-1"]["storageclass"] == "standard"
+    assert info["pvc-1"]["reclaim_policy"] == "Delete"
+    assert (info["nfs"]["nfs_server"], info["nfs"]["nfs_path"]) == ("10.0.0.9", "/export")
+    assert info["nfs"]["csi_driver"] == ""  # every source label, empty when unused, as KSM
+    assert of(s, "kube_persistentvolume_volume_mode") == {
+        L(persistentvolume="pvc-1", volumemode="Filesystem"): 1
+    }
+    assert of(s, "kube_persistentvolume_access_mode") == {
+        L(persistentvolume="pvc-1", access_mode="ReadWriteOnce"): 1,
+        L(persistentvolume="pvc-1", access_mode="ReadOnlyMany"): 1,
+    }
+    assert "kube_persistentvolume_deletion_timestamp" in FAMILY_NAMES
+
+
 def test_limitrange_family_has_a_series_per_constraint() -> None:
     lr = {
         "metadata": {"name": "bounds", "namespace": "shop"},

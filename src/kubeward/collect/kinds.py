@@ -73,6 +73,12 @@ STATE_KINDS: tuple[StateKind, ...] = (
         rows_core.pvc_rows,
     ),
     StateKind(
+        "persistentvolumes",
+        Resource("", "v1", "persistentvolumes", namespaced=False),
+        rows_core.PV_TABLES,
+        rows_core.pv_rows,
+    ),
+    StateKind(
         "resourcequotas",
         Resource("", "v1", "resourcequotas"),
         rows_core.RESOURCEQUOTA_TABLES,

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kubeward.collect.render import SLICE_OBJECTS, KindView, slices, views
-from kubeward.collect.rows_core import POD_STATUS_REASONS
+from kubeward.collect.rows_core import POD_STATUS_REASONS, PV_SOURCE_LABELS
 from kubeward.collect.textwriter import Line, Text, flags, floats, header, ints
 
 Render = Callable[[KindView], list[Text]]
@@ -26,6 +26,7 @@ CONDITION_STATUSES = ("true", "false", "unknown")
 POD_PHASES = ("Pending", "Succeeded", "Failed", "Unknown", "Running")
 NAMESPACE_PHASES = ("Active", "Terminating")
 PVC_PHASES = ("Lost", "Bound", "Pending")
+PV_PHASES = ("Pending", "Available", "Bound", "Released", "Failed")
 JOB_FAILURE_REASONS = ("BackoffLimitExceeded", "DeadlineExceeded", "Evicted")
 
 
@@ -317,6 +318,23 @@ def _hpa_metric(name: str, table: str) -> Render:
     return render
 
 
+def _pv_claim_ref(v: KindView) -> list[Text]:
+    """Only volumes with a claimRef; labels ``name`` then ``claim_namespace``, as KSM."""
+    keep = v.main_col("has_claim")
+    line = Line("kube_persistentvolume_claim_ref").text(v.identity.filter(keep))
+    line.label("name", v.main_col("claim_name").filter(keep))
+    line.label("claim_namespace", v.main_col("claim_namespace").filter(keep))
+    return [line.value("1")]
+
+
+def _pv_volume_mode(v: KindView) -> list[Text]:
+    """Only volumes with spec.volumeMode set (the API server defaults it to Filesystem)."""
+    mode = v.main_col("volumemode")
+    keep = pc.is_valid(mode)
+    line = Line("kube_persistentvolume_volume_mode").text(v.identity.filter(keep))
+    return [line.label("volumemode", mode.filter(keep)).value("1")]
+
+
 def _limitrange(v: KindView) -> list[Text]:
     table = "limitrange_values"
     line = Line("kube_limitrange").text(v.child_identity(table))
@@ -341,6 +359,7 @@ KSM_NAMES = {
     "namespaces": "namespace",
     "services": "service",
     "persistentvolumeclaims": "persistentvolumeclaim",
+    "persistentvolumes": "persistentvolume",
     "resourcequotas": "resourcequota",
     "limitranges": "limitrange",
     "deployments": "deployment",
@@ -931,6 +950,52 @@ FAMILIES: tuple[Family, ...] = (
         "gauge",
         "persistentvolumeclaims",
         lambda v: _conditions("kube_persistentvolumeclaim_status_condition", v, "pvc_conditions"),
+    ),
+    # persistentvolumes
+    Family(
+        "kube_persistentvolume_claim_ref",
+        "Information about the Persistent Volume Claim Reference.",
+        "gauge",
+        "persistentvolumes",
+        _pv_claim_ref,
+    ),
+    Family(
+        "kube_persistentvolume_status_phase",
+        "The phase indicates if a volume is available, bound to a claim, or released by a claim.",
+        "gauge",
+        "persistentvolumes",
+        lambda v: _one_of("kube_persistentvolume_status_phase", v, "phase", "phase", PV_PHASES),
+    ),
+    Family(
+        "kube_persistentvolume_info",
+        "Information about persistentvolume.",
+        "gauge",
+        "persistentvolumes",
+        _info(
+            "kube_persistentvolume_info",
+            ("storageclass", *PV_SOURCE_LABELS, "reclaim_policy"),
+        ),
+    ),
+    _simple(
+        "kube_persistentvolume_capacity_bytes",
+        "Persistentvolume capacity in bytes.",
+        "persistentvolumes",
+        "capacity_bytes",
+        "float",
+    ),
+    Family(
+        "kube_persistentvolume_volume_mode",
+        "Volume Mode information for the PersistentVolume.",
+        "gauge",
+        "persistentvolumes",
+        _pv_volume_mode,
+    ),
+    Family(
+        "kube_persistentvolume_access_mode",
+        "Access modes of the PersistentVolume.",
+        "gauge",
+        "persistentvolumes",
+        _child_rows("kube_persistentvolume_access_mode", "pv_access_modes", ("access_mode",)),
     ),
     # replicasets
     _simple(

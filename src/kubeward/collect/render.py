@@ -25,6 +25,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "namespaces": ("namespace",),
     "services": ("namespace", "service", "uid"),
     "persistentvolumeclaims": ("namespace", "persistentvolumeclaim"),
+    "persistentvolumes": ("persistentvolume",),
     "resourcequotas": ("namespace", "resourcequota"),
     "limitranges": ("namespace", "limitrange"),
     "deployments": ("namespace", "deployment"),

@@ -24,7 +24,7 @@ from kubeward.collect.values import (
     quantity_value,
     unix_seconds,
 )
-from kubeward.kube.quantity import QuantityError, to_milli
+from kubeward.kube.quantity import QuantityError, to_int, to_milli
 
 Obj = dict[str, Any]
 # KSM's podStatusReasons: kube_pod_status_reason has one series per reason for every pod, 1 when
@@ -82,6 +82,37 @@ PVC_TABLES = (
     ),
     columns("pvc_access_modes", "access_mode:dict"),
     columns("pvc_conditions", "condition:dict status:dict"),
+)
+# kube_persistentvolume_info's source labels, in KSM's order, after storageclass.
+PV_SOURCE_LABELS = (
+    "gce_persistent_disk_name",
+    "host_path",
+    "host_path_type",
+    "ebs_volume_id",
+    "azure_disk_name",
+    "fc_wwids",
+    "fc_lun",
+    "fc_target_wwns",
+    "iscsi_target_portal",
+    "iscsi_iqn",
+    "iscsi_lun",
+    "iscsi_initiator_name",
+    "local_path",
+    "local_fs",
+    "nfs_server",
+    "nfs_path",
+    "csi_driver",
+    "csi_volume_handle",
+)
+PV_TABLES = (
+    columns(
+        "persistentvolumes",
+        "persistentvolume:str storageclass:dict "
+        + " ".join(f"{label}:str" for label in PV_SOURCE_LABELS)
+        + " reclaim_policy:dict phase:dict capacity_bytes:float volumemode:dict "
+        "claim_name:str claim_namespace:dict has_claim:bool",
+    ),
+    columns("pv_access_modes", "access_mode:dict"),
 )
 LIMITRANGE_TABLES = (
     columns("limitranges", "namespace:dict limitrange:str"),
@@ -343,3 +374,69 @@ def limitrange_rows(obj: Obj) -> tuple[Any, ...]:
                     continue
                 values.append((esc(resource), esc(item.get("type")), constraint, value))
     return (esc(meta.get("namespace")), esc(meta.get("name"))), values
+
+
+def _pv_source(spec: Obj) -> dict[str, str]:
+    """The info labels of the one volume source a PersistentVolume has (KSM's switch)."""
+
+    def src(key: str) -> Obj:
+        value = spec.get(key)
+        return value if isinstance(value, dict) else {}
+
+    out: dict[str, str] = {}
+    if src("gcePersistentDisk"):
+        out["gce_persistent_disk_name"] = src("gcePersistentDisk").get("pdName", "")
+    elif src("awsElasticBlockStore"):
+        out["ebs_volume_id"] = src("awsElasticBlockStore").get("volumeID", "")
+    elif src("azureDisk"):
+        out["azure_disk_name"] = src("azureDisk").get("diskName", "")
+    elif src("fc"):
+        fc = src("fc")
+        if fc.get("lun") is not None:
+            out["fc_lun"] = str(fc["lun"])
+        out["fc_target_wwns"] = ",".join(fc.get("targetWWNs") or ())
+        out["fc_wwids"] = ",".join(fc.get("wwids") or ())
+    elif src("iscsi"):
+        iscsi = src("iscsi")
+        out["iscsi_target_portal"] = iscsi.get("targetPortal", "")
+        out["iscsi_iqn"] = iscsi.get("iqn", "")
+        out["iscsi_lun"] = str(iscsi.get("lun", 0))
+        out["iscsi_initiator_name"] = iscsi.get("initiatorName", "")
+    elif src("nfs"):
+        out["nfs_server"] = src("nfs").get("server", "")
+        out["nfs_path"] = src("nfs").get("path", "")
+    elif src("csi"):
+        out["csi_driver"] = src("csi").get("driver", "")
+        out["csi_volume_handle"] = src("csi").get("volumeHandle", "")
+    elif src("local"):
+        out["local_path"] = src("local").get("path", "")
+        out["local_fs"] = src("local").get("fsType", "")
+    elif src("hostPath"):
+        out["host_path"] = src("hostPath").get("path", "")
+        out["host_path_type"] = src("hostPath").get("type", "")
+    return out
+
+
+def pv_rows(obj: Obj) -> tuple[Any, ...]:
+    meta, spec, status = _meta(obj), obj.get("spec") or {}, obj.get("status") or {}
+    source = _pv_source(spec)
+    storage = (spec.get("capacity") or {}).get("storage")
+    try:
+        capacity = float(to_int(str(storage))) if storage is not None else 0.0
+    except (QuantityError, ValueError):
+        capacity = 0.0
+    claim = spec.get("claimRef") if isinstance(spec.get("claimRef"), dict) else None
+    main = (
+        esc(meta.get("name")),
+        esc(spec.get("storageClassName")),
+        *(esc(source.get(label, "")) for label in PV_SOURCE_LABELS),
+        esc(spec.get("persistentVolumeReclaimPolicy")),
+        esc(status.get("phase")),
+        capacity,
+        esc(spec.get("volumeMode")) or None,
+        esc((claim or {}).get("name")),
+        esc((claim or {}).get("namespace")),
+        claim is not None,
+    )
+    modes = [(esc(mode),) for mode in spec.get("accessModes") or ()]
+    return main, modes
