@@ -80,13 +80,19 @@ class VolumeController(Controller):
             # A new class may be what a pending claim waits for.
             claims = self.store.resource(CLAIMS).objects
             return [("claim", key) for key, c in claims.items() if b'"volumeName"' not in c.raw]
-        if event.storage_key == PODS and b'"persistentVolumeClaim"' in obj.raw:
-            prev = event.prev
-            scheduled = prev is not None and not prev.fields.get("spec.nodeName")
-            scheduled = scheduled and bool(obj.fields.get("spec.nodeName"))
-            finished = event.type == "DELETED" or obj.fields.get("status.phase") in _TERMINAL
-            if event.type != "MODIFIED" or scheduled or finished:
-                # A first consumer was scheduled, or a claim being deleted may now be unused.
+        if event.storage_key == PODS and self.store.resource(CLAIMS).objects:
+            if event.type == "MODIFIED":
+                # Only a pod's first node (a first consumer) or its end (a claim being deleted
+                # may now be unused) matter; most pod writes are neither.
+                prev, phase = event.prev, obj.fields.get("status.phase")
+                was_placed = prev is not None and bool(prev.fields.get("spec.nodeName"))
+                placed = not was_placed and bool(obj.fields.get("spec.nodeName"))
+                ended = phase in _TERMINAL and (
+                    prev is None or prev.fields.get("status.phase") not in _TERMINAL
+                )
+                if not placed and not ended:
+                    return []
+            if b'"persistentVolumeClaim"' in obj.raw:
                 return [("claim", f"{obj.namespace}/{name}") for name in claim_names(obj.decode())]
         return []
 
