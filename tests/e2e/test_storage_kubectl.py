@@ -197,3 +197,69 @@ reclaimPolicy: Recycle
         check=False,
     )  # fmt: skip
     assert "reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden." in changed.stderr
+
+
+def pod_with_claim(name: str, claim_name: str) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name},
+            "spec": {
+                "containers": [{"name": "app", "image": "nginx"}],
+                "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": claim_name}}],
+            },
+        }
+    )
+
+
+def scheduled_message(kubectl: Kubectl, ns: str, pod: str) -> str:
+    conditions = get(kubectl, "pod", pod, ns).get("status", {}).get("conditions") or []
+    return next((c.get("message", "") for c in conditions if c["type"] == "PodScheduled"), "")
+
+
+def test_a_pod_waits_for_its_claims(kubectl: Kubectl, ns: str) -> None:
+    """kube-scheduler's VolumeBinding: no node for a pod whose claim is missing or unbound;
+    scheduled once a volume binds it."""
+    kubectl("apply", "-n", ns, "-f", "-", input=pod_with_claim("orphan", "nope"))
+    message = eventually(lambda: scheduled_message(kubectl, ns, "orphan"))
+    assert re.fullmatch(
+        r'0/\d+ nodes are available: persistentvolumeclaim "nope" not found\. preemption: '
+        r"0/\d+ nodes are available: \d+ Preemption is not helpful for scheduling\.",
+        message,
+    ), message
+
+    vendor = f"""
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {{name: vendor-{ns}}}
+provisioner: ebs.csi.aws.com
+"""
+    kubectl("apply", "-f", "-", input=vendor)
+    volume = f"""
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: pre-{ns}}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  storageClassName: vendor-{ns}
+  csi: {{driver: ebs.csi.aws.com, volumeHandle: vol-0abc}}
+"""
+    try:
+        kubectl("apply", "-n", ns, "-f", "-", input=claim("disk", cls=f"vendor-{ns}"))
+        kubectl("apply", "-n", ns, "-f", "-", input=pod_with_claim("app", "disk"))
+        message = eventually(lambda: scheduled_message(kubectl, ns, "app"))
+        assert "pod has unbound immediate PersistentVolumeClaims. preemption:" in message
+        assert reasons(kubectl, ns, "disk")["ExternalProvisioning"].startswith(
+            "Waiting for a volume to be created either by the external provisioner "
+            "'ebs.csi.aws.com'"
+        )
+        # An administrator's volume of that class binds the claim; the pod is then placed.
+        kubectl("apply", "-f", "-", input=volume)
+        eventually(lambda: get(kubectl, "pod", "app", ns)["spec"].get("nodeName"), timeout=30)
+        assert get(kubectl, "pvc", "disk", ns)["spec"]["volumeName"] == f"pre-{ns}"
+    finally:
+        kubectl("delete", "pod", "app", "orphan", "-n", ns, "--grace-period=0", "--force")
+        kubectl("delete", "pvc", "disk", "-n", ns, "--wait=false")
+        kubectl("delete", "storageclass", f"vendor-{ns}")

@@ -48,6 +48,7 @@ from kubeward.sim.control.scheduling.filters import (
     fit_mask,
     insufficient,
     node_affinity_mask,
+    prefilter_message,
     score,
     static_filters,
 )
@@ -78,6 +79,8 @@ from kubeward.sim.control.scheduling.spread import (
     spread_filter,
     spread_score,
 )
+from kubeward.sim.control.scheduling.volumebinding import unbound_claims
+from kubeward.sim.control.volumes import CLAIMS
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 
 log = logging.getLogger("kubeward.sim.scheduler")
@@ -172,7 +175,7 @@ class Scheduler:
         self._static: dict[bytes, tuple[int, StaticVerdict]] = {}
         self._cluster_version = 0
         self._wakeup = asyncio.Event()
-        api.store.add_listener(self._on_event, [("", "nodes"), ("", "pods")])
+        api.store.add_listener(self._on_event, [("", "nodes"), ("", "pods"), CLAIMS])
 
     # -- informer side --------------------------------------------------------------------------
 
@@ -181,6 +184,8 @@ class Scheduler:
             self._on_node(event)
         elif event.storage_key == ("", "pods"):
             self._on_pod(event)
+        elif event.storage_key == CLAIMS and self._waiting:
+            self._cluster_changed()  # a claim bound or created may be what a pod waits for
 
     def _on_node(self, event: StoreEvent) -> None:
         name = event.obj.name
@@ -368,6 +373,11 @@ class Scheduler:
         if obj is None or obj.fields.get("spec.nodeName") or obj.deleting:
             return None
         pod = obj.decode()
+        blocked = unbound_claims(self.api.store, pod, obj.namespace)
+        if blocked:
+            live = int(self.table.present[: len(self.table)].sum())
+            self._unschedulable(obj, pod, prefilter_message(live, blocked))
+            return None
         started = time.perf_counter()
         node, failure = self._decide(pod, obj.namespace, key)
         self.stats.decide_seconds += time.perf_counter() - started
@@ -384,6 +394,24 @@ class Scheduler:
             )
             return node
         assert failure is not None
+        message = fit_error_message(failure.live, failure.reasons)
+        started = time.perf_counter()
+        postfilter, nominated = self._post_filter(pod, obj, failure)
+        self.stats.preemption_seconds += time.perf_counter() - started
+        if postfilter:
+            message = f"{message} {postfilter}"
+        self._unschedulable(obj, pod, message, nominated)
+        return None
+
+    def _unschedulable(
+        self,
+        obj: StoredObject,
+        pod: dict[str, Any],
+        message: str,
+        nominated: str | None = None,
+    ) -> None:
+        """Back off the pod, and tell it why (PodScheduled=False and FailedScheduling)."""
+        key = obj.key
         self.stats.failed_attempts += 1
         prev = self._waiting.get(key)
         attempts = (prev.attempts if prev else 0) + 1
@@ -394,20 +422,17 @@ class Scheduler:
             now,
             self._cluster_version,
         )
-        message = fit_error_message(failure.live, failure.reasons)
-        started = time.perf_counter()
-        postfilter, nominated = self._post_filter(pod, obj, failure)
-        self.stats.preemption_seconds += time.perf_counter() - started
-        if postfilter:
-            message = f"{message} {postfilter}"
         if nominated is None:
             self._nominated.pop(key, None)
         # Waiting is recorded first: the status write below echoes back as a pod event.
         self._write_condition(obj, pod, "Unschedulable", message, nominated=nominated)
         self.recorder.event(
-            ref, WARNING, "FailedScheduling", truncate_message(message), action="Scheduling"
+            ObjectRef.of(pod, "Pod"),
+            WARNING,
+            "FailedScheduling",
+            truncate_message(message),
+            action="Scheduling",
         )
-        return None
 
     def decide(self, pod: dict[str, Any], namespace: str) -> tuple[str | None, str]:
         """(node, "") or (None, the FitError part of the FailedScheduling message)."""

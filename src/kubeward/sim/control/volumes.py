@@ -75,11 +75,11 @@ class VolumeController(Controller):
                 return [("volume", str(volume))] if volume else []
             return [("claim", obj.key)]
         if event.storage_key == VOLUMES:
+            if b'"phase":"Available"' in obj.raw and event.type != "DELETED":
+                return [("volume", obj.key), *self._pending_claims()]
             return [("volume", obj.key)]
         if event.storage_key == CLASSES:
-            # A new class may be what a pending claim waits for.
-            claims = self.store.resource(CLAIMS).objects
-            return [("claim", key) for key, c in claims.items() if b'"volumeName"' not in c.raw]
+            return self._pending_claims()  # a new class may be what a claim waits for
         if event.storage_key == PODS and self.store.resource(CLAIMS).objects:
             if event.type == "MODIFIED":
                 # Only a pod's first node (a first consumer) or its end (a claim being deleted
@@ -95,6 +95,10 @@ class VolumeController(Controller):
             if b'"persistentVolumeClaim"' in obj.raw:
                 return [("claim", f"{obj.namespace}/{name}") for name in claim_names(obj.decode())]
         return []
+
+    def _pending_claims(self) -> list[Hashable]:
+        claims = self.store.resource(CLAIMS).objects
+        return [("claim", key) for key, c in claims.items() if b'"volumeName"' not in c.raw]
 
     def reconcile(self, key: Hashable) -> None:
         assert isinstance(key, tuple)

@@ -326,6 +326,15 @@ def fit_error_message(total: int, reasons: Counter[str]) -> str:
     return f"0/{total} nodes are available: {', '.join(parts)}."
 
 
+def prefilter_message(total: int, reason: str) -> str:
+    """FailedScheduling when a PreFilter plugin rejected the pod (no node was filtered), with
+    DefaultPreemption's answer: preemption cannot help an UnschedulableAndUnresolvable pod."""
+    return (
+        f"0/{total} nodes are available: {reason}. preemption: 0/{total} nodes are available: "
+        f"{total} {MSG_NOT_HELPFUL}."
+    )
+
+
 UNRESOLVABLE = {MSG_UNSCHEDULABLE, MSG_AFFINITY, MSG_SPREAD_LABEL, MSG_AFFINITY_RULES}
 
 
