@@ -10,6 +10,7 @@ from typing import Protocol
 
 from kubeward.kube.priority import SYSTEM_PRIORITY_CLASSES
 from kubeward.kube.registry import REGISTRY
+from kubeward.sim.api.admission import DEFAULT_CLASS_ANNOTATION
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock, SimTimer
 from kubeward.sim.control.cronjob import CronJobController
@@ -27,7 +28,7 @@ from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.resourcequota import ResourceQuotaController
 from kubeward.sim.control.scheduler import Scheduler
 from kubeward.sim.control.statefulset import StatefulSetController
-from kubeward.sim.control.volumes import DEFAULT_CLASS_ANNOTATION, PROVISIONER, VolumeController
+from kubeward.sim.control.volumes import PROVISIONER, VolumeController
 from kubeward.sim.faults import FaultTimeline
 from kubeward.sim.load.bootstrap import create_defaults as create_default_flow_control
 from kubeward.sim.nodes.factory import node_objects

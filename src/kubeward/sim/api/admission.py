@@ -38,6 +38,7 @@ PVCS = ("", "persistentvolumeclaims")
 PVS = ("", "persistentvolumes")
 STORAGE_CLASSES = ("storage.k8s.io", "storageclasses")
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+_DEFAULT_CLASS_MARK = f'"{DEFAULT_CLASS_ANNOTATION}":"true"'.encode()
 _PROTECTION = {PVCS: "kubernetes.io/pvc-protection", PVS: "kubernetes.io/pv-protection"}
 
 
@@ -59,7 +60,7 @@ class Admission:
         defaults = [
             obj.decode()
             for obj in self.store.resource(STORAGE_CLASSES).objects.values()
-            if b'"storageclass.kubernetes.io/is-default-class":"true"' in obj.raw
+            if _DEFAULT_CLASS_MARK in obj.raw
         ]
         if not defaults:
             return None

@@ -65,8 +65,8 @@ _GENERATION = {
     ("flowcontrol.apiserver.k8s.io", "prioritylevelconfigurations"),
     ("apiextensions.k8s.io", "customresourcedefinitions"),
 }
-# Kinds whose status a client may set on create (everything else starts with an empty status).
 _RESOURCE_QUOTA = REGISTRY.get("", "v1", "resourcequotas")
+# Kinds whose status a client may set on create (everything else starts with an empty status).
 _STATUS_ON_CREATE = {("", "nodes"), ("", "events"), ("", "namespaces")}
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # utilrand.String: no vowels, no 0/1/3
 PATCH_TYPES = {

@@ -29,7 +29,6 @@ from kubeward.sim.store.objects import StoreEvent
 PROVISIONER = "sim.kubeward.io"
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 PV_PROTECTION = "kubernetes.io/pv-protection"
-DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
 PVCS = REGISTRY.get("", "v1", "persistentvolumeclaims")
 PVS = REGISTRY.get("", "v1", "persistentvolumes")
@@ -45,6 +44,18 @@ def claim_names(pod: dict[str, Any]) -> list[str]:
         for v in (pod.get("spec") or {}).get("volumes") or ()
         if isinstance(v, dict) and isinstance(v.get("persistentVolumeClaim"), dict)
     ]
+
+
+def _claim_ref(meta: dict[str, Any]) -> dict[str, Any]:
+    """A volume's reference to the claim it is bound to."""
+    return {
+        "kind": "PersistentVolumeClaim",
+        "apiVersion": "v1",
+        "namespace": meta["namespace"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "resourceVersion": meta.get("resourceVersion", ""),
+    }
 
 
 def _bytes(quantity: Any) -> float:
@@ -244,14 +255,7 @@ class VolumeController(Controller):
                 "storageClassName": sc["metadata"]["name"],
                 "volumeMode": spec.get("volumeMode") or "Filesystem",
                 "csi": {"driver": PROVISIONER, "volumeHandle": meta["uid"]},
-                "claimRef": {
-                    "kind": "PersistentVolumeClaim",
-                    "apiVersion": "v1",
-                    "namespace": meta["namespace"],
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "resourceVersion": meta.get("resourceVersion", ""),
-                },
+                "claimRef": _claim_ref(meta),
             },
         }
         if sc.get("mountOptions"):
@@ -275,14 +279,7 @@ class VolumeController(Controller):
         pv_spec = pv.setdefault("spec", {})
         name = pv["metadata"]["name"]
         if (pv_spec.get("claimRef") or {}).get("uid") != meta["uid"]:
-            pv_spec["claimRef"] = {
-                "kind": "PersistentVolumeClaim",
-                "apiVersion": "v1",
-                "namespace": meta["namespace"],
-                "name": meta["name"],
-                "uid": meta["uid"],
-                "resourceVersion": meta.get("resourceVersion", ""),
-            }
+            pv_spec["claimRef"] = _claim_ref(meta)
             pv.setdefault("metadata", {}).setdefault("annotations", {})[
                 "pv.kubernetes.io/bound-by-controller"
             ] = "yes"
