@@ -75,3 +75,16 @@ def test_the_cli_names_the_option_and_exits_2() -> None:
     assert result.exit_code == 2
     assert "Invalid value for '--metric-annotations-allowlist'" in result.output
     assert "unknown resource 'ingresses'" in result.output
+
+
+def test_limitranges_take_no_allowlist() -> None:
+    """KSM has no kube_limitrange_labels or _annotations, so the option refuses the kind (and
+    a wildcard allowlist leaves LimitRanges out)."""
+    result = CliRunner().invoke(
+        app,
+        ["collect", "--metric-labels-allowlist", "limitranges=[team]"],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 2
+    assert "unknown resource 'limitranges'" in result.output
+    assert "persistentvolumes" in result.output  # the list of valid kinds includes the new ones
