@@ -147,6 +147,12 @@ def load_text(tmp_path: Path, text: str) -> Scenario:
             'spec.scopes: Invalid value: []core.ResourceQuotaScope{"BestEffort"}: unsupported '
             "scope applied to resource",
         ),
+        (
+            "name: x\nlimitRanges: [{name: l, namespace: a, limits: "
+            "[{type: Container, min: {cpu: '2'}, max: {cpu: '1'}}]}]\n",
+            "limitRanges.0",
+            'spec.limits[0].min[cpu]: Invalid value: "2": min value 2 is greater than max value 1',
+        ),
     ],
 )
 def test_errors_name_file_field_and_fix(tmp_path: Path, text: str, where: str, fix: str) -> None:
@@ -155,6 +161,33 @@ def test_errors_name_file_field_and_fix(tmp_path: Path, text: str, where: str, f
     message = str(info.value)
     assert f"{tmp_path / 's.yaml'}: {where}" in message
     assert fix in message
+
+
+def test_limit_ranges_are_created_with_their_namespaces() -> None:
+    scenario = Scenario.model_validate(
+        {
+            "name": "x",
+            "limitRanges": [
+                {
+                    "name": "d",
+                    "namespace": "team",
+                    "limits": [{"type": "Container", "max": {"cpu": "2"}}],
+                }
+            ],
+        }
+    )
+    assert list(manifests(scenario)) == [
+        (("", "v1", "namespaces"), {"metadata": {"name": "team"}}),
+        (
+            ("", "v1", "limitranges"),
+            {
+                "apiVersion": "v1",
+                "kind": "LimitRange",
+                "metadata": {"name": "d", "namespace": "team"},
+                "spec": {"limits": [{"type": "Container", "max": {"cpu": "2"}}]},
+            },
+        ),
+    ]
 
 
 def test_resource_quotas_are_created_with_their_namespaces() -> None:

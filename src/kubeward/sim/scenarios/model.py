@@ -3,6 +3,7 @@ file, the field and the fix."""
 
 from __future__ import annotations
 
+import copy
 import re
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import (
 )
 
 from kubeward.kube.cron import MACROS
+from kubeward.kube.defaults import apply_defaults
 from kubeward.kube.priority import (
     HIGHEST_USER_DEFINABLE_PRIORITY,
     SYSTEM_PREFIX,
@@ -455,6 +457,36 @@ class ResourceQuotaSpec(BaseModel):
         }
 
 
+class LimitRangeSpec(BaseModel):
+    """A LimitRange the scenario creates in a namespace before its workloads (core/v1)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
+    namespace: Name
+    limits: list[dict[str, Any]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _valid_for_the_api(self) -> LimitRangeSpec:
+        """The API server's defaulting and validation, so a scenario never fails at bootstrap."""
+        body = self.manifest()
+        apply_defaults("", "LimitRange", body)
+        errors = validate_object("", "LimitRange", body, namespaced=True)
+        if errors:
+            raise ValueError(
+                "; ".join(e.message() for e in errors)
+                + " (the LimitRange API's rules: see docs/scenarios.md, limitRanges)"
+            )
+        return self
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": {"limits": copy.deepcopy(self.limits)},
+        }
+
+
 class SchedulerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scoring: Literal["LeastAllocated", "MostAllocated"] = "LeastAllocated"
@@ -470,6 +502,7 @@ class Scenario(BaseModel):
     scheduler: SchedulerOptions = Field(default_factory=SchedulerOptions)
     priority_classes: list[PriorityClassSpec] = Field(default_factory=list, alias="priorityClasses")
     resource_quotas: list[ResourceQuotaSpec] = Field(default_factory=list, alias="resourceQuotas")
+    limit_ranges: list[LimitRangeSpec] = Field(default_factory=list, alias="limitRanges")
     speed: float = Field(1.0, gt=0)
     workloads: list[Workload] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)

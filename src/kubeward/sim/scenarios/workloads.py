@@ -13,16 +13,19 @@ Manifest = tuple[tuple[str, str, str], dict[str, Any]]
 
 
 def manifests(scenario: Scenario) -> Iterator[Manifest]:
-    """What exists at start: the PriorityClasses, every workload's and quota's namespace, the
-    ResourceQuotas, and the workloads without createAt."""
+    """What exists at start: the PriorityClasses, every workload's, quota's and limit range's
+    namespace, the ResourceQuotas and LimitRanges, and the workloads without createAt."""
     for pc in scenario.priority_classes:
         yield ("scheduling.k8s.io", "v1", "priorityclasses"), pc.manifest()
     namespaces = {w.namespace for w in scenario.workloads}
     namespaces |= {q.namespace for q in scenario.resource_quotas}
+    namespaces |= {lr.namespace for lr in scenario.limit_ranges}
     for ns in sorted(namespaces - {"default"}):
         yield ("", "v1", "namespaces"), {"metadata": {"name": ns}}
     for quota in scenario.resource_quotas:
         yield ("", "v1", "resourcequotas"), quota.manifest()
+    for limits in scenario.limit_ranges:
+        yield ("", "v1", "limitranges"), limits.manifest()
     for w in scenario.workloads:
         if not w.create_at:
             yield from _copies(w)
