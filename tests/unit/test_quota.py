@@ -90,15 +90,16 @@ def test_sums_keep_the_format_of_their_first_part() -> None:
 
 
 def test_charges_of_other_kinds() -> None:
-    svc = {
-        "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "nodePort": 30080}, {"port": 81}]}
-    }
+    ports = [{"port": 80, "nodePort": 30080}, {"port": 81}]
+    svc = {"spec": {"type": "LoadBalancer", "ports": ports}}
     assert as_strings(usage("", "services", svc)) == {
         "count/services": "1",
         "services": "1",
         "services.loadbalancers": "1",
-        "services.nodeports": "1",
+        "services.nodeports": "2",  # as intended, before allocation
     }
+    svc["spec"]["allocateLoadBalancerNodePorts"] = False
+    assert as_strings(usage("", "services", svc))["services.nodeports"] == "1"
     pvc = {"spec": {"storageClassName": "fast", "resources": {"requests": {"storage": "5Gi"}}}}
     assert as_strings(usage("", "persistentvolumeclaims", pvc)) == {
         "count/persistentvolumeclaims": "1",

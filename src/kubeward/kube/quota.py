@@ -327,10 +327,14 @@ def _service_usage(svc: Mapping[str, Any]) -> ResourceList:
     if kind == "NodePort":
         return {"services.nodeports": Quantity(Decimal(len(ports)))}
     if kind == "LoadBalancer":
-        with_node_port = sum(1 for p in ports if isinstance(p, dict) and p.get("nodePort"))
+        # Node ports are charged as intended, before they are allocated: every port, unless
+        # allocation is switched off, then only those given one explicitly.
+        counted = len(ports)
+        if spec.get("allocateLoadBalancerNodePorts") is False:
+            counted = sum(1 for p in ports if isinstance(p, dict) and p.get("nodePort"))
         return {
             "services.loadbalancers": _ONE,
-            "services.nodeports": Quantity(Decimal(with_node_port)),
+            "services.nodeports": Quantity(Decimal(counted)),
         }
     return {}
 
