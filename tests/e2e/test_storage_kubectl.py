@@ -263,3 +263,15 @@ spec:
         kubectl("delete", "pod", "app", "orphan", "-n", ns, "--grace-period=0", "--force")
         kubectl("delete", "pvc", "disk", "-n", ns, "--wait=false")
         kubectl("delete", "storageclass", f"vendor-{ns}")
+
+
+def test_a_namespace_with_claims_in_use_is_deleted(kubectl: Kubectl) -> None:
+    """Protection holds a claim while a pod uses it, not forever: deleting the namespace
+    deletes the pod, then the claim, then its volume, then the namespace."""
+    kubectl("create", "namespace", "s-doomed")
+    kubectl("apply", "-n", "s-doomed", "-f", "-", input=claim("data"))
+    kubectl("apply", "-n", "s-doomed", "-f", "-", input=pod_with_claim("user", "data"))
+    bound = eventually(lambda: get(kubectl, "pvc", "data", "s-doomed")["spec"].get("volumeName"))
+    kubectl("delete", "namespace", "s-doomed", "--wait=false")
+    eventually(lambda: kubectl("get", "namespace", "s-doomed", check=False).returncode != 0, 60)
+    eventually(lambda: kubectl("get", "pv", bound, check=False).returncode != 0, 20)
