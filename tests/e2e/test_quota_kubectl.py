@@ -260,8 +260,9 @@ def test_limitrange_defaults_let_a_bare_pod_into_a_quota(kubectl: Kubectl, ns: s
     assert (
         'pods "big" is forbidden: maximum cpu usage per Container is 1, but limit is 2'
     ) in too_big.stderr, too_big.stderr
-    ratio = pod("ratio", cpu="100m", memory_limit="1Gi").replace(
-        "limits: {memory: 1Gi}", "limits: {memory: 1Gi}, requests: {cpu: 100m, memory: 128Mi}"
+    ratio = pod("ratio").replace(
+        "resources: {}",
+        "resources: {requests: {cpu: 100m, memory: 128Mi}, limits: {memory: 1Gi}}",
     )
     refused = kubectl("apply", "-n", ns, "-f", "-", input=ratio, check=False)
     assert (
