@@ -442,6 +442,7 @@ LABELS_ALLOWED = {
     "persistentvolumeclaims": ("app",),
     "resourcequotas": ("app",),
     "persistentvolumes": ("app",),
+    "storageclasses": ("*",),
     "deployments": ("e2e.kubeward.io/*",),
     "replicasets": ("app", "pod-template-hash"),
     "daemonsets": ("app",),
@@ -467,6 +468,7 @@ LISTS = {
     "persistentvolumeclaims": "/api/v1/persistentvolumeclaims",
     "resourcequotas": "/api/v1/resourcequotas",
     "persistentvolumes": "/api/v1/persistentvolumes",
+    "storageclasses": "/apis/storage.k8s.io/v1/storageclasses",
     "limitranges": "/api/v1/limitranges",
     "deployments": "/apis/apps/v1/deployments",
     "replicasets": "/apis/apps/v1/replicasets",
@@ -686,6 +688,7 @@ METADATA_FAMILIES: dict[str, tuple[str, Any]] = {
         lambda m: {"namespace": m["namespace"], "resourcequota": m["name"]},
     ),
     "persistentvolumes": ("persistentvolume", lambda m: {"persistentvolume": m["name"]}),
+    "storageclasses": ("storageclass", lambda m: {"storageclass": m["name"]}),
     "limitranges": (
         "limitrange",
         lambda m: {"namespace": m["namespace"], "limitrange": m["name"]},
@@ -741,6 +744,7 @@ def expected(
                 "persistentvolumeclaims",
                 "resourcequotas",
                 "limitranges",
+                "storageclasses",
                 "replicasets",
                 "jobs",
                 "cronjobs",
@@ -1049,6 +1053,15 @@ def expected(
             ("observed_generation", "observedGeneration"),
         ):
             add(f"kube_poddisruptionbudget_status_{family}", st.get(field, 0), **key)
+    for sc in c["storageclasses"]:
+        add(
+            "kube_storageclass_info",
+            1,
+            storageclass=sc["metadata"]["name"],
+            provisioner=sc["provisioner"],
+            reclaim_policy=sc.get("reclaimPolicy", "Delete"),
+            volume_binding_mode=sc.get("volumeBindingMode", "Immediate"),
+        )
     for pv in c["persistentvolumes"]:
         key = {"persistentvolume": pv["metadata"]["name"]}
         spec, st = pv["spec"], pv.get("status", {})

@@ -935,6 +935,32 @@ def test_persistentvolume_families() -> None:
     assert "kube_persistentvolume_deletion_timestamp" in FAMILY_NAMES
 
 
+def test_storageclass_info_fills_in_the_defaults() -> None:
+    standard = {
+        "metadata": {"name": "standard"},
+        "provisioner": "sim.kubeward.io",
+        "reclaimPolicy": "Retain",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+    bare = {"metadata": {"name": "bare"}, "provisioner": "ebs.csi.aws.com"}
+    s = parse(render({"storageclasses": [standard, bare]}))
+    assert of(s, "kube_storageclass_info") == {
+        L(
+            storageclass="standard",
+            provisioner="sim.kubeward.io",
+            reclaim_policy="Retain",
+            volume_binding_mode="WaitForFirstConsumer",
+        ): 1,
+        L(
+            storageclass="bare",
+            provisioner="ebs.csi.aws.com",
+            reclaim_policy="Delete",
+            volume_binding_mode="Immediate",
+        ): 1,
+    }
+    assert "kube_storageclass_deletion_timestamp" not in FAMILY_NAMES
+
+
 def test_limitrange_family_has_a_series_per_constraint() -> None:
     lr = {
         "metadata": {"name": "bounds", "namespace": "shop"},

@@ -79,6 +79,12 @@ STATE_KINDS: tuple[StateKind, ...] = (
         rows_core.pv_rows,
     ),
     StateKind(
+        "storageclasses",
+        Resource("storage.k8s.io", "v1", "storageclasses", namespaced=False),
+        rows_core.STORAGECLASS_TABLES,
+        rows_core.storageclass_rows,
+    ),
+    StateKind(
         "resourcequotas",
         Resource("", "v1", "resourcequotas"),
         rows_core.RESOURCEQUOTA_TABLES,

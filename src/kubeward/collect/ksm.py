@@ -360,6 +360,7 @@ KSM_NAMES = {
     "services": "service",
     "persistentvolumeclaims": "persistentvolumeclaim",
     "persistentvolumes": "persistentvolume",
+    "storageclasses": "storageclass",
     "resourcequotas": "resourcequota",
     "limitranges": "limitrange",
     "deployments": "deployment",
@@ -374,6 +375,7 @@ KSM_NAMES = {
 # KSM has no kube_<kind>_deletion_timestamp for these.
 _NO_DELETION_FAMILY = (
     "namespaces",
+    "storageclasses",
     "resourcequotas",
     "limitranges",
     "services",
@@ -1425,6 +1427,14 @@ FAMILIES: tuple[Family, ...] = (
         "Most recent generation observed when updating this PDB status",
         "poddisruptionbudgets",
         "observed_generation",
+    ),
+    # storageclasses
+    Family(
+        "kube_storageclass_info",
+        "Information about storageclass.",
+        "gauge",
+        "storageclasses",
+        _info("kube_storageclass_info", ("provisioner", "reclaim_policy", "volume_binding_mode")),
     ),
     # limitranges
     Family(

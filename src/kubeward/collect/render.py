@@ -26,6 +26,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     "services": ("namespace", "service", "uid"),
     "persistentvolumeclaims": ("namespace", "persistentvolumeclaim"),
     "persistentvolumes": ("persistentvolume",),
+    "storageclasses": ("storageclass",),
     "resourcequotas": ("namespace", "resourcequota"),
     "limitranges": ("namespace", "limitrange"),
     "deployments": ("namespace", "deployment"),

@@ -114,6 +114,12 @@ PV_TABLES = (
     ),
     columns("pv_access_modes", "access_mode:dict"),
 )
+STORAGECLASS_TABLES = (
+    columns(
+        "storageclasses",
+        "storageclass:str provisioner:dict reclaim_policy:dict volume_binding_mode:dict",
+    ),
+)
 LIMITRANGE_TABLES = (
     columns("limitranges", "namespace:dict limitrange:str"),
     # one row per resource of each item's min, max, default, defaultRequest and ratio
@@ -440,3 +446,15 @@ def pv_rows(obj: Obj) -> tuple[Any, ...]:
     )
     modes = [(esc(mode),) for mode in spec.get("accessModes") or ()]
     return main, modes
+
+
+def storageclass_rows(obj: Obj) -> tuple[Any, ...]:
+    """KSM fills in the API's defaults when a class omits them (Delete, Immediate)."""
+    return (
+        (
+            esc(_meta(obj).get("name")),
+            esc(obj.get("provisioner")),
+            esc(obj.get("reclaimPolicy") or "Delete"),
+            esc(obj.get("volumeBindingMode") or "Immediate"),
+        ),
+    )
