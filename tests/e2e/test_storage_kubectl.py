@@ -275,3 +275,47 @@ def test_a_namespace_with_claims_in_use_is_deleted(kubectl: Kubectl) -> None:
     kubectl("delete", "namespace", "s-doomed", "--wait=false")
     eventually(lambda: kubectl("get", "namespace", "s-doomed", check=False).returncode != 0, 60)
     eventually(lambda: kubectl("get", "pv", bound, check=False).returncode != 0, 20)
+
+
+def grow(kubectl: Kubectl, ns: str, name: str, size: str) -> Any:
+    patch = json.dumps({"spec": {"resources": {"requests": {"storage": size}}}})
+    return kubectl("patch", "pvc", name, "-n", ns, "-p", patch, check=False)
+
+
+def test_a_bound_claim_grows_if_its_class_allows(kubectl: Kubectl, ns: str) -> None:
+    kubectl("apply", "-n", ns, "-f", "-", input=claim("data", "1Gi"))
+    eventually(lambda: get(kubectl, "pvc", "data", ns)["status"].get("phase") == "Bound")
+    volume = get(kubectl, "pvc", "data", ns)["spec"]["volumeName"]
+    assert grow(kubectl, ns, "data", "3Gi").returncode == 0
+    eventually(lambda: get(kubectl, "pvc", "data", ns)["status"]["capacity"]["storage"] == "3Gi")
+    assert get(kubectl, "pv", volume)["spec"]["capacity"]["storage"] == "3Gi"
+    seen = reasons(kubectl, ns, "data")
+    assert seen["Resizing"] == f"External resizer is resizing volume {volume}"
+    assert seen["VolumeResizeSuccessful"] == "Resize volume succeeded"
+
+    shrink = grow(kubectl, ns, "data", "2Gi")
+    assert (
+        "spec.resources.requests.storage: Forbidden: field can not be less than previous value"
+    ) in shrink.stderr, shrink.stderr
+
+    fixed = f"""
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {{name: fixed-{ns}}}
+provisioner: sim.kubeward.io
+"""
+    kubectl("apply", "-f", "-", input=fixed)
+    try:
+        kubectl("apply", "-n", ns, "-f", "-", input=claim("rigid", cls=f"fixed-{ns}"))
+        eventually(lambda: get(kubectl, "pvc", "rigid", ns)["status"].get("phase") == "Bound")
+        refused = grow(kubectl, ns, "rigid", "5Gi")
+        assert (
+            'persistentvolumeclaims "rigid" is forbidden: only dynamically provisioned pvc can '
+            "be resized and the storageclass that provisions the pvc must support resize"
+        ) in refused.stderr, refused.stderr
+        # An unbound claim's spec does not change at all.
+        kubectl("apply", "-n", ns, "-f", "-", input=claim("waiting", cls=""))
+        unbound = grow(kubectl, ns, "waiting", "5Gi")
+        assert "spec is immutable after creation except resources.requests" in unbound.stderr
+    finally:
+        kubectl("delete", "storageclass", f"fixed-{ns}")

@@ -1784,3 +1784,30 @@ def test_never_raises_when_any_field_of_a_valid_object_is_replaced(data: st.Data
         group, kind, mutated, obj
     ):
         assert isinstance(e.message(), str)
+
+
+def test_claim_updates_follow_the_bound_state() -> None:
+    """Only a bound claim's storage request may change, and only upwards (1.31's rules)."""
+
+    def claim(size: str, phase: str, cpu: str | None = None) -> dict:
+        requests = {"storage": size, **({"cpu": cpu} if cpu else {})}
+        return {
+            "metadata": {"name": "c", "namespace": "ns", "uid": "u"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": requests}},
+            "status": {"phase": phase},
+        }
+
+    def errors(old: dict, new: dict) -> list[str]:
+        return [e.message() for e in validate_update("", "PersistentVolumeClaim", old, new)]
+
+    assert errors(claim("1Gi", "Bound"), claim("2Gi", "Bound")) == []
+    assert errors(claim("2Gi", "Bound"), claim("1Gi", "Bound")) == [
+        "spec.resources.requests.storage: Forbidden: field can not be less than previous value"
+    ]
+    for changed in (claim("2Gi", "Pending"), claim("1Gi", "Bound", cpu="1")):
+        old = claim("1Gi", changed["status"]["phase"])
+        [message] = errors(old, changed)
+        assert message.startswith(
+            "spec: Forbidden: spec is immutable after creation except resources.requests and "
+            "volumeAttributesClassName for bound claims"
+        ), message

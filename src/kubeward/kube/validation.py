@@ -20,6 +20,7 @@ Bad values are reported as Go's ``%#v`` shows them where users see it (``map[str
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import ipaddress
@@ -2914,9 +2915,15 @@ def _immutable_data_update(v: _V, kind: str, old: dict[str, Any], new: dict[str,
 
 
 def _pvc_update(v: _V, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """ValidatePersistentVolumeClaimUpdate (RecoverVolumeExpansionFailure off, as in 1.31): only
+    a bound claim's storage request may change, and only upwards."""
     old_spec, new_spec = copy.deepcopy(_d(old.get("spec"))), copy.deepcopy(_d(new.get("spec")))
+    old_size = _d(_d(old_spec.get("resources")).get("requests")).get("storage")
+    new_size = _d(_d(new_spec.get("resources")).get("requests")).get("storage")
+    if _d(old.get("status")).get("phase") == "Bound":
+        for spec in (old_spec, new_spec):
+            _d(_d(spec.get("resources")).get("requests")).pop("storage", None)
     for spec in (old_spec, new_spec):
-        _d(spec.get("resources")).pop("requests", None)
         spec.pop("volumeAttributesClassName", None)
     if not old_spec.get("volumeName"):
         new_spec.pop("volumeName", None)  # binding a claim sets it once
@@ -2928,6 +2935,17 @@ def _pvc_update(v: _V, old: dict[str, Any], new: dict[str, Any]) -> None:
                 "spec is immutable after creation except resources.requests and "
                 "volumeAttributesClassName for bound claims\n"
                 + _spec_diff(old_spec, new_spec, "core.PersistentVolumeClaimSpec"),
+            )
+        )
+    shrunk = False
+    if old_size is not None and new_size is not None:
+        # A size that does not parse is reported by the create checks.
+        with contextlib.suppress(QuantityError, ValueError, TypeError):
+            shrunk = Quantity.parse(new_size).amount < Quantity.parse(old_size).amount
+    if shrunk:
+        v.add(
+            forbidden(
+                "spec.resources.requests.storage", "field can not be less than previous value"
             )
         )
 

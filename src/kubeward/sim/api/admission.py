@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from kubeward.kube import status as st
@@ -26,6 +27,7 @@ from kubeward.kube.priority import (
     forbidden_message,
     keep_priority_on_update,
 )
+from kubeward.kube.quantity import QuantityError, parse_quantity
 from kubeward.kube.quota import QuotaRefused, ResourceList, admit_create
 from kubeward.kube.registry import ResourceType
 from kubeward.sim.store.store import Store
@@ -147,6 +149,17 @@ class Admission:
             old_spec, new_spec = old.get("spec"), new.get("spec")
             if isinstance(old_spec, dict) and isinstance(new_spec, dict):
                 keep_priority_on_update(old_spec, new_spec)
+        elif key == PVCS and not subresource and _grows(old, new):
+            # PersistentVolumeClaimResize: a bound claim grows only if its class allows it.
+            class_name = (new.get("spec") or {}).get("storageClassName") or ""
+            sc = self.store.get(STORAGE_CLASSES, class_name) if class_name else None
+            if sc is None or b'"allowVolumeExpansion":true' not in sc.raw:
+                raise _forbidden(
+                    srt,
+                    str(new["metadata"].get("name", "")),
+                    "only dynamically provisioned pvc can be resized and the storageclass that "
+                    "provisions the pvc must support resize",
+                )
         elif key == PRIORITY_CLASSES:
             try:
                 check_priority_class_admission(new, self._default_candidates(), creating=False)
@@ -165,6 +178,22 @@ class Admission:
                 srt.group,
                 name,
             )
+
+
+def _storage(claim: dict[str, Any]) -> Decimal | None:
+    size = (((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
+    try:
+        return parse_quantity(size) if size is not None else None
+    except (QuantityError, ValueError, TypeError):
+        return None
+
+
+def _grows(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """A bound claim whose storage request goes up (what the resize plugin looks at)."""
+    if (old.get("status") or {}).get("phase") != "Bound":
+        return False
+    before, after = _storage(old), _storage(new)
+    return before is not None and after is not None and after > before
 
 
 def _forbidden(srt: ResourceType, name: str, reason: str) -> st.StatusError:

@@ -74,6 +74,8 @@ class VolumeController(Controller):
         self.api = api
         self.recorder = EventRecorder(api, "persistentvolume-controller")
         self.provisioner = EventRecorder(api, f"{PROVISIONER}_sim-csi-controller")
+        self.expander = EventRecorder(api, "volume_expand")
+        self.resizer = EventRecorder(api, f"external-resizer {PROVISIONER}")
 
     # -- what to look at ------------------------------------------------------------------------
 
@@ -136,10 +138,13 @@ class VolumeController(Controller):
             return
         volume_name = spec.get("volumeName")
         if volume_name:
+            volume = self.store.get(VOLUMES, volume_name)
+            if volume is None:
+                return
             if (claim.get("status") or {}).get("phase") != "Bound":
-                volume = self.store.get(VOLUMES, volume_name)
-                if volume is not None:
-                    self._bind(claim, volume.decode())
+                self._bind(claim, volume.decode())
+            else:
+                self._expand(claim, volume.decode())
             return
         class_name = spec.get("storageClassName") or ""
         match = self._match(claim, class_name)
@@ -299,6 +304,32 @@ class VolumeController(Controller):
         status["accessModes"] = pv_spec.get("accessModes") or []
         status["capacity"] = dict(pv_spec.get("capacity") or {})
         self.api.update(PVCS, meta["namespace"], meta["name"], claim, subresource="status")
+
+    def _expand(self, claim: dict[str, Any], pv: dict[str, Any]) -> None:
+        """Grow a bound claim's volume to its new storage request. The simulated driver needs
+        no node-side file system resize, so the claim's capacity follows at once."""
+        assert PVCS is not None and PVS is not None
+        spec, status = claim.get("spec") or {}, claim.get("status") or {}
+        wanted = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+        have = (status.get("capacity") or {}).get("storage")
+        if wanted is None or _bytes(wanted) <= _bytes(have):
+            return
+        ref = ObjectRef.of(claim, "PersistentVolumeClaim")
+        message = "waiting for an external controller to expand this PVC"
+        self.expander.event(ref, WARNING, "ExternalExpanding", message)
+        pv_spec = pv.get("spec") or {}
+        if (pv_spec.get("csi") or {}).get("driver") != PROVISIONER:
+            return  # another driver's resizer would take it from here
+        name = pv["metadata"]["name"]
+        self.resizer.event(ref, NORMAL, "Resizing", f"External resizer is resizing volume {name}")
+        if _bytes((pv_spec.get("capacity") or {}).get("storage")) < _bytes(wanted):
+            pv_spec.setdefault("capacity", {})["storage"] = wanted
+            self.api.update(PVS, "", name, pv)
+        status["capacity"] = {**(status.get("capacity") or {}), "storage": wanted}
+        claim["status"] = status
+        meta = claim["metadata"]
+        self.api.update(PVCS, meta["namespace"], meta["name"], claim, subresource="status")
+        self.resizer.event(ref, NORMAL, "VolumeResizeSuccessful", "Resize volume succeeded")
 
     # -- volumes --------------------------------------------------------------------------------
 
