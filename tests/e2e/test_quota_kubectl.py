@@ -308,3 +308,34 @@ spec:
     assert "spec.limits[1].default: Forbidden: may not be specified when `type` is 'Pod'" in (
         refused.stderr
     )
+
+
+def test_a_growing_claim_is_charged_what_it_adds(kubectl: Kubectl, ns: str) -> None:
+    make_quota(kubectl, ns, "requests.storage=4Gi", name="disk")
+    claim = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+"""
+    kubectl("apply", "-n", ns, "-f", "-", input=claim)
+
+    def phase() -> str:
+        out = kubectl("get", "pvc", "data", "-n", ns, "-o", "jsonpath={.status.phase}")
+        return out.stdout
+
+    eventually(lambda: phase() == "Bound")
+
+    def grow(size: str) -> Any:
+        patch = json.dumps({"spec": {"resources": {"requests": {"storage": size}}}})
+        return kubectl("patch", "pvc", "data", "-n", ns, "-p", patch, check=False)
+
+    assert grow("3Gi").returncode == 0
+    assert used(kubectl, ns, "disk") == {"requests.storage": "3Gi"}
+    refused = grow("5Gi")
+    assert (
+        'persistentvolumeclaims "data" is forbidden: exceeded quota: disk, requested: '
+        "requests.storage=2Gi, used: requests.storage=3Gi, limited: requests.storage=4Gi"
+    ) in refused.stderr, refused.stderr

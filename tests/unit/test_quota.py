@@ -12,7 +12,7 @@ from kubeward.kube.quota import (
     Charge,
     QuotaRefused,
     add,
-    admit_create,
+    admit,
     as_strings,
     matching_resources,
     parse_list,
@@ -122,11 +122,11 @@ def test_charges_of_other_kinds() -> None:
 def test_admission_charges_what_fits_and_names_what_does_not() -> None:
     quota = rq({"requests.cpu": "1", "pods": "5"}, {"requests.cpu": "600m", "pods": "1"})
     small = pod(container(requests={"cpu": "400m"}))
-    [(name, used)] = admit_create([quota], "", "pods", small)
+    [(name, used)] = admit([quota], "", "pods", small)
     assert name == "q" and as_strings(used) == {"pods": "2", "requests.cpu": "1"}
     big = pod(container(requests={"cpu": "500m"}))
     with pytest.raises(QuotaRefused) as refused:
-        admit_create([quota], "", "pods", big)
+        admit([quota], "", "pods", big)
     assert str(refused.value) == (
         "exceeded quota: q, requested: requests.cpu=500m, used: requests.cpu=600m, "
         "limited: requests.cpu=1"
@@ -141,7 +141,7 @@ def test_admission_wants_requests_for_cpu_and_memory_quotas() -> None:
         initContainers=[container("init", limits={"memory": "1Mi"})],
     )
     with pytest.raises(QuotaRefused) as refused:
-        admit_create([quota], "", "pods", p)
+        admit([quota], "", "pods", p)
     assert str(refused.value) == (
         "failed quota: q: must specify limits.memory for: log,web; requests.cpu for: init,log"
     )
@@ -149,10 +149,10 @@ def test_admission_wants_requests_for_cpu_and_memory_quotas() -> None:
 
 def test_admission_waits_for_the_controller() -> None:
     fresh = {"metadata": {"name": "q"}, "spec": {"hard": {"pods": "1"}}}
-    assert admit_create([fresh], "", "pods", pod(container())) == []  # no status.hard yet
+    assert admit([fresh], "", "pods", pod(container())) == []  # no status.hard yet
     half = rq({"pods": "1", "count/pods": "2"}, used={"pods": "0"})
     with pytest.raises(QuotaRefused, match=r"^status unknown for quota: q, resources: count/pods$"):
-        admit_create([half], "", "pods", pod(container()))
+        admit([half], "", "pods", pod(container()))
 
 
 @pytest.mark.parametrize(
@@ -302,3 +302,18 @@ async def test_a_scenario_quota_holds_from_the_first_pod() -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
     assert "exceeded quota: few, requested: pods=1, used: pods=1, limited: pods=1" in messages[0]
     assert len(c.store.resource(("", "pods")).objects) == 1
+
+
+def test_an_update_is_charged_only_what_it_adds() -> None:
+    quota = rq({"requests.storage": "10Gi", "services.loadbalancers": "1"})
+    quota["status"]["used"] = {"requests.storage": "4Gi", "services.loadbalancers": "0"}
+
+    def pvc(size: str) -> dict[str, Any]:
+        return {"spec": {"resources": {"requests": {"storage": size}}}}
+
+    [(_, used)] = admit([quota], "", "persistentvolumeclaims", pvc("6Gi"), old=pvc("4Gi"))
+    assert as_strings(used)["requests.storage"] == "6Gi"
+    assert admit([quota], "", "persistentvolumeclaims", pvc("4Gi"), old=pvc("6Gi")) == []
+    lb = {"spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}}
+    [(_, used)] = admit([quota], "", "services", lb, old={"spec": {"type": "ClusterIP"}})
+    assert as_strings(used)["services.loadbalancers"] == "1"

@@ -483,13 +483,29 @@ def _missing_requests(required: Iterable[str], spec: Mapping[str, Any]) -> str |
     return "must specify " + "; ".join(parts)
 
 
-def admit_create(
-    quotas: Iterable[Mapping[str, Any]], group: str, plural: str, obj: Mapping[str, Any]
+def _grown(new: Mapping[str, Quantity], old: Mapping[str, Quantity]) -> ResourceList:
+    """``SubtractWithNonNegativeResult`` then ``RemoveZeros``: what an update adds."""
+    out: ResourceList = {}
+    for name, value in new.items():
+        amount = value.amount - (old[name].amount if name in old else 0)
+        if amount > 0:
+            out[name] = Quantity(amount, value.format)
+    return out
+
+
+def admit(
+    quotas: Iterable[Mapping[str, Any]],
+    group: str,
+    plural: str,
+    obj: Mapping[str, Any],
+    old: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, ResourceList]]:
-    """Quota admission of a create: the new ``status.used`` of each quota that tracks ``obj``,
-    by quota name; ``QuotaRefused`` if ``obj`` would take any of them over its hard limits."""
+    """Quota admission of a create, or of an update from ``old`` (charged what it adds, e.g. a
+    claim that grows): the new ``status.used`` of each quota that tracks ``obj``, by quota
+    name; ``QuotaRefused`` if ``obj`` would take any of them over its hard limits."""
     charged: list[tuple[str, ResourceList]] = []
     charge: Charge | None = None
+    delta: ResourceList = {}
     for rq in sorted(quotas, key=lambda q: str((q.get("metadata") or {}).get("name", ""))):
         name = str(rq["metadata"].get("name", ""))
         status = rq.get("status") or {}
@@ -499,9 +515,14 @@ def admit_create(
             continue
         if charge is None:
             charge = Charge.of(group, plural, obj)
+            delta = charge.usage
+            if old is not None:
+                delta = _grown(charge.usage, usage(group, plural, old))
+        if not delta:
+            return []  # an update that adds nothing
         if not covers(quota_scopes(rq.get("spec") or {}), charge):
             continue
-        if (group, plural) == ("", "pods"):
+        if (group, plural) == ("", "pods") and old is None:
             problem = _missing_requests(tracked, obj.get("spec") or {})
             if problem:
                 raise QuotaRefused(f"failed quota: {name}: {problem}")
@@ -509,7 +530,7 @@ def admit_create(
         unknown = sorted(n for n in tracked if n not in used)
         if unknown:
             raise QuotaRefused(f"status unknown for quota: {name}, resources: {','.join(unknown)}")
-        requested = mask(charge.usage, hard)
+        requested = mask(delta, hard)
         new_used = add(used, requested)
         over = exceeded(mask(new_used, requested), hard)
         if over:

@@ -567,13 +567,17 @@ class ObjectAPI:
             )
         if new == old:
             return current  # no-op writes do not bump resourceVersion, as in Kubernetes
+        charges = self.admission.quota(srt, new, old) if not subresource else []
         if dry_run:
             return self.store_preview(srt, new)
         if _finalized(new):
             return self.store.delete(
                 srt.storage_key, self.store.update(srt.storage_key, new, current)
             )
-        return self.store.update(srt.storage_key, new, current)
+        stored = self.store.update(srt.storage_key, new, current)
+        if charges:
+            self._charge_quotas(current.namespace, charges)
+        return stored
 
     def delete(
         self, rt: ResourceType, namespace: str, name: str, options: DeleteOptions
