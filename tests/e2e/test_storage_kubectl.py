@@ -44,6 +44,25 @@ spec:
 """
 
 
+def pod_with_claim(name: str, claim_name: str) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name},
+            "spec": {
+                "containers": [{"name": "app", "image": "nginx"}],
+                "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": claim_name}}],
+            },
+        }
+    )
+
+
+def storage_class(name: str, provisioner: str = "sim.kubeward.io", **fields: str) -> str:
+    body = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass"}
+    return json.dumps({**body, "metadata": {"name": name}, "provisioner": provisioner, **fields})
+
+
 def get(kubectl: Kubectl, kind: str, name: str, ns: str = "") -> dict[str, Any]:
     args = ["get", kind, name, "-o", "json"] + (["-n", ns] if ns else [])
     return json.loads(kubectl(*args).stdout)
@@ -89,12 +108,7 @@ def test_a_claim_without_a_class_is_provisioned_by_the_default_one(
     assert row[:6] == ["data", "Bound", volume_name, "2Gi", "RWO", "standard"], row
 
     # In use: deleting the claim waits for the pod (pvc-protection), then the volume goes.
-    kubectl(
-        "run", "user", "-n", ns, "--image=nginx", "--restart=Never",
-        "--overrides", json.dumps(
-            {"spec": {"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}}
-        ),
-    )  # fmt: skip
+    kubectl("apply", "-n", ns, "-f", "-", input=pod_with_claim("user", "data"))
     kubectl("delete", "pvc", "data", "-n", ns, "--wait=false")
     assert get(kubectl, "pvc", "data", ns)["metadata"].get("deletionTimestamp")
     assert get(kubectl, "pvc", "data", ns)["status"]["phase"] == "Bound"  # still held
@@ -116,14 +130,7 @@ def test_claims_that_cannot_bind_say_why(kubectl: Kubectl, ns: str) -> None:
     )
     assert get(kubectl, "pvc", "none", ns)["status"]["phase"] == "Pending"
     # A class created afterwards is what the waiting claim gets.
-    fast = f"""
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {{name: fast-{ns}}}
-provisioner: sim.kubeward.io
-reclaimPolicy: Retain
-"""
-    kubectl("apply", "-f", "-", input=fast)
+    kubectl("apply", "-f", "-", input=storage_class(f"fast-{ns}", reclaimPolicy="Retain"))
     try:
         kubectl("apply", "-n", ns, "-f", "-", input=claim("kept", cls=f"fast-{ns}"))
         eventually(lambda: get(kubectl, "pvc", "kept", ns)["status"].get("phase") == "Bound")
@@ -153,26 +160,13 @@ spec:
     assert get(kubectl, "pvc", "small", ns)["spec"]["volumeName"] == f"static-{ns}"
     assert get(kubectl, "pvc", "small", ns)["status"]["capacity"] == {"storage": "5Gi"}
 
-    late = f"""
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {{name: late-{ns}}}
-provisioner: sim.kubeward.io
-volumeBindingMode: WaitForFirstConsumer
-"""
+    late = storage_class(f"late-{ns}", volumeBindingMode="WaitForFirstConsumer")
     kubectl("apply", "-f", "-", input=late)
     try:
         kubectl("apply", "-n", ns, "-f", "-", input=claim("later", cls=f"late-{ns}"))
         eventually(lambda: "WaitForFirstConsumer" in reasons(kubectl, ns, "later"))
         assert get(kubectl, "pvc", "later", ns)["status"]["phase"] == "Pending"
-        kubectl(
-            "run", "consumer", "-n", ns, "--image=nginx", "--restart=Never",
-            "--overrides", json.dumps(
-                {"spec": {"volumes": [
-                    {"name": "d", "persistentVolumeClaim": {"claimName": "later"}}
-                ]}}
-            ),
-        )  # fmt: skip
+        kubectl("apply", "-n", ns, "-f", "-", input=pod_with_claim("consumer", "later"))
         eventually(lambda: get(kubectl, "pvc", "later", ns)["status"].get("phase") == "Bound", 20)
     finally:
         kubectl("delete", "pod", "consumer", "-n", ns, "--grace-period=0", "--force")
@@ -180,13 +174,7 @@ volumeBindingMode: WaitForFirstConsumer
 
 
 def test_storage_class_rules(kubectl: Kubectl) -> None:
-    bad = """
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: bad}
-provisioner: sim.kubeward.io
-reclaimPolicy: Recycle
-"""
+    bad = storage_class("bad", reclaimPolicy="Recycle")
     refused = kubectl("apply", "-f", "-", input=bad, check=False)
     assert (
         'The StorageClass "bad" is invalid: reclaimPolicy: Unsupported value: '
@@ -197,20 +185,6 @@ reclaimPolicy: Recycle
         check=False,
     )  # fmt: skip
     assert "reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden." in changed.stderr
-
-
-def pod_with_claim(name: str, claim_name: str) -> str:
-    return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": name},
-            "spec": {
-                "containers": [{"name": "app", "image": "nginx"}],
-                "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": claim_name}}],
-            },
-        }
-    )
 
 
 def scheduled_message(kubectl: Kubectl, ns: str, pod: str) -> str:
@@ -229,13 +203,7 @@ def test_a_pod_waits_for_its_claims(kubectl: Kubectl, ns: str) -> None:
         message,
     ), message
 
-    vendor = f"""
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {{name: vendor-{ns}}}
-provisioner: ebs.csi.aws.com
-"""
-    kubectl("apply", "-f", "-", input=vendor)
+    kubectl("apply", "-f", "-", input=storage_class(f"vendor-{ns}", "ebs.csi.aws.com"))
     volume = f"""
 apiVersion: v1
 kind: PersistentVolume
@@ -298,13 +266,7 @@ def test_a_bound_claim_grows_if_its_class_allows(kubectl: Kubectl, ns: str) -> N
         "spec.resources.requests.storage: Forbidden: field can not be less than previous value"
     ) in shrink.stderr, shrink.stderr
 
-    fixed = f"""
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {{name: fixed-{ns}}}
-provisioner: sim.kubeward.io
-"""
-    kubectl("apply", "-f", "-", input=fixed)
+    kubectl("apply", "-f", "-", input=storage_class(f"fixed-{ns}"))
     try:
         kubectl("apply", "-n", ns, "-f", "-", input=claim("rigid", cls=f"fixed-{ns}"))
         eventually(lambda: get(kubectl, "pvc", "rigid", ns)["status"].get("phase") == "Bound")

@@ -30,7 +30,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kubeward.kube.limitrange import default_limit_range
 from kubeward.kube.priority import SYSTEM_PRIORITIES, default_priority_class
 from kubeward.kube.quantity import Quantity, QuantityError
 
@@ -548,6 +547,29 @@ def _default_pv(obj: dict[str, Any]) -> None:
     status = _child(obj, "status")
     if status is not None:
         _setdefault(status, "phase", "Pending")
+
+
+def default_limit_range(obj: Any) -> None:
+    """SetDefaults_LimitRangeItem, in place: for Container items, ``default`` from ``max``,
+    then ``defaultRequest`` from ``default``, then from ``min``."""
+    spec = obj.get("spec") if isinstance(obj, dict) else None
+    items = spec.get("limits") if isinstance(spec, dict) else None
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        default, request = _child(item, "default"), _child(item, "defaultRequest")
+        if default is None or request is None:
+            continue  # validation reports the type
+        for key, value in _mapping(item.get("max")).items():
+            default.setdefault(key, value)
+        for key, value in default.items():
+            request.setdefault(key, value)
+        for key, value in _mapping(item.get("min")).items():
+            request.setdefault(key, value)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _default_storage_class(obj: dict[str, Any]) -> None:

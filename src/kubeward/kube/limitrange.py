@@ -1,12 +1,11 @@
-"""LimitRange semantics: the API's defaulting of a LimitRange, and kube-apiserver's LimitRanger
-admission plugin, which fills in a pod's missing requests and limits from the namespace's
-LimitRanges and refuses pods and claims outside their bounds
-(plugin/pkg/admission/limitranger).
+"""LimitRange semantics: kube-apiserver's LimitRanger admission plugin, which fills in a pod's
+missing requests and limits from the namespace's LimitRanges and refuses pods and claims outside
+their bounds (plugin/pkg/admission/limitranger).
 
 Behaviour worth knowing (all as in Kubernetes):
 
 * A ``Container`` item's ``default`` falls back to its ``max``, and its ``defaultRequest`` to
-  ``default``, then ``min`` (the API server defaults the stored LimitRange so).
+  ``default``, then ``min`` (``kubeward.kube.defaults`` defaults the stored LimitRange so).
 * Defaults are applied to containers and init containers after the pod's own defaulting (a
   limit without a request has already become the request), and are recorded in the
   ``kubernetes.io/limit-ranger`` annotation.
@@ -20,37 +19,19 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kubeward.kube.quantity import Quantity, canonical, to_int, to_milli
-from kubeward.kube.quota import ResourceList, parse_list, pod_limits, pod_requests
+from kubeward.kube.quota import (
+    ResourceList,
+    container_resources,
+    parse_list,
+    pod_limits,
+    pod_requests,
+)
 
 CONTAINER, POD, CLAIM = "Container", "Pod", "PersistentVolumeClaim"
 LIMIT_TYPES = (POD, CONTAINER, CLAIM)
 ANNOTATION = "kubernetes.io/limit-ranger"
 # resource.MaxMilliValue: beyond it, comparisons fall back to whole values.
 _MAX_MILLI = (2**63 - 1) // 1000
-
-
-def default_limit_range(obj: Any) -> None:
-    """SetDefaults_LimitRangeItem, in place: for Container items, ``default`` from ``max``,
-    then ``defaultRequest`` from ``default``, then from ``min``."""
-    spec = obj.get("spec") if isinstance(obj, dict) else None
-    items = spec.get("limits") if isinstance(spec, dict) else None
-    for item in items if isinstance(items, list) else ():
-        if not isinstance(item, dict) or item.get("type") != CONTAINER:
-            continue
-        default = item.setdefault("default", {})
-        request = item.setdefault("defaultRequest", {})
-        if not isinstance(default, dict) or not isinstance(request, dict):
-            continue  # validation reports the type
-        for key, value in _mapping(item.get("max")).items():
-            default.setdefault(key, value)
-        for key, value in default.items():
-            request.setdefault(key, value)
-        for key, value in _mapping(item.get("min")).items():
-            request.setdefault(key, value)
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _items(ranges: Iterable[Mapping[str, Any]], kind: str) -> list[Mapping[str, Any]]:
@@ -110,11 +91,9 @@ def _merge(
 
 def _values(*quantities: Quantity | None) -> list[int]:
     """requestLimitEnforcedValues: milli-values when none would overflow, else whole ones."""
-    present = [q for q in quantities if q is not None]
-    whole = [to_int(q) if q is not None else 0 for q in quantities]
-    if all(to_int(q) <= _MAX_MILLI for q in present):
-        return [to_milli(q) if q is not None else 0 for q in quantities]
-    return whole
+    exact = all(to_int(q) <= _MAX_MILLI for q in quantities if q is not None)
+    scale = to_milli if exact else to_int
+    return [scale(q) if q is not None else 0 for q in quantities]
 
 
 def _min(kind: str, name: str, bound: Quantity, req: ResourceList, lim: ResourceList) -> str:
@@ -172,10 +151,6 @@ def _check(item: Mapping[str, Any], kind: str, req: ResourceList, lim: ResourceL
     return found
 
 
-def _resources(container: Mapping[str, Any], key: str) -> ResourceList:
-    return parse_list((container.get("resources") or {}).get(key))
-
-
 def check_pod(ranges: Iterable[Mapping[str, Any]], pod: Mapping[str, Any]) -> list[str]:
     """PodValidateLimitFunc over every LimitRange: what is out of bounds, per container (and
     init container) for Container items, for the pod's totals for Pod items."""
@@ -185,9 +160,8 @@ def check_pod(ranges: Iterable[Mapping[str, Any]], pod: Mapping[str, Any]) -> li
     for lr in ranges:
         for item in _items([lr], CONTAINER):
             for c in containers:
-                problems += _check(
-                    item, CONTAINER, _resources(c, "requests"), _resources(c, "limits")
-                )
+                requests = container_resources(c, "requests")
+                problems += _check(item, CONTAINER, requests, container_resources(c, "limits"))
         for item in _items([lr], POD):
             problems += _check(item, POD, pod_requests(spec), pod_limits(spec))
     return problems

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kubeward.kube.quantity import DECIMAL_SI, Quantity, QuantityError, format_quantity
+from kubeward.kube.defaults import pod_qos_class
+from kubeward.kube.quantity import DECIMAL_SI, Quantity, QuantityError
 from kubeward.kube.selectors import DOES_NOT_EXIST, EXISTS, IN, NOT_IN, Requirement
 
 ResourceList = dict[str, Quantity]
@@ -162,16 +163,12 @@ def exceeded(usage: Mapping[str, Quantity], hard: Mapping[str, Quantity]) -> lis
 
 def pretty(items: Mapping[str, Quantity]) -> str:
     """``prettyPrint``: ``name=quantity`` sorted by name, comma-separated."""
-    return ",".join(f"{name}={render(items[name])}" for name in sorted(items))
-
-
-def render(value: Quantity) -> str:
-    return str(value) if value.string is not None else format_quantity(value.amount, value.format)
+    return ",".join(f"{name}={items[name]}" for name in sorted(items))
 
 
 def as_strings(items: Mapping[str, Quantity]) -> dict[str, str]:
     """How a ResourceList is written to a status (canonical quantity strings)."""
-    return {name: render(value) for name, value in sorted(items.items())}
+    return {name: str(value) for name, value in sorted(items.items())}
 
 
 def is_integer_resource(name: str) -> bool:
@@ -278,7 +275,8 @@ def _compute_usage(requests: ResourceList, limits: ResourceList) -> ResourceList
     return result
 
 
-def _container_list(container: Mapping[str, Any], key: str) -> ResourceList:
+def container_resources(container: Mapping[str, Any], key: str) -> ResourceList:
+    """A container's ``requests`` or ``limits``."""
     return parse_list((container.get("resources") or {}).get(key))
 
 
@@ -302,11 +300,11 @@ def pod_limits(spec: Mapping[str, Any]) -> ResourceList:
 def _pod_totals(spec: Mapping[str, Any], key: str, *, overhead_for_all: bool) -> ResourceList:
     total: ResourceList = {}
     for container in spec.get("containers") or ():
-        total = add(total, _container_list(container, key))
+        total = add(total, container_resources(container, key))
     sidecars: ResourceList = {}
     init_peak: ResourceList = {}
     for container in spec.get("initContainers") or ():
-        own = _container_list(container, key)
+        own = container_resources(container, key)
         if container.get("restartPolicy") == "Always":
             total = add(total, own)
             sidecars = add(sidecars, own)
@@ -339,10 +337,16 @@ def _service_usage(svc: Mapping[str, Any]) -> ResourceList:
     return {}
 
 
+def claim_storage(pvc: Mapping[str, Any]) -> Quantity | None:
+    """A claim's storage request, None when unset or unparsable."""
+    spec = pvc.get("spec") or {}
+    return parse_list((spec.get("resources") or {}).get("requests")).get("storage")
+
+
 def _claim_usage(pvc: Mapping[str, Any]) -> ResourceList:
     spec = pvc.get("spec") or {}
     result: ResourceList = {"persistentvolumeclaims": _ONE}
-    storage = parse_list((spec.get("resources") or {}).get("requests")).get("storage")
+    storage = claim_storage(pvc)
     if storage is not None:
         result["requests.storage"] = storage
     cls = spec.get("storageClassName")
@@ -381,7 +385,7 @@ class PodFacts:
         deadline = spec.get("activeDeadlineSeconds")
         return cls(
             terminating=isinstance(deadline, int) and deadline >= 0,
-            best_effort=is_best_effort(spec),
+            best_effort=pod_qos_class(pod) == "BestEffort",
             priority_class=str(spec.get("priorityClassName") or ""),
             cross_namespace_affinity=_cross_namespace_affinity(spec),
         )
@@ -436,17 +440,6 @@ def _pod_matches_scope(req: Mapping[str, Any], pod: PodFacts) -> bool:
 SCOPE_OPERATORS = {"In": IN, "NotIn": NOT_IN, "Exists": EXISTS, "DoesNotExist": DOES_NOT_EXIST}
 
 
-def is_best_effort(spec: Mapping[str, Any]) -> bool:
-    """QoS class BestEffort: no container or init container requests or limits cpu or memory."""
-    for container in list(spec.get("containers") or ()) + list(spec.get("initContainers") or ()):
-        resources = container.get("resources") or {}
-        for key in ("requests", "limits"):
-            for name, value in parse_list(resources.get(key)).items():
-                if name in ("cpu", "memory") and value.amount != 0:
-                    return False
-    return True
-
-
 def _cross_namespace_affinity(spec: Mapping[str, Any]) -> bool:
     affinity = spec.get("affinity") or {}
     for kind in ("podAffinity", "podAntiAffinity"):
@@ -473,7 +466,7 @@ def _missing_requests(required: Iterable[str], spec: Mapping[str, Any]) -> str |
     containers = list(spec.get("containers") or ()) + list(spec.get("initContainers") or ())
     for container in containers:
         has = _compute_usage(
-            _container_list(container, "requests"), _container_list(container, "limits")
+            container_resources(container, "requests"), container_resources(container, "limits")
         )
         for name in wanted - has.keys():
             missing.setdefault(name, set()).add(str(container.get("name", "")))

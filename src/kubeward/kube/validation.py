@@ -20,7 +20,6 @@ Bad values are reported as Go's ``%#v`` shows them where users see it (``map[str
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import ipaddress
@@ -32,6 +31,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, TypeGuard
 
+from kubeward.kube.limitrange import LIMIT_TYPES
 from kubeward.kube.priority import validate_priority_class, validate_priority_class_update
 from kubeward.kube.quantity import Quantity, QuantityError
 from kubeward.kube.quota import (
@@ -43,6 +43,7 @@ from kubeward.kube.quota import (
     SCOPES,
     STANDARD_QUOTA_RESOURCES,
     TERMINATING,
+    claim_storage,
     is_integer_resource,
     scope_valid_for_resource,
 )
@@ -1884,7 +1885,6 @@ def _validate_resourcequota(v: _V, obj: dict[str, Any], create: bool) -> None:
     _validate_quota_list(v, status, "used", "status")
 
 
-_LIMIT_TYPES = ("Pod", "Container", "PersistentVolumeClaim")
 _LIMIT_MAPS = ("max", "min", "default", "defaultRequest", "maxLimitRequestRatio")
 
 
@@ -1912,7 +1912,7 @@ def _validate_limitrange(v: _V, obj: dict[str, Any], create: bool) -> None:
         problems = qualified_name(kind)
         if problems:
             v.invalid_each(f"{at}.type", kind, problems)
-        elif "/" not in kind and kind not in _LIMIT_TYPES:
+        elif "/" not in kind and kind not in LIMIT_TYPES:
             v.add(invalid(f"{at}.type", kind, "must be a standard limit type or fully qualified"))
         if kind in seen:
             v.add(duplicate(f"{at}.type", kind))
@@ -2918,8 +2918,6 @@ def _pvc_update(v: _V, old: dict[str, Any], new: dict[str, Any]) -> None:
     """ValidatePersistentVolumeClaimUpdate (RecoverVolumeExpansionFailure off, as in 1.31): only
     a bound claim's storage request may change, and only upwards."""
     old_spec, new_spec = copy.deepcopy(_d(old.get("spec"))), copy.deepcopy(_d(new.get("spec")))
-    old_size = _d(_d(old_spec.get("resources")).get("requests")).get("storage")
-    new_size = _d(_d(new_spec.get("resources")).get("requests")).get("storage")
     if _d(old.get("status")).get("phase") == "Bound":
         for spec in (old_spec, new_spec):
             _d(_d(spec.get("resources")).get("requests")).pop("storage", None)
@@ -2937,12 +2935,8 @@ def _pvc_update(v: _V, old: dict[str, Any], new: dict[str, Any]) -> None:
                 + _spec_diff(old_spec, new_spec, "core.PersistentVolumeClaimSpec"),
             )
         )
-    shrunk = False
-    if old_size is not None and new_size is not None:
-        # A size that does not parse is reported by the create checks.
-        with contextlib.suppress(QuantityError, ValueError, TypeError):
-            shrunk = Quantity.parse(new_size).amount < Quantity.parse(old_size).amount
-    if shrunk:
+    before, after = claim_storage(old), claim_storage(new)
+    if before is not None and after is not None and after.amount < before.amount:
         v.add(
             forbidden(
                 "spec.resources.requests.storage", "field can not be less than previous value"

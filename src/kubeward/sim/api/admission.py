@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 from kubeward.kube import status as st
@@ -27,8 +26,7 @@ from kubeward.kube.priority import (
     forbidden_message,
     keep_priority_on_update,
 )
-from kubeward.kube.quantity import QuantityError, parse_quantity
-from kubeward.kube.quota import QuotaRefused, ResourceList, admit
+from kubeward.kube.quota import QuotaRefused, ResourceList, admit, claim_storage
 from kubeward.kube.registry import ResourceType
 from kubeward.sim.store.store import Store
 
@@ -187,20 +185,12 @@ class Admission:
             )
 
 
-def _storage(claim: dict[str, Any]) -> Decimal | None:
-    size = (((claim.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
-    try:
-        return parse_quantity(size) if size is not None else None
-    except (QuantityError, ValueError, TypeError):
-        return None
-
-
 def _grows(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """A bound claim whose storage request goes up (what the resize plugin looks at)."""
     if (old.get("status") or {}).get("phase") != "Bound":
         return False
-    before, after = _storage(old), _storage(new)
-    return before is not None and after is not None and after > before
+    before, after = claim_storage(old), claim_storage(new)
+    return before is not None and after is not None and after.amount > before.amount
 
 
 def _forbidden(srt: ResourceType, name: str, reason: str) -> st.StatusError:

@@ -15,10 +15,11 @@ controllers': ``ExternalProvisioning``, ``Provisioning``, ``ProvisioningSucceede
 from __future__ import annotations
 
 from collections.abc import Hashable
+from decimal import Decimal
 from typing import Any
 
 from kubeward.kube import status as st
-from kubeward.kube.quantity import QuantityError, parse_quantity
+from kubeward.kube.quota import claim_storage, parse_list
 from kubeward.kube.registry import REGISTRY
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
@@ -58,11 +59,10 @@ def _claim_ref(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _bytes(quantity: Any) -> float:
-    try:
-        return float(parse_quantity(quantity))
-    except (QuantityError, ValueError, TypeError):
-        return 0.0
+def _storage(resources: Any) -> Decimal:
+    """The ``storage`` entry of a capacity map, 0 when absent or unparsable."""
+    size = parse_list(resources).get("storage")
+    return size.amount if size is not None else Decimal(0)
 
 
 class VolumeController(Controller):
@@ -202,14 +202,15 @@ class VolumeController(Controller):
     def _match(self, claim: dict[str, Any], class_name: str) -> dict[str, Any] | None:
         """The smallest Available volume of the claim's class that fits it."""
         spec = claim.get("spec") or {}
-        wanted = _bytes(((spec.get("resources") or {}).get("requests") or {}).get("storage"))
+        requested = claim_storage(claim)
+        wanted = requested.amount if requested is not None else Decimal(0)
         modes = set(spec.get("accessModes") or ())
         mode = spec.get("volumeMode") or "Filesystem"
         try:
             selector = label_selector_from_dict(spec["selector"]) if spec.get("selector") else None
         except (SelectorError, TypeError, ValueError):
             return None
-        best: tuple[float, dict[str, Any]] | None = None
+        best: tuple[Decimal, dict[str, Any]] | None = None
         for obj in self.store.resource(VOLUMES).objects.values():
             if obj.deleting or b'"phase":"Available"' not in obj.raw:
                 continue
@@ -221,7 +222,7 @@ class VolumeController(Controller):
                 claim["metadata"]["name"],
             ):
                 continue  # reserved for another claim
-            size = _bytes((pv_spec.get("capacity") or {}).get("storage"))
+            size = _storage(pv_spec.get("capacity"))
             if (pv_spec.get("storageClassName") or "") != class_name or size < wanted:
                 continue
             if not modes <= set(pv_spec.get("accessModes") or ()):
@@ -309,10 +310,9 @@ class VolumeController(Controller):
         """Grow a bound claim's volume to its new storage request. The simulated driver needs
         no node-side file system resize, so the claim's capacity follows at once."""
         assert PVCS is not None and PVS is not None
-        spec, status = claim.get("spec") or {}, claim.get("status") or {}
-        wanted = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
-        have = (status.get("capacity") or {}).get("storage")
-        if wanted is None or _bytes(wanted) <= _bytes(have):
+        status = claim.get("status") or {}
+        wanted = claim_storage(claim)
+        if wanted is None or wanted.amount <= _storage(status.get("capacity")):
             return
         ref = ObjectRef.of(claim, "PersistentVolumeClaim")
         message = "waiting for an external controller to expand this PVC"
@@ -322,10 +322,10 @@ class VolumeController(Controller):
             return  # another driver's resizer would take it from here
         name = pv["metadata"]["name"]
         self.resizer.event(ref, NORMAL, "Resizing", f"External resizer is resizing volume {name}")
-        if _bytes((pv_spec.get("capacity") or {}).get("storage")) < _bytes(wanted):
-            pv_spec.setdefault("capacity", {})["storage"] = wanted
+        if _storage(pv_spec.get("capacity")) < wanted.amount:
+            pv_spec.setdefault("capacity", {})["storage"] = str(wanted)
             self.api.update(PVS, "", name, pv)
-        status["capacity"] = {**(status.get("capacity") or {}), "storage": wanted}
+        status["capacity"] = {**(status.get("capacity") or {}), "storage": str(wanted)}
         claim["status"] = status
         meta = claim["metadata"]
         self.api.update(PVCS, meta["namespace"], meta["name"], claim, subresource="status")
