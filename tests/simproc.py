@@ -96,6 +96,26 @@ def start_sim(tmp: Path, *args: str, timeout: float = 60) -> SimProcess:
     return sim
 
 
+def grant_cluster_role(sim: SimProcess, role: str, user: str) -> None:
+    """Bind ``role`` to ``user`` cluster-wide (the simulator authorizes with RBAC: users of a
+    --token-auth-file outside system:masters get only what bindings grant)."""
+    name = f"{role}-{user.replace(':', '-')}"
+    body = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+    with httpx.Client(verify=sim.ssl_context()) as c:
+        response = c.post(
+            f"{sim.server}/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            json=body,
+            headers={"Authorization": f"Bearer {sim.token}"},
+        )
+        response.raise_for_status()
+
+
 def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
     deadline = time.monotonic() + timeout
     while True:

@@ -94,7 +94,13 @@ def sim(
     ),
     token_auth_file: Path | None = typer.Option(
         None,
-        help='Extra bearer tokens, kube-apiserver\'s CSV format: token,user,uid,"group1,group2".',
+        help='Extra bearer tokens, kube-apiserver\'s CSV format: token,user,uid,"group1,group2". '
+        "Users outside system:masters get what RBAC bindings grant them.",
+    ),
+    authorization_mode: str = typer.Option(
+        "RBAC",
+        help="RBAC (the default: Roles, ClusterRoles and their bindings decide) or AlwaysAllow "
+        "(every authenticated request is allowed).",
     ),
     load_summary: Path | None = typer.Option(
         None,
@@ -107,7 +113,7 @@ def sim(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at INFO level."),
 ) -> None:
     """Run the cluster simulator: a Kubernetes API server kubectl and client libraries use."""
-    from kubeward.sim.api.server import read_token_file
+    from kubeward.sim.api.authn import read_token_file
     from kubeward.sim.clock import SimClock
     from kubeward.sim.cluster import SimCluster
     from kubeward.sim.load.runner import LoadOverrides
@@ -135,6 +141,11 @@ def sim(
             raise ValueError("--audit-sample must be in (0, 1], e.g. 0.1 keeps one in ten")
         if token_auth_file is not None:
             read_token_file(token_auth_file)  # fail now, with the line at fault
+        if authorization_mode not in ("RBAC", "AlwaysAllow"):
+            raise ValueError(
+                f"--authorization-mode {authorization_mode!r} is not supported: "
+                "use RBAC or AlwaysAllow"
+            )
     except (ScenarioError, ValueError) as exc:
         err_console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -151,6 +162,7 @@ def sim(
         use_tls=tls,
         bookmark_interval=bookmark_interval,
         token_auth_file=token_auth_file,
+        authorization_mode=authorization_mode,
         load=load,
         load_overrides=overrides,
         audit_log=audit_log,

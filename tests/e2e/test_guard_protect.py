@@ -21,7 +21,7 @@ import yaml
 
 from kubectlhelp import Kubectl, _debian_kubectl
 from kubeward.guard.apf import guard_name
-from simproc import SimProcess, start_sim
+from simproc import SimProcess, grant_cluster_role, start_sim
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +43,7 @@ def slow_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
     sim = start_sim(
         tmp, "--scenario", "tiny", "--apiserver-cores", "0.02", "--token-auth-file", str(tokens)
     )
+    grant_cluster_role(sim, "view", AGENT)  # the agent lists pods, as a monitoring agent may
     yield sim
     sim.stop()
 

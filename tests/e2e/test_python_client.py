@@ -330,3 +330,101 @@ def test_resource_quota_refusal_is_a_typed_403(core: client.CoreV1Api) -> None:
     )
     listed = core.list_resource_quota_for_all_namespaces(field_selector="metadata.name=maps")
     assert [q.status.used for q in listed.items] == [{"count/configmaps": "1"}]
+
+
+def test_rbac_tokens_and_access_reviews_through_the_typed_apis(sim: SimProcess) -> None:
+    """TokenRequest (what ``kubectl create token`` calls), SelfSubjectReview, access reviews
+    and the RBAC kinds, as typed objects; a token's user gets what its bindings grant."""
+    admin = config.new_client_from_config(config_file=str(sim.kubeconfig))
+    core, rbac_api = client.CoreV1Api(admin), client.RbacAuthorizationV1Api(admin)
+    _create_namespace(core, "tokens")
+    core.create_namespaced_service_account(
+        "tokens", client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="bot"))
+    )
+    issued = core.create_namespaced_service_account_token(
+        "bot",
+        "tokens",
+        client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=3600)
+        ),
+    )
+    assert issued.status.token and issued.status.expiration_timestamp is not None
+    with pytest.raises(ApiException) as short:
+        core.create_namespaced_service_account_token(
+            "bot",
+            "tokens",
+            client.AuthenticationV1TokenRequest(
+                spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=60)
+            ),
+        )
+    assert short.value.status == 422
+    assert (
+        "may not specify a duration less than 10 minutes" in json.loads(short.value.body)["message"]
+    )
+
+    bot_config = client.Configuration()
+    bot_config.host = admin.configuration.host
+    bot_config.ssl_ca_cert = admin.configuration.ssl_ca_cert
+    bot_config.verify_ssl = admin.configuration.verify_ssl
+    bot_config.api_key = {"authorization": f"Bearer {issued.status.token}"}
+    bot = client.ApiClient(bot_config)
+
+    me = client.AuthenticationV1Api(bot).create_self_subject_review(client.V1SelfSubjectReview())
+    assert me.status.user_info.username == "system:serviceaccount:tokens:bot"
+    assert me.status.user_info.groups == [
+        "system:serviceaccounts",
+        "system:serviceaccounts:tokens",
+        "system:authenticated",
+    ]
+
+    def can(verb: str, resource: str) -> bool:
+        review = client.AuthorizationV1Api(bot).create_self_subject_access_review(
+            client.V1SelfSubjectAccessReview(
+                spec=client.V1SelfSubjectAccessReviewSpec(
+                    resource_attributes=client.V1ResourceAttributes(
+                        namespace="tokens", verb=verb, resource=resource
+                    )
+                )
+            )
+        )
+        return bool(review.status.allowed)
+
+    assert not can("list", "configmaps")
+    with pytest.raises(ApiException) as refused:
+        client.CoreV1Api(bot).list_namespaced_config_map("tokens")
+    assert refused.value.status == 403
+    body = json.loads(refused.value.body)
+    assert body["reason"] == "Forbidden" and body["details"] == {"kind": "configmaps"}
+
+    rbac_api.create_namespaced_role_binding(
+        "tokens",
+        client.V1RoleBinding(
+            metadata=client.V1ObjectMeta(name="bot-view"),
+            role_ref=client.V1RoleRef(
+                api_group="rbac.authorization.k8s.io", kind="ClusterRole", name="view"
+            ),
+            subjects=[client.RbacV1Subject(kind="ServiceAccount", name="bot", namespace="tokens")],
+        ),
+    )
+    assert can("list", "configmaps") and not can("delete", "configmaps")
+    assert client.CoreV1Api(bot).list_namespaced_config_map("tokens").items == []
+    review = client.AuthorizationV1Api(admin).create_subject_access_review(
+        client.V1SubjectAccessReview(
+            spec=client.V1SubjectAccessReviewSpec(
+                user="system:serviceaccount:tokens:bot",
+                resource_attributes=client.V1ResourceAttributes(
+                    namespace="tokens", verb="list", resource="configmaps"
+                ),
+            )
+        )
+    )
+    assert review.status.allowed and review.status.reason == (
+        'RBAC: allowed by RoleBinding "bot-view/tokens" of ClusterRole "view" to '
+        'ServiceAccount "bot/tokens"'
+    )
+
+    # the token stops working once its account is gone
+    core.delete_namespaced_service_account("bot", "tokens")
+    with pytest.raises(ApiException) as gone:
+        client.CoreV1Api(bot).list_namespaced_config_map("tokens")
+    assert gone.value.status == 401

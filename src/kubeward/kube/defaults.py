@@ -684,6 +684,20 @@ def _default_crd(obj: dict[str, Any]) -> None:
 
 # --- entry point ----------------------------------------------------------------------------
 
+
+def _default_rbac_binding(obj: dict[str, Any]) -> None:
+    """rbac/v1 SetDefaults_RoleBinding / _ClusterRoleBinding / _Subject: the roleRef's group,
+    and a User or Group subject's (a ServiceAccount is in the core group, "")."""
+    ref = obj.get("roleRef")
+    if isinstance(ref, dict) and not ref.get("apiGroup"):
+        ref["apiGroup"] = "rbac.authorization.k8s.io"
+    subjects = obj.get("subjects")
+    for subject in subjects if isinstance(subjects, list) else []:
+        is_person = isinstance(subject, dict) and subject.get("kind") in ("User", "Group")
+        if is_person and not subject.get("apiGroup"):
+            subject["apiGroup"] = "rbac.authorization.k8s.io"
+
+
 _SIMPLE = {
     ("apps", "Deployment"): _default_deployment,
     ("apps", "ReplicaSet"): _default_replicaset,
@@ -703,6 +717,8 @@ _SIMPLE = {
     (_FC, "PriorityLevelConfiguration"): _default_plc,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _default_crd,
     ("scheduling.k8s.io", "PriorityClass"): default_priority_class,
+    ("rbac.authorization.k8s.io", "RoleBinding"): _default_rbac_binding,
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _default_rbac_binding,
 }
 
 

@@ -88,6 +88,10 @@ def _r(
 
 _ALL = ("all",)
 _FC = "flowcontrol.apiserver.k8s.io"
+_RBAC = "rbac.authorization.k8s.io"
+_AUTHZ = "authorization.k8s.io"
+_AUTHN = "authentication.k8s.io"
+_CREATE = ("create",)
 
 BUILTIN: tuple[ResourceType, ...] = (
     _r(
@@ -129,7 +133,15 @@ BUILTIN: tuple[ResourceType, ...] = (
     _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
     _r("", "v1", "ConfigMap", "configmaps", True, short=("cm",)),
     _r("", "v1", "Secret", "secrets", True),
-    _r("", "v1", "ServiceAccount", "serviceaccounts", True, short=("sa",)),
+    _r(
+        "",
+        "v1",
+        "ServiceAccount",
+        "serviceaccounts",
+        True,
+        short=("sa",),
+        extra={"token": ("TokenRequest", ("create",))},
+    ),
     _r("", "v1", "Event", "events", True, short=("ev",)),
     _r("", "v1", "PersistentVolume", "persistentvolumes", False, short=("pv",), status=True),
     _r("", "v1", "ResourceQuota", "resourcequotas", True, short=("quota",), status=True),
@@ -222,6 +234,17 @@ BUILTIN: tuple[ResourceType, ...] = (
         status=True,
         storage=(_FC, "prioritylevelconfigurations"),
     ),
+    _r(_RBAC, "v1", "ClusterRole", "clusterroles", False),
+    _r(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    _r(_RBAC, "v1", "Role", "roles", True),
+    _r(_RBAC, "v1", "RoleBinding", "rolebindings", True),
+    # Reviews are answered, never stored (create only, like bindings).
+    _r(_AUTHZ, "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", False, verbs=_CREATE),
+    _r(_AUTHZ, "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", False, verbs=_CREATE),
+    _r(_AUTHZ, "v1", "SubjectAccessReview", "subjectaccessreviews", False, verbs=_CREATE),
+    _r(_AUTHZ, "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews", True, verbs=_CREATE),
+    _r(_AUTHN, "v1", "SelfSubjectReview", "selfsubjectreviews", False, verbs=_CREATE),
+    _r(_AUTHN, "v1", "TokenReview", "tokenreviews", False, verbs=_CREATE),
     _r(
         "apiextensions.k8s.io",
         "v1",

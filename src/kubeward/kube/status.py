@@ -105,7 +105,8 @@ def qualified(resource: str, group: str) -> str:
 
 
 def _details(resource: str, group: str, name: str) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": name, "kind": resource}
+    """metav1.StatusDetails: name and group are omitted when empty."""
+    d: dict[str, Any] = {"name": name, "kind": resource} if name else {"kind": resource}
     if group:
         d["group"] = group
     return d

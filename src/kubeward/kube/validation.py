@@ -47,6 +47,7 @@ from kubeward.kube.quota import (
     is_integer_resource,
     scope_valid_for_resource,
 )
+from kubeward.kube.rbac import GROUP as RBAC_GROUP
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
 from kubeward.kube.status import FieldError, forbidden, invalid, not_supported, required
 
@@ -2572,6 +2573,118 @@ def _validate_crd(v: _V, obj: dict[str, Any], create: bool) -> None:
         )
 
 
+# --- RBAC (pkg/apis/rbac/validation) -----------------------------------------------------
+
+
+def _rbac_name(name: str, prefix: bool) -> list[str]:
+    """ValidateRBACName: role and binding names are path segments (``system:basic-user``)."""
+    return _path_segment_name(name)
+
+
+def _validate_policy_rules(v: _V, obj: dict[str, Any], namespaced: bool) -> None:
+    for p, rule in v.items(obj, "rules", ""):
+        verbs = v.array(rule, "verbs", p)
+        if not verbs:
+            v.add(required(_join(p, "verbs"), "verbs must contain at least one value"))
+        urls = v.array(rule, "nonResourceURLs", p)
+        if urls:
+            if namespaced:
+                v.add(
+                    invalid(
+                        _join(p, "nonResourceURLs"),
+                        go_strings(urls),
+                        "namespaced rules cannot apply to non-resource URLs",
+                    )
+                )
+            if rule.get("apiGroups") or rule.get("resources") or rule.get("resourceNames"):
+                v.add(
+                    invalid(
+                        _join(p, "nonResourceURLs"),
+                        go_strings(urls),
+                        "rules cannot apply to both regular resources and non-resource URLs",
+                    )
+                )
+            continue
+        if not v.array(rule, "apiGroups", p):
+            v.add(
+                required(_join(p, "apiGroups"), "resource rules must supply at least one api group")
+            )
+        if not v.array(rule, "resources", p):
+            v.add(
+                required(_join(p, "resources"), "resource rules must supply at least one resource")
+            )
+
+
+def _validate_role(v: _V, obj: dict[str, Any], create: bool) -> None:
+    _validate_policy_rules(v, obj, namespaced=True)
+
+
+def _validate_cluster_role(v: _V, obj: dict[str, Any], create: bool) -> None:
+    _validate_policy_rules(v, obj, namespaced=False)
+    rule = v.obj(obj, "aggregationRule", "")
+    if rule is None:
+        return
+    selectors = v.items(rule, "clusterRoleSelectors", "aggregationRule")
+    if not selectors:
+        v.add(
+            required(
+                "aggregationRule.clusterRoleSelectors",
+                "at least one clusterRoleSelector required if aggregationRule is non-nil",
+            )
+        )
+    for p, selector in selectors:
+        _validate_label_selector(v, selector, p)
+
+
+def _validate_binding_subjects(v: _V, obj: dict[str, Any], namespaced: bool) -> None:
+    for p, subject in v.items(obj, "subjects", ""):
+        name = v.string(subject, "name", p) or ""
+        if not name:
+            v.add(required(_join(p, "name"), ""))
+        kind = v.string(subject, "kind", p) or ""
+        api_group = v.string(subject, "apiGroup", p) or ""
+        if kind == "ServiceAccount":
+            if name:
+                v.invalid_each(_join(p, "name"), name, dns1123_subdomain(name))
+            if api_group:
+                v.add(not_supported(_join(p, "apiGroup"), api_group, [""]))
+            if not namespaced and not subject.get("namespace"):
+                v.add(required(_join(p, "namespace"), ""))
+        elif kind in ("User", "Group"):
+            if api_group != RBAC_GROUP:
+                v.add(not_supported(_join(p, "apiGroup"), api_group, [RBAC_GROUP]))
+        else:
+            v.add(not_supported(_join(p, "kind"), kind, ["ServiceAccount", "User", "Group"]))
+
+
+def _validate_role_binding(v: _V, obj: dict[str, Any], kinds: list[str]) -> None:
+    ref = v.obj(obj, "roleRef", "") or {}
+    api_group = v.string(ref, "apiGroup", "roleRef") or ""
+    if api_group != RBAC_GROUP:
+        v.add(not_supported("roleRef.apiGroup", api_group, [RBAC_GROUP]))
+    kind = v.string(ref, "kind", "roleRef") or ""
+    if kind not in kinds:
+        v.add(not_supported("roleRef.kind", kind, kinds))
+    name = v.string(ref, "name", "roleRef") or ""
+    if not name:
+        v.add(required("roleRef.name", ""))
+    else:
+        v.invalid_each("roleRef.name", name, _path_segment_name(name))
+    _validate_binding_subjects(v, obj, namespaced=len(kinds) > 1)
+
+
+def _role_binding_update(v: _V, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """ValidateRoleBindingUpdate: a binding's roleRef never changes (delete and recreate)."""
+    before, after = old.get("roleRef") or {}, new.get("roleRef") or {}
+    if before != after:
+        after = after if isinstance(after, dict) else {}
+        text = (
+            f'rbac.RoleRef{{APIGroup:"{after.get("apiGroup", "")}", '
+            f'Kind:"{after.get("kind", "")}", Name:"{after.get("name", "")}"}}'
+        )
+        v.add(invalid("roleRef", GoValue(after, text), "cannot change roleRef"))
+
+
 # --- dispatch ------------------------------------------------------------------------------
 
 Validator = Callable[[_V, dict[str, Any], bool], None]
@@ -2579,6 +2692,10 @@ _FC = "flowcontrol.apiserver.k8s.io"
 
 _NAME_FNS: dict[tuple[str, str], NameFn] = {
     ("", "Namespace"): name_is_dns_label,
+    (RBAC_GROUP, "Role"): _rbac_name,
+    (RBAC_GROUP, "ClusterRole"): _rbac_name,
+    (RBAC_GROUP, "RoleBinding"): _rbac_name,
+    (RBAC_GROUP, "ClusterRoleBinding"): _rbac_name,
     ("", "Service"): name_is_dns1035_label,  # ValidateServiceName is a DNS-1035 label
 }
 
@@ -2605,6 +2722,14 @@ _KINDS: dict[tuple[str, str], Validator] = {
     (_FC, "FlowSchema"): _validate_flowschema,
     (_FC, "PriorityLevelConfiguration"): _validate_plc,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): _validate_crd,
+    (RBAC_GROUP, "Role"): _validate_role,
+    (RBAC_GROUP, "ClusterRole"): _validate_cluster_role,
+    (RBAC_GROUP, "RoleBinding"): lambda v, o, c: _validate_role_binding(
+        v, o, ["Role", "ClusterRole"]
+    ),
+    (RBAC_GROUP, "ClusterRoleBinding"): lambda v, o, c: _validate_role_binding(
+        v, o, ["ClusterRole"]
+    ),
     ("scheduling.k8s.io", "PriorityClass"): lambda v, o, c: v.errs.extend(
         validate_priority_class(o)
     ),
@@ -2978,6 +3103,8 @@ def validate_update(
             _storage_class_update(v, old, new)
         elif (group, kind) == ("scheduling.k8s.io", "PriorityClass"):
             v.errs.extend(validate_priority_class_update(old, new))
+        elif group == RBAC_GROUP and kind in ("RoleBinding", "ClusterRoleBinding"):
+            _role_binding_update(v, old, new)
     except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
         # Malformed stored/new objects must yield an error, never a 500.
         v.add(invalid("spec", "", f"could not compare with the stored object: {exc}"))

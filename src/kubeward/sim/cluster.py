@@ -8,11 +8,14 @@ import logging
 from collections.abc import Iterable
 from typing import Protocol
 
+from kubeward.kube import rbac
 from kubeward.kube.priority import SYSTEM_PRIORITY_CLASSES
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.admission import DEFAULT_CLASS_ANNOTATION
+from kubeward.sim.api.authn import ServiceAccountTokens
 from kubeward.sim.api.rest import ObjectAPI
 from kubeward.sim.clock import SimClock, SimTimer
+from kubeward.sim.control.clusterroleaggregation import ClusterRoleAggregationController
 from kubeward.sim.control.cronjob import CronJobController
 from kubeward.sim.control.daemonset import DaemonSetController
 from kubeward.sim.control.deployment import DeploymentController
@@ -27,6 +30,7 @@ from kubeward.sim.control.podcontrol import PodsByOwner
 from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.resourcequota import ResourceQuotaController
 from kubeward.sim.control.scheduler import Scheduler
+from kubeward.sim.control.serviceaccounttokens import ServiceAccountTokensController
 from kubeward.sim.control.statefulset import StatefulSetController
 from kubeward.sim.control.volumes import PROVISIONER, VolumeController
 from kubeward.sim.faults import FaultTimeline
@@ -72,11 +76,16 @@ class SimCluster:
         # Machine state behind the API (kubelets down, node problems, image caches).
         self.state = ClusterState()
         self.quotas = ResourceQuotaController(self.api)
+        self.role_aggregation = ClusterRoleAggregationController(self.api)
+        # Service-account tokens: issued by the API server, put in Secrets by a controller.
+        self.tokens = ServiceAccountTokens(self.store, self.clock)
         # Controllers subscribe before the first write so their indexes see every object.
         self.controllers: list[Runnable] = [
             GarbageCollector(self.api),
             NamespaceController(self.api),
             self.quotas,
+            self.role_aggregation,
+            ServiceAccountTokensController(self.api, self.tokens),
         ]
         self.kubelet_pods: KubeletPods | None = None
         self.usage: UsageModel | None = None
@@ -124,6 +133,7 @@ class SimCluster:
         for pc in SYSTEM_PRIORITY_CLASSES:  # kube-apiserver's scheduling post-start hook
             self.api.create(pc_type, "", copy.deepcopy(pc))
         create_default_flow_control(self.api)
+        self._bootstrap_rbac()
         # What a managed cluster's installer adds: a default class of the simulated CSI driver.
         sc_type = REGISTRY.get("storage.k8s.io", "v1", "storageclasses")
         assert sc_type is not None
@@ -169,6 +179,18 @@ class SimCluster:
             self.scenario.node_count,
             self.store.revision,
         )
+
+    def _bootstrap_rbac(self) -> None:
+        """kube-apiserver's rbac/bootstrap-roles hook: the default ClusterRoles (aggregated
+        at once) and ClusterRoleBindings."""
+        roles = REGISTRY.get(rbac.GROUP, "v1", "clusterroles")
+        bindings = REGISTRY.get(rbac.GROUP, "v1", "clusterrolebindings")
+        assert roles and bindings
+        for role in rbac.bootstrap_cluster_roles():
+            self.api.create(roles, "", role)
+        for binding in rbac.bootstrap_cluster_role_bindings():
+            self.api.create(bindings, "", binding)
+        self.role_aggregation.sync_all()
 
     def create_objects(self, objects: Iterable[Manifest]) -> None:
         for (group, version, plural), body in objects:

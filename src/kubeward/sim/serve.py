@@ -18,8 +18,9 @@ from typing import Any
 import uvicorn
 
 from kubeward.sim import tls
+from kubeward.sim.api.authn import User, read_token_file
 from kubeward.sim.api.metrics_api import MetricsProvider
-from kubeward.sim.api.server import APIServer, ServerConfig, User, read_token_file
+from kubeward.sim.api.server import APIServer, ServerConfig
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.heap import freeze_survivors
 from kubeward.sim.kubeconfig import write_kubeconfig
@@ -38,6 +39,7 @@ class SimOptions:
     token: str | None = None
     bookmark_interval: float = 60.0
     token_auth_file: Path | None = None
+    authorization_mode: str = "RBAC"  # or AlwaysAllow
     load: bool = True  # run the load model (when the scenario enables it)
     load_overrides: LoadOverrides = field(default_factory=LoadOverrides)
     audit_log: Path | None = None
@@ -136,6 +138,7 @@ async def serve(
         tokens=tokens,
         server_address=f"{host_for_url}:{port}",
         bookmark_interval=options.bookmark_interval,
+        authorization_mode=options.authorization_mode,
     )
     metrics = MetricsProvider(cluster.usage) if cluster.usage is not None else None
     audit = (
@@ -158,7 +161,10 @@ async def serve(
             audit=audit,
             api=cluster.api,
         )
-    server = APIServer(cluster.api, config, metrics=metrics, load=load, audit=audit)
+    cluster.tokens.ca_pem = ca_pem
+    server = APIServer(
+        cluster.api, config, metrics=metrics, load=load, audit=audit, tokens=cluster.tokens
+    )
     cluster.start()
     load_task = None
     if load is not None:

@@ -32,6 +32,7 @@ from kubeward.kube.patch import (
     strategic_merge_patch,
 )
 from kubeward.kube.quota import ResourceList, as_strings
+from kubeward.kube.rbac import GROUP as RBAC_GROUP
 from kubeward.kube.registry import REGISTRY, ResourceType
 from kubeward.kube.selectors import (
     FieldSelector,
@@ -43,6 +44,7 @@ from kubeward.kube.selectors import (
 from kubeward.kube.uid import uid4
 from kubeward.kube.validation import validate_object, validate_update
 from kubeward.sim.api.admission import RESOURCE_QUOTAS, Admission
+from kubeward.sim.api.authz import RBACAuthorizer
 from kubeward.sim.api.convert import from_storage, needs_conversion, storage_type, to_storage
 from kubeward.sim.clock import SimClock, format_time
 from kubeward.sim.store.objects import StoredObject
@@ -188,6 +190,7 @@ class ObjectAPI:
         self._used_ips: set[str] = set()
         self._rand = random.Random()
         self.admission = Admission(store)
+        self.rbac = RBACAuthorizer(store)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -346,6 +349,8 @@ class ObjectAPI:
         if errors:
             raise st.invalid_object(srt.kind, srt.group, str(meta.get("name", "")), errors)
         self.admission.check_limits(srt, obj)
+        if srt.group == RBAC_GROUP:
+            self.rbac.check_grant(srt, obj)
         name = meta["name"]
         if srt.namespaced:
             self._check_namespace_open(meta["namespace"])
@@ -554,6 +559,8 @@ class ObjectAPI:
         errors = validate_update(srt.group, srt.kind, old, new)
         if errors:
             raise st.invalid_object(srt.kind, srt.group, current.name, errors)
+        if srt.group == RBAC_GROUP:
+            self.rbac.check_grant(srt, new, old)
         if srt.storage_key in _GENERATION and _spec_changed(old, new):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if manager:

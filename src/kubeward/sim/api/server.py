@@ -7,14 +7,12 @@ for the registered resources lands on the same verb, namespace, resource, name a
 from __future__ import annotations
 
 import asyncio
-import csv
 import logging
 import random
 import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,8 +26,11 @@ from starlette.routing import Route
 from kubeward.aio import wait_event
 from kubeward.kube import status as st
 from kubeward.kube.apply import manager_from_user_agent
+from kubeward.kube.rbac import Attributes
 from kubeward.kube.registry import REGISTRY, ResourceRegistry, ResourceType
-from kubeward.sim.api import discovery, subresources
+from kubeward.sim.api import discovery, reviews, subresources
+from kubeward.sim.api.authn import ServiceAccountTokens, User, impersonate
+from kubeward.sim.api.authz import REQUESTING_USER
 from kubeward.sim.api.metrics_api import MetricsProvider
 from kubeward.sim.api.rest import DeleteOptions, Filter, ListResult, ObjectAPI
 from kubeward.sim.api.tables import to_table
@@ -49,12 +50,6 @@ log = logging.getLogger("kubeward.sim.api")
 _NAMESPACE_SUBRESOURCES = {"status", "finalize"}
 _JSON = "application/json"
 _LIST_CHUNK = 2000  # objects per streamed chunk of a large LIST
-
-
-@dataclass
-class User:
-    name: str
-    groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -82,6 +77,7 @@ class ServerConfig:
     server_address: str = "127.0.0.1:6443"
     bookmark_interval: float = 60.0  # real seconds between watch bookmarks
     min_request_timeout: float = 1800.0  # watch timeout is random in [min, 2*min) when unset
+    authorization_mode: str = "RBAC"  # or "AlwaysAllow", as kube-apiserver's flag
 
 
 def parse_request_info(method: str, path: str, query: dict[str, str]) -> RequestInfo | None:
@@ -134,6 +130,21 @@ def parse_request_info(method: str, path: str, query: dict[str, str]) -> Request
     return info
 
 
+def _attributes(
+    method: str, path: str, info: RequestInfo | None, cadvisor: re.Match[str] | None
+) -> Attributes:
+    """What the authorizer is asked about a request (the filters' RequestInfo)."""
+    if cadvisor is not None and cadvisor.group(1):
+        return Attributes("get", "", "nodes", "proxy", name=cadvisor.group(1))
+    if _COREDNS.fullmatch(path):
+        return Attributes("get", "", "services", "proxy", "kube-system", "kube-dns:metrics")
+    if info is None:
+        return Attributes(method.lower(), path=path)
+    # A namespace's own requests are in that namespace (a RoleBinding there may grant them).
+    namespace = info.name if info.resource == "namespaces" else info.namespace
+    return Attributes(info.verb, info.group, info.resource, info.subresource, namespace, info.name)
+
+
 def _status_response(err: st.StatusError) -> Response:
     return Response(
         orjson.dumps(err.to_status()), status_code=err.code, media_type=_JSON, headers=err.headers
@@ -170,7 +181,10 @@ class APIServer:
         metrics: MetricsProvider | None = None,
         load: LoadRunner | None = None,
         audit: AuditLog | None = None,
+        tokens: ServiceAccountTokens | None = None,
     ) -> None:
+        """``tokens``: the cluster's service-account token issuer (its tokens controller
+        signs with the same key); a new one if not given."""
         self.api = api
         self.usage_metrics = metrics
         self.store = api.store
@@ -180,6 +194,9 @@ class APIServer:
         self.load = load
         self.audit = audit
         self.metrics = load.metrics if load is not None else APIServerMetrics()
+        self.authz = api.rbac
+        self.authz.enabled = config.authorization_mode == "RBAC"
+        self.sa_tokens = tokens or ServiceAccountTokens(api.store, api.clock)
         self._watchers: set[Watcher] = set()
         self.app = Starlette(
             routes=[
@@ -223,14 +240,19 @@ class APIServer:
             elif self.audit is not None and self.audit.request_received:
                 audit_id = self._audit_received(request, info, user, received)
             cadvisor = _CADVISOR.fullmatch(path)
-            if cadvisor is not None and request.method == "GET":
-                response = self._cadvisor(cadvisor.group(1) or "")
-            elif _COREDNS.fullmatch(path) and request.method == "GET":
-                response = self._coredns_metrics()
-            elif info is None:
-                response = self._non_resource(request, path)
-            else:
-                response = await self._resource(request, info, query, admitted)
+            self._authorize(user, _attributes(request.method, path, info, cadvisor))
+            as_user = REQUESTING_USER.set((user.name, user.groups))
+            try:
+                if cadvisor is not None and request.method == "GET":
+                    response = self._cadvisor(cadvisor.group(1) or "")
+                elif _COREDNS.fullmatch(path) and request.method == "GET":
+                    response = self._coredns_metrics()
+                elif info is None:
+                    response = self._non_resource(request, path)
+                else:
+                    response = await self._resource(request, info, query, user, admitted)
+            finally:
+                REQUESTING_USER.reset(as_user)
         except st.StatusError as err:
             response = _status_response(err)
         except Exception as exc:  # a bug must not take the server down; report it as k8s does
@@ -348,36 +370,23 @@ class APIServer:
     def _authenticate(self, request: Request) -> User:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
-        user = self.config.tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        token = token.strip()
+        user = None
+        if scheme.lower() == "bearer" and token:
+            user = self.config.tokens.get(token)
+            if user is None:
+                user, _why = self.sa_tokens.authenticate(token)
         if user is None:
             raise st.unauthorized()
-        return self._impersonate(request, user)
+        return impersonate(request.headers, user.authenticated(), self._allowed)
 
-    @staticmethod
-    def _impersonate(request: Request, user: User) -> User:
-        """Impersonate-User/-Group headers (``kubectl --as``, ``--as-group``). The simulator
-        has no RBAC: only system:masters may impersonate, as cluster-admin can."""
-        target = request.headers.get("impersonate-user", "")
-        groups = request.headers.getlist("impersonate-group")
-        if not target:
-            if groups:
-                raise st.bad_request(
-                    f"requested {groups} without impersonating a user (add Impersonate-User)"
-                )
-            return user
-        if "system:masters" not in user.groups:
-            raise st.forbidden_error(
-                f'users "{target}" is forbidden: User "{user.name}" cannot impersonate '
-                'resource "users" in API group "" at the cluster scope',
-                "users",
-                "",
-                target,
-            )
-        parts = target.split(":")
-        if not groups and len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
-            # As kube-apiserver: a service account without explicit groups gets its own.
-            groups = ["system:serviceaccounts", f"system:serviceaccounts:{parts[2]}"]
-        return User(target, tuple(groups))
+    def _allowed(self, user: User, attrs: Attributes) -> bool:
+        return self.authz.authorize(user.name, user.groups, attrs).allowed
+
+    def _authorize(self, user: User, attrs: Attributes) -> None:
+        decision = self.authz.authorize(user.name, user.groups, attrs)
+        if not decision.allowed:
+            raise reviews.denial(user, attrs, decision.reason)
 
     def _non_resource(self, request: Request, path: str) -> Response:
         if request.method != "GET":
@@ -501,6 +510,7 @@ class APIServer:
         request: Request,
         info: RequestInfo,
         query: dict[str, str],
+        user: User,
         admitted: ModelRequest | None = None,
     ) -> Response:
         rt = self._resource_type(info)
@@ -534,6 +544,10 @@ class APIServer:
             if info.subresource == "binding" or rt.plural == "bindings":
                 target = name or ((obj or {}).get("metadata") or {}).get("name", "")
                 return _json(subresources.bind(self.api, ns, target, obj), 201)
+            if info.subresource == "token":
+                return _json(reviews.token_request(self.store, self.sa_tokens, ns, name, obj), 201)
+            if rt.group in (reviews.AUTHZ, reviews.AUTHN):
+                return _json(self._review(rt, ns, user, obj), 201)
             stored = self.api.create(rt, ns, obj, manager=manager, dry_run=dry_run)
             return self._object(rt, stored, accept, query, code=201)
         if verb == "update":
@@ -580,6 +594,17 @@ class APIServer:
         raise st.method_not_allowed(
             "the server does not allow this method on the requested resource"
         )
+
+    def _review(self, rt: ResourceType, namespace: str, user: User, obj: Any) -> dict[str, Any]:
+        if rt.kind == "SelfSubjectAccessReview":
+            return reviews.self_subject_access_review(self.authz, user, obj)
+        if rt.kind in ("SubjectAccessReview", "LocalSubjectAccessReview"):
+            return reviews.subject_access_review(self.authz, obj, namespace)
+        if rt.kind == "SelfSubjectRulesReview":
+            return reviews.self_subject_rules_review(self.authz, user, obj)
+        if rt.kind == "SelfSubjectReview":
+            return reviews.self_subject_review(user, obj)
+        return reviews.token_review(self.sa_tokens, self.config.tokens, obj)
 
     @staticmethod
     def _decode_body(body: bytes, request: Request) -> Any:
@@ -869,25 +894,6 @@ def _partial(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_token_file(path: Path) -> dict[str, User]:
-    """kube-apiserver's ``--token-auth-file``: CSV lines ``token,user,uid[,"group1,group2"]``."""
-    users: dict[str, User] = {}
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ValueError(f"--token-auth-file {path}: {exc.strerror}") from exc
-    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
-        if not row or row[0].startswith("#"):
-            continue
-        if len(row) < 3 or not row[0].strip() or not row[1].strip():
-            raise ValueError(
-                f'--token-auth-file {path}:{number}: expected token,user,uid[,"group1,group2"]'
-            )
-        groups = tuple(g.strip() for g in row[3].split(",") if g.strip()) if len(row) > 3 else ()
-        users[row[0].strip()] = User(row[1].strip(), groups)
-    return users
-
-
 def _audit_subject(request: Request, info: RequestInfo | None, user: User | None) -> dict[str, Any]:
     """Who asked for what, as an audit event names it (without the load model)."""
     uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -898,7 +904,7 @@ def _audit_subject(request: Request, info: RequestInfo | None, user: User | None
         )
     return {
         "user": user.name if user else "",
-        "groups": (*user.groups, "system:authenticated") if user else (),
+        "groups": user.authenticated().groups if user else (),
         "user_agent": request.headers.get("user-agent", ""),
         "verb": info.verb if info is not None else request.method.lower(),
         "uri": uri,

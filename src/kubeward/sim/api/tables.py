@@ -453,6 +453,19 @@ RESOURCEQUOTA_COLUMNS = (
         "independent of contention on the node.",
     ),
 )
+BINDING_COLUMNS = (
+    NAME,
+    _c(
+        "Role",
+        description="RoleRef can reference a Role in the current namespace or a "
+        "ClusterRole in the global namespace.",
+    ),
+    AGE,
+    _c("Users", description="Users in the roleBinding", priority=1),
+    _c("Groups", description="Groups in the roleBinding", priority=1),
+    _c("ServiceAccounts", description="ServiceAccounts in the roleBinding", priority=1),
+)
+
 STORAGECLASS_COLUMNS = (
     NAME,
     _c("Provisioner", description="Indicates the type of the provisioner."),
@@ -986,6 +999,30 @@ _DEFAULT_CLASS = (
 )
 
 
+def _binding_cells(binding: Any, now: datetime) -> Cells:
+    """printRoleBinding / printClusterRoleBinding: ``ClusterRole/view``, then the subjects by
+    kind (service accounts as ``namespace/name``)."""
+    users, groups, accounts = [], [], []
+    for subject in _get(binding, "subjects") or []:
+        if not isinstance(subject, dict):
+            continue
+        kind, name = subject.get("kind"), str(subject.get("name") or "")
+        if kind == "User":
+            users.append(name)
+        elif kind == "Group":
+            groups.append(name)
+        elif kind == "ServiceAccount":
+            accounts.append(f"{subject.get('namespace') or ''}/{name}")
+    return [
+        _name(binding),
+        f"{_str(binding, 'roleRef', 'kind')}/{_str(binding, 'roleRef', 'name')}",
+        _age(binding, now),
+        ", ".join(users),
+        ", ".join(groups),
+        ", ".join(accounts),
+    ]
+
+
 def _storageclass_cells(sc: Any, now: datetime) -> Cells:
     annotations = _map(sc, "metadata", "annotations")
     default = any(annotations.get(key) == "true" for key in _DEFAULT_CLASS)
@@ -1370,6 +1407,10 @@ PRINTERS: dict[tuple[str, str], TablePrinter] = {
     ("", "persistentvolumeclaims"): TablePrinter(PVC_COLUMNS, _pvc_cells),
     ("", "resourcequotas"): TablePrinter(RESOURCEQUOTA_COLUMNS, _resourcequota_cells),
     ("storage.k8s.io", "storageclasses"): TablePrinter(STORAGECLASS_COLUMNS, _storageclass_cells),
+    ("rbac.authorization.k8s.io", "rolebindings"): TablePrinter(BINDING_COLUMNS, _binding_cells),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"): TablePrinter(
+        BINDING_COLUMNS, _binding_cells
+    ),
     ("apps", "deployments"): TablePrinter(DEPLOYMENT_COLUMNS, _deployment_cells),
     ("apps", "replicasets"): TablePrinter(REPLICASET_COLUMNS, _replicaset_cells),
     ("apps", "daemonsets"): TablePrinter(DAEMONSET_COLUMNS, _daemonset_cells),
