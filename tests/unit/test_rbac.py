@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from starlette.datastructures import Headers
 
 from kubeward.kube import rbac
 from kubeward.kube import status as st
@@ -15,6 +16,7 @@ from kubeward.kube.defaults import apply_defaults
 from kubeward.kube.rbac import Attributes
 from kubeward.kube.registry import REGISTRY
 from kubeward.kube.validation import validate_object, validate_update
+from kubeward.sim.api.authn import User, impersonate
 from kubeward.sim.api.authz import REQUESTING_USER
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.scenarios.model import load_scenario
@@ -354,3 +356,49 @@ def test_aggregation_follows_labelled_roles(cluster: SimCluster) -> None:
     for name in ("view", "edit", "admin"):
         role = cluster.store.get((G, "clusterroles"), name)
         assert role is not None and widgets in rbac.rules_of(role.decode()), name
+
+
+def test_impersonation_checks_each_identity_asked_for(cluster: SimCluster) -> None:
+    assert CLUSTER_ROLES is not None
+    cluster.api.create(
+        CLUSTER_ROLES,
+        "",
+        {
+            "metadata": {"name": "as-ci"},
+            "rules": [rule([""], ["serviceaccounts"], ["impersonate"], resourceNames=["ci"])],
+        },
+    )
+    bind(cluster, "team", "ClusterRole", "as-ci", kind="User", name="lead")
+    lead = User("lead").authenticated()
+
+    def allowed(user: User, attrs: Attributes) -> bool:
+        return cluster.api.rbac.authorize(user.name, user.groups, attrs).allowed
+
+    def asked(*pairs: tuple[str, str]) -> Headers:
+        return Headers(raw=[(k.lower().encode(), v.encode()) for k, v in pairs])  # as ASGI has them
+
+    # the service account's own groups come with it, unchecked
+    acting = impersonate(
+        asked(("Impersonate-User", "system:serviceaccount:team:ci")), lead, allowed
+    )
+    assert acting.name == "system:serviceaccount:team:ci"
+    assert acting.groups == (
+        "system:serviceaccounts",
+        "system:serviceaccounts:team",
+        "system:authenticated",
+    )
+    with pytest.raises(st.StatusError) as refused:
+        impersonate(
+            asked(
+                ("Impersonate-User", "system:serviceaccount:team:ci"),
+                ("Impersonate-Group", "system:masters"),
+            ),
+            lead,
+            allowed,
+        )
+    assert refused.value.message == (
+        'groups "system:masters" is forbidden: User "lead" cannot impersonate resource "groups" '
+        'in API group "" at the cluster scope'
+    )
+    with pytest.raises(st.StatusError):
+        impersonate(asked(("Impersonate-User", "system:serviceaccount:team:other")), lead, allowed)

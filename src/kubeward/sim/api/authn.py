@@ -234,24 +234,19 @@ def impersonate(headers: Any, user: User, allowed: Authorize) -> User:
         attrs = Attributes(
             "impersonate", "", "serviceaccounts", namespace=account[0], name=account[1]
         )
-        if not groups:
-            # As kube-apiserver: a service account without explicit groups gets its own.
-            groups = list(rbac.service_account_groups(account[0]))
     else:
         attrs = Attributes("impersonate", "", "users", name=target)
+    # Only the groups asked for are checked: a service account's own are implied.
     checks = [attrs] + [Attributes("impersonate", "", "groups", name=g) for g in groups]
+    if account is not None and not groups:
+        groups = list(rbac.service_account_groups(account[0]))
     if uid:
         checks.append(Attributes("impersonate", "authentication.k8s.io", "uids", name=uid))
     for check in checks:
         if not allowed(user, check):
             raise st.forbidden_error(
-                f'{check.resource} "{check.name}" is forbidden: User "{user.name}" cannot '
-                f'impersonate resource "{check.resource}" in API group "{check.group}" '
-                + (
-                    f'in the namespace "{check.namespace}"'
-                    if check.namespace
-                    else "at the cluster scope"
-                ),
+                f'{check.resource} "{check.name}" is forbidden: '
+                + rbac.forbidden_reason(user.name, check),
                 check.resource,
                 check.group,
                 check.name,

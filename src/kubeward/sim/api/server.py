@@ -375,7 +375,9 @@ class APIServer:
         if scheme.lower() == "bearer" and token:
             user = self.config.tokens.get(token)
             if user is None:
-                user, _why = self.sa_tokens.authenticate(token)
+                user, why = self.sa_tokens.authenticate(token)
+                if why:  # kube-apiserver logs why; the client only learns "Unauthorized"
+                    log.info("event=token_rejected reason=%s", why)
         if user is None:
             raise st.unauthorized()
         return impersonate(request.headers, user.authenticated(), self._allowed)
