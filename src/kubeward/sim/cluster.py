@@ -27,6 +27,7 @@ from kubeward.sim.control.job import JobController
 from kubeward.sim.control.namespace import NamespaceController
 from kubeward.sim.control.nodelifecycle import NodeLifecycleController
 from kubeward.sim.control.podcontrol import PodsByOwner
+from kubeward.sim.control.podgc import PodGC
 from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.resourcequota import ResourceQuotaController
 from kubeward.sim.control.scheduler import Scheduler
@@ -119,6 +120,7 @@ class SimCluster:
             EndpointsController(self.api),
             DisruptionController(self.api),
             VolumeController(self.api),
+            PodGC(self.api),
         ]
 
     def bootstrap(self) -> None:
