@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -39,9 +41,9 @@ def kubectl(rbac_sim: SimProcess, tmp_path_factory: pytest.TempPathFactory) -> K
     return kubectl
 
 
-def kubeconfig_for(kubectl: Kubectl, sim: SimProcess, account: str, path: Path) -> Path:
-    """The simulator's kubeconfig with the account's token in place of the admin's (from a
-    token Secret the tokens controller fills in)."""
+def token_secret(kubectl: Kubectl, account: str) -> dict[str, bytes]:
+    """The decoded data of a token Secret for ``account`` once the tokens controller has
+    filled it in: ``token``, ``namespace`` and ``ca.crt``, what a pod gets mounted."""
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -53,15 +55,21 @@ def kubeconfig_for(kubectl: Kubectl, sim: SimProcess, account: str, path: Path) 
         "type": "kubernetes.io/service-account-token",
     }
     kubectl("apply", "-f", "-", input=json.dumps(secret))
-    encoded = eventually(
-        lambda: (
-            kubectl(
-                "get", "secret", f"{account}-token", "-n", NAMESPACE, "-o", "jsonpath={.data.token}"
-            ).stdout
+
+    def filled() -> dict[str, str] | None:
+        got = json.loads(
+            kubectl("get", "secret", f"{account}-token", "-n", NAMESPACE, "-o", "json").stdout
         )
-    )
+        return got.get("data") if "token" in (got.get("data") or {}) else None
+
+    data = eventually(filled)
+    return {key: base64.b64decode(value) for key, value in data.items()}
+
+
+def kubeconfig_for(kubectl: Kubectl, sim: SimProcess, account: str, path: Path) -> Path:
+    """The simulator's kubeconfig with the account's token in place of the admin's."""
     config = yaml.safe_load(sim.kubeconfig.read_text())  # the server and its CA
-    config["users"][0]["user"] = {"token": base64.b64decode(encoded).decode()}
+    config["users"][0]["user"] = {"token": token_secret(kubectl, account)["token"].decode()}
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -140,3 +148,29 @@ def test_a_role_missing_a_kind_stops_the_collector_with_the_fix(
         'resource "limitranges" in API group "" at the cluster scope'
     ) in err
     assert 'resources: ["limitranges"] verbs: ["list", "watch"]' in err
+
+
+def test_in_cluster_with_the_service_account_files_a_pod_would_get(
+    rbac_sim: SimProcess, kubectl: Kubectl, tmp_path: Path
+) -> None:
+    """No kubeconfig: the token, namespace and CA of the account's token Secret, laid out as
+    the pod mount, and the service host and port Kubernetes sets in a pod."""
+    mount = tmp_path / "serviceaccount"
+    mount.mkdir()
+    for name, data in token_secret(kubectl, ACCOUNT).items():
+        (mount / name).write_bytes(data)
+    url = httpx.URL(rbac_sim.server)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KUBECONFIG")}
+    env.update(
+        KUBERNETES_SERVICE_HOST=str(url.host),
+        KUBERNETES_SERVICE_PORT=str(url.port),
+        KUBEWARD_SERVICE_ACCOUNT_DIR=str(mount),
+        HOME=str(tmp_path),  # no ~/.kube/config to fall back on
+    )
+    collector = start_collector(tmp_path, None, "--no-store", env=env)
+    try:
+        collector.wait_ready(timeout=60)
+        # nothing else could have told it where the cluster is, or who it is
+        assert "kube_node_info{" in collector.scrape()
+    finally:
+        collector.stop()

@@ -58,8 +58,10 @@ def write_kubeconfig(path: Path, server: str, token: str) -> Path:
     return path
 
 
-def collect_command(kubeconfig: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "kubeward.collect.cli", "--kubeconfig", str(kubeconfig), *args]
+def collect_command(kubeconfig: Path | None, *args: str) -> list[str]:
+    """The collector's command line; without a kubeconfig it finds its config itself."""
+    where = ["--kubeconfig", str(kubeconfig)] if kubeconfig is not None else []
+    return [sys.executable, "-m", "kubeward.collect.cli", *where, *args]
 
 
 @dataclass
@@ -103,16 +105,22 @@ class Collector:
 
 
 def start_collector(
-    tmp: Path, kubeconfig: Path, *args: str, workers: int = 1, name: str = "collect"
+    tmp: Path,
+    kubeconfig: Path | None,
+    *args: str,
+    workers: int = 1,
+    name: str = "collect",
+    env: dict[str, str] | None = None,
 ) -> Collector:
-    """``kubeward collect`` on free loopback ports; returns once it serves /metrics."""
+    """``kubeward collect`` on free loopback ports; returns once it serves /metrics. ``env``
+    replaces the environment (default: this process's)."""
     out, err = tmp / f"{name}.out", tmp / f"{name}.err"
     cmd = collect_command(
         kubeconfig, "--listen", "127.0.0.1:0", "--workers", str(workers), "-v", *args
     )
     with open(out, "wb") as o, open(err, "wb") as e:
         proc = subprocess.Popen(
-            cmd, stdout=o, stderr=e, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            cmd, stdout=o, stderr=e, env={**(env or os.environ), "PYTHONUNBUFFERED": "1"}
         )
     deadline = time.monotonic() + 60
     while True:

@@ -34,7 +34,12 @@ def good(**overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):
+    for var in (
+        "KUBECONFIG",
+        "KUBERNETES_SERVICE_HOST",
+        "KUBERNETES_SERVICE_PORT",
+        "KUBEWARD_SERVICE_ACCOUNT_DIR",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

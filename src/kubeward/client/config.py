@@ -85,14 +85,19 @@ def load_config(
     context: str | None = None,
     *,
     in_cluster: bool | None = None,
-    service_account_dir: str | os.PathLike[str] = SERVICE_ACCOUNT_DIR,
+    service_account_dir: str | os.PathLike[str] | None = None,
 ) -> ClusterConfig:
     """Resolve the cluster to talk to.
 
     Order, as kubectl/client-go: an explicit ``kubeconfig`` path; else ``$KUBECONFIG``; else the
     pod's service account when running in a cluster (``KUBERNETES_SERVICE_HOST`` set); else
     ``~/.kube/config``. ``in_cluster=True`` forces the service account, ``False`` forbids it.
+    The service account's files are read from ``service_account_dir``, else
+    ``$KUBEWARD_SERVICE_ACCOUNT_DIR`` (a token mounted elsewhere), else the pod's mount.
     """
+    service_account_dir = (
+        service_account_dir or os.environ.get("KUBEWARD_SERVICE_ACCOUNT_DIR") or SERVICE_ACCOUNT_DIR
+    )
     if in_cluster:
         return _in_cluster(Path(service_account_dir))
     if kubeconfig is None:
