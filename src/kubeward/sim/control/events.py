@@ -5,7 +5,10 @@ Two recorders exist in Kubernetes and both are modelled:
   core/v1 Event named ``<object>.<hex nanoseconds>`` with ``source``, ``firstTimestamp``,
   ``lastTimestamp`` and ``count``; an identical repeat (same object, reason and message) bumps
   ``count`` and ``lastTimestamp`` of the existing Event instead of creating one; a token bucket
-  per (component, object) drops spam (burst 25, one token per 5 minutes);
+  per (component, object) drops spam (burst 25, one token per 5 minutes); from the tenth
+  different message of one object, type and reason within 10 minutes, the events are combined
+  into one, ``(combined from similar events): <latest message>``, whose count goes up
+  (client-go's EventAggregator: a ReplicaSet creating many pods);
 - the ``events.k8s.io/v1`` recorder (kube-scheduler): ``eventTime``, ``action``,
   ``reportingController``, and repeats grouped into ``series`` instead of ``count``.
 
@@ -35,6 +38,9 @@ WARNING = "Warning"
 _SPAM_BURST = 25
 _SPAM_REFILL_SECONDS = 300.0
 _CACHE_LIMIT = 4096
+_AGGREGATE_MAX_EVENTS = 10
+_AGGREGATE_INTERVAL_SECONDS = 600.0
+COMBINED_PREFIX = "(combined from similar events): "
 
 # kind -> apiVersion for involvedObject references
 _API_VERSIONS = {
@@ -110,6 +116,14 @@ class ObjectRef:
 
 
 @dataclass(slots=True)
+class _Similar:
+    """EventAggregator's record: the messages of one object, type and reason lately seen."""
+
+    messages: set[str]
+    last: float  # simulated seconds
+
+
+@dataclass(slots=True)
 class _Seen:
     name: str
     namespace: str
@@ -138,6 +152,7 @@ class EventRecorder:
         self.series = series
         self._seen: dict[tuple[Any, ...], _Seen] = {}
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # tokens, last sim time
+        self._similar: dict[tuple[Any, ...], _Similar] = {}
         self.dropped = 0
 
     def event(
@@ -169,9 +184,23 @@ class EventRecorder:
             message,
             host,
         )
+        if not self.series:
+            similar = (
+                ref.kind,
+                ref.namespace,
+                ref.name,
+                ref.uid,
+                ref.api_version,
+                type_,
+                reason,
+                host,
+            )
+            if self._combine(similar, message):
+                message = COMBINED_PREFIX + message
+                key = (*similar, COMBINED_PREFIX)  # one combined event, whatever the message
         try:
             seen = self._seen.get(key)
-            if seen is not None and self._bump(seen):
+            if seen is not None and self._bump(seen, message):
                 return
             self._create(key, ref, type_, reason, message, action, host, related)
         except st.StatusError as exc:
@@ -199,7 +228,23 @@ class EventRecorder:
             self._buckets.clear()  # bounded memory; forgetting a bucket only refills it early
         return True
 
-    def _bump(self, seen: _Seen) -> bool:
+    def _combine(self, similar: tuple[Any, ...], message: str) -> bool:
+        """EventAggregate: whether this is the tenth or later different message of its object,
+        type and reason (``similar``) within the interval."""
+        now = self.api.clock.elapsed()
+        record = self._similar.get(similar)
+        if record is None or now - record.last > _AGGREGATE_INTERVAL_SECONDS:
+            if len(self._similar) >= _CACHE_LIMIT:
+                self._similar.pop(next(iter(self._similar)))  # bounded, as client-go's LRU
+            record = self._similar[similar] = _Similar(set(), now)
+        record.messages.add(message)
+        record.last = now
+        if len(record.messages) < _AGGREGATE_MAX_EVENTS:
+            return False
+        record.messages.pop()  # never grow past the threshold
+        return True
+
+    def _bump(self, seen: _Seen, message: str) -> bool:
         assert EVENTS is not None
         current = self.api.store.get(EVENTS.storage_key, f"{seen.namespace}/{seen.name}")
         if current is None:
@@ -214,6 +259,7 @@ class EventRecorder:
         else:
             obj["count"] = seen.count
             obj["lastTimestamp"] = self.api.clock.timestamp()
+            obj["message"] = message[:1024]  # a combined event shows the latest message
         self.api.update(EVENTS, seen.namespace, seen.name, obj)
         return True
 
