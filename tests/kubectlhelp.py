@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from simproc import SimProcess
+from simproc import SimProcess, eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,3 +77,37 @@ class Kubectl:
         return subprocess.Popen(
             [self.binary, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
         )
+
+
+def service_account_token(kubectl: Kubectl, namespace: str, account: str) -> dict[str, bytes]:
+    """The decoded data of a token Secret for an existing ``account`` once the simulator's
+    tokens controller has filled it in: ``token``, ``namespace`` and ``ca.crt``, what a pod
+    gets mounted (Debian's kubectl 1.20 has no ``kubectl create token``)."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": f"{account}-token",
+            "namespace": namespace,
+            "annotations": {"kubernetes.io/service-account.name": account},
+        },
+        "type": "kubernetes.io/service-account-token",
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(secret))
+
+    def filled() -> dict[str, str] | None:
+        got = json.loads(
+            kubectl("get", "secret", f"{account}-token", "-n", namespace, "-o", "json").stdout
+        )
+        return got.get("data") if "token" in (got.get("data") or {}) else None
+
+    data = eventually(filled)
+    return {key: base64.b64decode(value) for key, value in data.items()}
+
+
+def kubeconfig_with_token(sim: SimProcess, token: bytes | str, path: Path) -> Path:
+    """The simulator's kubeconfig (its server and CA) with ``token`` as the user's."""
+    config = yaml.safe_load(sim.kubeconfig.read_text())
+    config["users"][0]["user"] = {"token": token if isinstance(token, str) else token.decode()}
+    path.write_text(yaml.safe_dump(config))
+    return path

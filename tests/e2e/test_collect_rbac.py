@@ -5,8 +5,6 @@ message and the rule to add."""
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -17,7 +15,13 @@ import pytest
 import yaml
 
 from e2e.test_collect_support import collect_command, start_collector
-from kubectlhelp import ROOT, Kubectl, _debian_kubectl
+from kubectlhelp import (
+    ROOT,
+    Kubectl,
+    _debian_kubectl,
+    kubeconfig_with_token,
+    service_account_token,
+)
 from simproc import SimProcess, eventually, start_sim
 
 pytestmark = pytest.mark.e2e
@@ -41,37 +45,10 @@ def kubectl(rbac_sim: SimProcess, tmp_path_factory: pytest.TempPathFactory) -> K
     return kubectl
 
 
-def token_secret(kubectl: Kubectl, account: str) -> dict[str, bytes]:
-    """The decoded data of a token Secret for ``account`` once the tokens controller has
-    filled it in: ``token``, ``namespace`` and ``ca.crt``, what a pod gets mounted."""
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": f"{account}-token",
-            "namespace": NAMESPACE,
-            "annotations": {"kubernetes.io/service-account.name": account},
-        },
-        "type": "kubernetes.io/service-account-token",
-    }
-    kubectl("apply", "-f", "-", input=json.dumps(secret))
-
-    def filled() -> dict[str, str] | None:
-        got = json.loads(
-            kubectl("get", "secret", f"{account}-token", "-n", NAMESPACE, "-o", "json").stdout
-        )
-        return got.get("data") if "token" in (got.get("data") or {}) else None
-
-    data = eventually(filled)
-    return {key: base64.b64decode(value) for key, value in data.items()}
-
-
 def kubeconfig_for(kubectl: Kubectl, sim: SimProcess, account: str, path: Path) -> Path:
-    """The simulator's kubeconfig with the account's token in place of the admin's."""
-    config = yaml.safe_load(sim.kubeconfig.read_text())  # the server and its CA
-    config["users"][0]["user"] = {"token": token_secret(kubectl, account)["token"].decode()}
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return kubeconfig_with_token(
+        sim, service_account_token(kubectl, NAMESPACE, account)["token"], path
+    )
 
 
 def test_the_shipped_role_is_enough_and_no_more(
@@ -157,7 +134,7 @@ def test_in_cluster_with_the_service_account_files_a_pod_would_get(
     the pod mount, and the service host and port Kubernetes sets in a pod."""
     mount = tmp_path / "serviceaccount"
     mount.mkdir()
-    for name, data in token_secret(kubectl, ACCOUNT).items():
+    for name, data in service_account_token(kubectl, NAMESPACE, ACCOUNT).items():
         (mount / name).write_bytes(data)
     url = httpx.URL(rbac_sim.server)
     env = {key: value for key, value in os.environ.items() if not key.startswith("KUBECONFIG")}

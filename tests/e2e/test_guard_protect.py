@@ -19,7 +19,7 @@ import orjson
 import pytest
 import yaml
 
-from kubectlhelp import Kubectl, _debian_kubectl
+from kubectlhelp import Kubectl, _debian_kubectl, kubeconfig_with_token, service_account_token
 from kubeward.guard.apf import guard_name
 from simproc import SimProcess, grant_cluster_role, start_sim
 
@@ -357,3 +357,60 @@ async def test_the_python_api_the_replay_calls(slow_sim: SimProcess) -> None:
             ("PriorityLevelConfiguration", "deleted"),
         ]
         assert await ops.managed(api) == {"FlowSchema": [], "PriorityLevelConfiguration": []}
+
+
+# The rules docs/guard.md says --apply and --revert need, and nothing else.
+GUARD_ROLE = {
+    "apiVersion": "rbac.authorization.k8s.io/v1",
+    "kind": "ClusterRole",
+    "metadata": {"name": "kubeward-guard-protect"},
+    "rules": [
+        {
+            "apiGroups": ["flowcontrol.apiserver.k8s.io"],
+            "resources": ["flowschemas", "prioritylevelconfigurations"],
+            "verbs": ["get", "list", "patch", "delete"],
+        }
+    ],
+}
+
+
+def test_the_documented_rbac_is_enough_to_apply_and_revert(sim: SimProcess, tmp_path: Path) -> None:
+    """A service account bound to exactly the documented rules throttles and releases a
+    client; without ``patch`` the apply is refused with the API server's message and the
+    rule to grant."""
+    admin = Kubectl(_debian_kubectl(), sim, tmp_path)
+    ns = f"guard-{abs(hash(tmp_path)) % 10**6}"
+    admin("create", "namespace", ns)
+    admin("create", "serviceaccount", "guard", "-n", ns)
+    role = {**GUARD_ROLE, "metadata": {"name": f"{ns}-protect"}}
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": f"{ns}-protect"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": f"{ns}-protect",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": "guard", "namespace": ns}],
+    }
+    admin("apply", "-f", "-", input=yaml.safe_dump_all([role, binding]))
+    token = service_account_token(admin, ns, "guard")["token"]
+    kubeconfig = kubeconfig_with_token(sim, token, tmp_path / "guard.kubeconfig")
+    culprit = f"system:serviceaccount:{ns}:agent"
+
+    applied = guard(kubeconfig, "--user", culprit, "--apply")
+    assert applied.returncode == 0, applied.stderr
+    assert guard_name(culprit) in admin("get", "flowschemas", "-o", "name").stdout
+    reverted = guard(kubeconfig, "--user", culprit, "--revert")
+    assert reverted.returncode == 0, reverted.stderr
+    assert guard_name(culprit) not in admin("get", "flowschemas", "-o", "name").stdout
+
+    role["rules"] = [{**role["rules"][0], "verbs": ["get", "list", "delete"]}]
+    admin("apply", "-f", "-", input=yaml.safe_dump(role))
+    refused = guard(kubeconfig, "--user", culprit, "--apply")
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    err = " ".join(refused.stderr.split())
+    assert f'User "system:serviceaccount:{ns}:guard" cannot patch resource' in err
+    assert 'verbs: ["patch"]' in err
+    assert guard_name(culprit) not in admin("get", "flowschemas", "-o", "name").stdout

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl
+from kubectlhelp import Kubectl, _debian_kubectl, kubeconfig_with_token, service_account_token
 from kubeward.guard.alertstore import list_alerts
 from kubeward.guard.apf import guard_name
 from kubeward.store import open_store
@@ -273,3 +273,33 @@ def test_collect_with_guard_alerts_and_throttles(
     with open_store(str(store), create=False) as opened_store:
         stored = list_alerts(opened_store, cluster="default")
     assert stored and stored[-1].protected == [AGENT], stored
+
+
+def test_a_user_who_may_not_read_metrics_is_told_what_to_bind(
+    sim: SimProcess, tmp_path: Path
+) -> None:
+    """RBAC in the way: the watch stops at start with the API server's refusal and the role
+    to bind; bound to system:monitoring, the same user watches."""
+    kubectl = Kubectl(_debian_kubectl(), sim, tmp_path)
+    ns = f"guard-{abs(hash(tmp_path)) % 10**6}"
+    kubectl("create", "namespace", ns)
+    kubectl("create", "serviceaccount", "watcher", "-n", ns)
+    token = service_account_token(kubectl, ns, "watcher")["token"]
+    kubeconfig = kubeconfig_with_token(sim, token, tmp_path / "watcher.kubeconfig")
+    command = [
+        sys.executable, "-m", "kubeward.cli", "guard", "watch", "--kubeconfig", str(kubeconfig),
+        "--store", str(tmp_path / "alerts.db"), "--interval", "1s", "--for", "2s",
+    ]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "300"}
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    err = " ".join(refused.stderr.split())
+    assert f'forbidden: User "system:serviceaccount:{ns}:watcher" cannot get path "/metrics"' in err
+    assert "bind system:monitoring" in err
+    kubectl(
+        "create", "clusterrolebinding", f"{ns}-watcher", "--clusterrole=system:monitoring",
+        f"--serviceaccount={ns}:watcher",
+    )  # fmt: skip
+    allowed = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "0 alert(s) opened" in allowed.stdout + allowed.stderr

@@ -6,7 +6,6 @@ against the shared simulator, each test in its own namespace."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl
+from kubectlhelp import Kubectl, _debian_kubectl, service_account_token
 from simproc import SimProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -34,26 +33,8 @@ def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def token_of(kubectl: Kubectl, ns: str, account: str) -> str:
-    """A service account's token, from a token Secret the tokens controller fills in."""
     kubectl("create", "serviceaccount", account, "-n", ns)
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": f"{account}-token",
-            "annotations": {"kubernetes.io/service-account.name": account},
-        },
-        "type": "kubernetes.io/service-account-token",
-    }
-    kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(secret))
-
-    def filled() -> str:
-        out = kubectl(
-            "get", "secret", f"{account}-token", "-n", ns, "-o", "jsonpath={.data.token}"
-        ).stdout
-        return base64.b64decode(out).decode() if out else ""
-
-    return str(eventually(filled))
+    return service_account_token(kubectl, ns, account)["token"].decode()
 
 
 def forbidden(result: object) -> str:
