@@ -222,3 +222,39 @@ def test_rbac_objects_are_validated(kubectl: Kubectl, ns: str) -> None:
     )
     assert changed.returncode == 1
     assert "roleRef: Invalid value" in changed.stderr and "cannot change roleRef" in changed.stderr
+
+
+def test_pods_of_a_missing_service_account_are_refused_until_it_exists(
+    kubectl: Kubectl, ns: str
+) -> None:
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "serviceAccountName": "builder",
+                    "containers": [{"name": "app", "image": "nginx"}],
+                },
+            },
+        },
+    }
+    kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(deployment))
+    message = (
+        rf'Error creating: pods "web-\w+-" is forbidden: error looking up service account '
+        rf'{ns}/builder: serviceaccount "builder" not found'
+    )
+    eventually(lambda: re.search(message, kubectl("describe", "rs", "-n", ns).stdout))
+    assert kubectl("get", "pods", "-n", ns, "-o", "name").stdout.strip() == ""
+    refused = kubectl(
+        "run", "solo", "--image=nginx", "--serviceaccount=builder", "-n", ns, check=False
+    )
+    assert refused.returncode == 1 and (
+        f'pods "solo" is forbidden: error looking up service account {ns}/builder' in refused.stderr
+    )
+    kubectl("create", "serviceaccount", "builder", "-n", ns)
+    eventually(lambda: len(kubectl("get", "pods", "-n", ns, "-o", "name").stdout.split()) == 2)

@@ -3,6 +3,7 @@
 - Priority (``kubeward.kube.priority`` holds its semantics): pods get their priority from
   their PriorityClass on create and keep it on update; a second global-default PriorityClass
   is refused; the built-in system classes cannot be deleted.
+- ServiceAccount: a pod naming a service account that does not exist is refused.
 - DefaultStorageClass and StorageObjectInUseProtection: a claim without a class gets the
   default StorageClass; claims and volumes get their protection finalizers.
 - LimitRanger (``kubeward.kube.limitrange``): a new pod gets the requests and limits it leaves
@@ -36,6 +37,7 @@ RESOURCE_QUOTAS = ("", "resourcequotas")
 LIMIT_RANGES = ("", "limitranges")
 PVCS = ("", "persistentvolumeclaims")
 PVS = ("", "persistentvolumes")
+SERVICE_ACCOUNTS = ("", "serviceaccounts")
 STORAGE_CLASSES = ("storage.k8s.io", "storageclasses")
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 _DEFAULT_CLASS_MARK = f'"{DEFAULT_CLASS_ANNOTATION}":"true"'.encode()
@@ -83,6 +85,7 @@ class Admission:
                 admit_pod(spec, self._get_class, self._default_candidates)
             except PriorityForbidden as exc:
                 raise _forbidden(srt, sent_name, str(exc)) from None
+            self._check_service_account(srt, obj, spec, sent_name)
         elif key in _PROTECTION:
             meta = obj.setdefault("metadata", {})
             finalizers = meta.get("finalizers") or []
@@ -98,6 +101,24 @@ class Admission:
                 check_priority_class_admission(obj, self._default_candidates(), creating=True)
             except PriorityForbidden as exc:
                 raise _forbidden(srt, sent_name, str(exc)) from None
+
+    def _check_service_account(
+        self, srt: ResourceType, obj: dict[str, Any], spec: dict[str, Any], sent_name: str
+    ) -> None:
+        """ServiceAccount admission: a pod's service account must exist. ``default`` is not
+        checked: the plugin waits up to a second or so for the controller to create it in a
+        new namespace, and the simulator's namespace controller always does."""
+        name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+        if not isinstance(name, str) or name == "default":
+            return  # validation reports a name of the wrong type
+        namespace = (obj.get("metadata") or {}).get("namespace") or ""
+        if self.store.get(SERVICE_ACCOUNTS, f"{namespace}/{name}") is None:
+            raise _forbidden(
+                srt,
+                sent_name,
+                f"error looking up service account {namespace}/{name}: "
+                f'serviceaccount "{name}" not found',
+            )
 
     def _in_namespace(self, storage_key: tuple[str, str], obj: dict[str, Any]) -> list[Any]:
         """The decoded objects of ``storage_key`` in ``obj``'s namespace, by name."""
