@@ -16,8 +16,11 @@ from kubeward.kube.defaults import apply_defaults
 from kubeward.kube.rbac import Attributes
 from kubeward.kube.registry import REGISTRY
 from kubeward.kube.validation import validate_object, validate_update
-from kubeward.sim.api.authn import User, impersonate
+from kubeward.sim.api.authn import ServiceAccountTokens, User, impersonate
 from kubeward.sim.api.authz import REQUESTING_USER
+from kubeward.sim.api.rest import DeleteOptions
+from kubeward.sim.api.reviews import subject_access_review, token_request, token_review
+from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
 from kubeward.sim.scenarios.model import load_scenario
 
@@ -402,3 +405,72 @@ def test_impersonation_checks_each_identity_asked_for(cluster: SimCluster) -> No
     )
     with pytest.raises(st.StatusError):
         impersonate(asked(("Impersonate-User", "system:serviceaccount:team:other")), lead, allowed)
+
+
+# -- tokens and reviews ----------------------------------------------------------------------
+
+
+def test_tokens_expire_on_the_simulated_clock_and_die_with_what_they_are_bound_to() -> None:
+    wall = [0.0]
+    c = SimCluster(load_scenario("tiny"), clock=SimClock(monotonic=lambda: wall[0]), simulate=False)
+    c.bootstrap()
+    tokens = ServiceAccountTokens(c.store, c.clock)
+    pods = REGISTRY.get("", "v1", "pods")
+    assert pods is not None
+    c.api.create(
+        pods,
+        "default",
+        {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}},
+    )
+    request = {
+        "spec": {
+            "expirationSeconds": 600,
+            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p"},
+        }
+    }
+    accounts = REGISTRY.get("", "v1", "serviceaccounts")
+    assert accounts is not None
+    c.api.create(accounts, "default", {"metadata": {"name": "bot"}})
+    issued = token_request(c.store, tokens, "default", "bot", request)
+    token = issued["status"]["token"]
+    review = token_review(tokens, {}, {"spec": {"token": token}})
+    assert review["status"]["authenticated"] is True
+    assert review["status"]["user"]["username"] == "system:serviceaccount:default:bot"
+    wall[0] = 601
+    assert tokens.authenticate(token) == (None, "service account token has expired")
+    wall[0] = 0
+    c.api.delete(pods, "default", "p", DeleteOptions(grace_period=0))
+    assert tokens.authenticate(token) == (None, 'pods "p" not found')
+    assert token_review(tokens, {}, {"spec": {"token": "junk"}})["status"] == {
+        "authenticated": False,
+        "user": {},
+        "error": "invalid bearer token",
+    }
+    with pytest.raises(st.StatusError) as short:
+        token_request(c.store, tokens, "default", "bot", {"spec": {"expirationSeconds": 60}})
+    assert short.value.code == 422
+    with pytest.raises(st.StatusError) as missing:
+        token_request(c.store, tokens, "default", "nobody", {})
+    assert missing.value.code == 404
+
+
+def test_a_local_review_must_ask_about_its_own_namespace(cluster: SimCluster) -> None:
+    asked = {
+        "spec": {
+            "user": "ann",
+            "resourceAttributes": {"namespace": "other", "verb": "get", "resource": "pods"},
+        }
+    }
+    with pytest.raises(st.StatusError) as refused:
+        subject_access_review(cluster.api.rbac, asked, "team")
+    assert (
+        'spec.resourceAttributes.namespace: Invalid value: "other": must match metadata.namespace'
+        in refused.value.message
+    )
+    asked["spec"]["resourceAttributes"]["namespace"] = "team"
+    answered = subject_access_review(cluster.api.rbac, asked, "team")
+    assert answered["kind"] == "LocalSubjectAccessReview"
+    assert answered["status"] == {"allowed": False}
+    with pytest.raises(st.StatusError) as neither:
+        subject_access_review(cluster.api.rbac, {"spec": {"user": "ann"}}, "")
+    assert "exactly one of nonResourceAttributes or resourceAttributes" in neither.value.message
