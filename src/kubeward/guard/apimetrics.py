@@ -147,7 +147,7 @@ async def fetch_metrics(api: ApiClient) -> ApiServerMetrics:
 def _forbidden(api: ApiClient, message: str) -> str:
     return (
         f"GET /metrics on {api.config.server} was forbidden for the kubeconfig's user "
-        f'"{api.config.user_name}" ({message}). Fix: grant a ClusterRole with nonResourceURLs: ["/metrics"], verbs: '
-        '["get"] (e.g. bind system:monitoring), or pass --no-metrics to analyse the audit log '
-        "without collection sizes."
+        f'"{api.config.user_name}" ({message}). Fix: grant a ClusterRole with '
+        'nonResourceURLs: ["/metrics"], verbs: ["get"] (e.g. bind system:monitoring), or pass '
+        "--no-metrics to analyse the audit log without collection sizes."
     )
