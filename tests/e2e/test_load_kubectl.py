@@ -239,6 +239,35 @@ def test_audit_log_records_http_requests_with_their_user(
     assert "system:masters" in event["user"]["groups"]
     assert event["verb"] == "list" and event["responseStatus"]["code"] == 200
     assert event["annotations"]["sim.kubeward.io/flow-schema"] == "exempt"
+    # the authorizer's decision, as kube-apiserver annotates every request
+    assert event["annotations"]["authorization.k8s.io/decision"] == "allow"
+    assert event["annotations"]["authorization.k8s.io/reason"] == ""  # system:masters
+
+    headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+    with httpx.Client(base_url=slow_sim.server, verify=slow_sim.ssl_context(), timeout=60) as c:
+        assert c.get("/api/v1/namespaces/default/configmaps", headers=headers).status_code == 200
+        assert c.get("/api/v1/namespaces/default/secrets", headers=headers).status_code == 403
+
+    def agent_line(resource: str) -> dict | None:
+        for line in log.read_bytes().splitlines():
+            event = orjson.loads(line)
+            if (
+                event["user"]["username"] == AGENT
+                and event.get("objectRef", {}).get("resource") == resource
+                and event["stage"] == "ResponseComplete"
+            ):
+                return event
+        return None
+
+    allowed = eventually(lambda: agent_line("configmaps"), timeout=10)
+    assert allowed["annotations"]["authorization.k8s.io/decision"] == "allow"
+    assert allowed["annotations"]["authorization.k8s.io/reason"].startswith(
+        'RBAC: allowed by ClusterRoleBinding "view-system-serviceaccount-monitoring-agent" of '
+        'ClusterRole "view" to User'
+    )
+    refused = eventually(lambda: agent_line("secrets"), timeout=10)
+    assert refused["responseStatus"]["code"] == 403
+    assert refused["annotations"]["authorization.k8s.io/decision"] == "forbid"
 
 
 # 640Mi: room for the bootstrap objects (RBAC policy included, x100) and a relist after the

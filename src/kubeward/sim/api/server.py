@@ -30,7 +30,7 @@ from kubeward.kube.rbac import Attributes
 from kubeward.kube.registry import REGISTRY, ResourceRegistry, ResourceType
 from kubeward.sim.api import discovery, reviews, subresources
 from kubeward.sim.api.authn import ServiceAccountTokens, User, impersonate
-from kubeward.sim.api.authz import REQUESTING_USER
+from kubeward.sim.api.authz import REQUESTING_USER, Decision
 from kubeward.sim.api.metrics_api import MetricsProvider
 from kubeward.sim.api.rest import DeleteOptions, Filter, ListResult, ObjectAPI
 from kubeward.sim.api.tables import to_table
@@ -145,6 +145,16 @@ def _attributes(
     return Attributes(info.verb, info.group, info.resource, info.subresource, namespace, info.name)
 
 
+def _decision_annotations(decision: Decision | None) -> dict[str, str]:
+    """The audit annotations kube-apiserver's authorization filter adds to every request."""
+    if decision is None:
+        return {}
+    return {
+        "authorization.k8s.io/decision": "allow" if decision.allowed else "forbid",
+        "authorization.k8s.io/reason": decision.reason,
+    }
+
+
 def _status_response(err: st.StatusError) -> Response:
     return Response(
         orjson.dumps(err.to_status()), status_code=err.code, media_type=_JSON, headers=err.headers
@@ -220,6 +230,7 @@ class APIServer:
         info = parse_request_info(request.method, path, query)
         user: User | None = None
         admitted: ModelRequest | None = None
+        decision: Decision | None = None  # the authorizer's, for the audit annotations
         audit_id = ""  # of the RequestReceived line written here (without the load model)
         try:
             public = path in ("/healthz", "/livez", "/readyz", "/version") or path.startswith(
@@ -240,7 +251,10 @@ class APIServer:
             elif self.audit is not None and self.audit.request_received:
                 audit_id = self._audit_received(request, info, user, received)
             cadvisor = _CADVISOR.fullmatch(path)
-            self._authorize(user, _attributes(request.method, path, info, cadvisor))
+            attrs = _attributes(request.method, path, info, cadvisor)
+            decision = self.authz.authorize(user.name, user.groups, attrs)
+            if not decision.allowed:
+                raise reviews.denial(user, attrs, decision.reason)
             as_user = REQUESTING_USER.set((user.name, user.groups))
             try:
                 if cadvisor is not None and request.method == "GET":
@@ -266,7 +280,16 @@ class APIServer:
             apply = request.headers.get("content-type", "").startswith("application/apply-patch")
             self._observe(info, response.status_code, time.perf_counter() - started, apply)
         if self.audit is not None:
-            self._audit(request, info, user, admitted, response.status_code, received, audit_id)
+            self._audit(
+                request,
+                info,
+                user,
+                admitted,
+                response.status_code,
+                received,
+                audit_id,
+                _decision_annotations(decision),
+            )
         return response
 
     def _model_request(
@@ -339,11 +362,14 @@ class APIServer:
         code: int,
         received: float,
         audit_id: str,
+        annotations: dict[str, str],
     ) -> None:
         assert self.audit is not None
         completed = self.api.clock.elapsed()
         if admitted is not None and self.load is not None:
-            self.load.write_audit(admitted, code, received=received, completed=completed)
+            self.load.write_audit(
+                admitted, code, received=received, completed=completed, annotations=annotations
+            )
             return
         clock = self.api.clock
         self.audit.write(
@@ -351,7 +377,7 @@ class APIServer:
             code=code,
             received=clock.time_at(received),
             completed=clock.time_at(completed),
-            annotations={},
+            annotations=annotations,
             audit_id=audit_id,
         )
 
@@ -384,11 +410,6 @@ class APIServer:
 
     def _allowed(self, user: User, attrs: Attributes) -> bool:
         return self.authz.authorize(user.name, user.groups, attrs).allowed
-
-    def _authorize(self, user: User, attrs: Attributes) -> None:
-        decision = self.authz.authorize(user.name, user.groups, attrs)
-        if not decision.allowed:
-            raise reviews.denial(user, attrs, decision.reason)
 
     def _non_resource(self, request: Request, path: str) -> Response:
         if request.method != "GET":

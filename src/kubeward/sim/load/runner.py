@@ -300,14 +300,15 @@ class LoadRunner:
         sampled: bool = False,
         received: float | None = None,
         completed: float | None = None,
+        annotations: dict[str, str] | None = None,
     ) -> None:
         """One audit event for ``request`` (times are simulated seconds; by default the
-        model's arrival and finish)."""
+        model's arrival and finish); ``annotations`` are the HTTP handler's (authorization)."""
         assert self.audit is not None
         target = request.target
         start = request.arrival if received is None else received
         end = request.finished if completed is None else completed
-        annotations = {}
+        annotations = dict(annotations or {})
         if request.schema:
             annotations["sim.kubeward.io/flow-schema"] = request.schema
             annotations["sim.kubeward.io/priority-level"] = request.level
