@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,12 @@ def kubeconfig_with_token(sim: SimProcess, token: bytes | str, path: Path) -> Pa
     config["users"][0]["user"] = {"token": token if isinstance(token, str) else token.decode()}
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def own_namespace(kubectl: Kubectl, request: pytest.FixtureRequest, prefix: str) -> Iterator[str]:
+    """A namespace of one test on the shared simulator (named after the test), deleted without
+    waiting afterwards: a fixture's body, ``yield from own_namespace(...)``."""
+    name = f"{prefix}-{abs(hash(request.node.nodeid)) % 10**8}"
+    kubectl("create", "namespace", name)
+    yield name
+    kubectl("delete", "namespace", name, "--wait=false")

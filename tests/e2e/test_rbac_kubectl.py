@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl, service_account_token
+from kubectlhelp import Kubectl, _debian_kubectl, own_namespace, service_account_token
 from simproc import SimProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -26,10 +26,7 @@ def kubectl(sim: SimProcess, tmp_path: Path) -> Kubectl:
 
 @pytest.fixture
 def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = f"r-{abs(hash(request.node.nodeid)) % 10**8}"
-    kubectl("create", "namespace", name)
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false")
+    yield from own_namespace(kubectl, request, "r")
 
 
 def token_of(kubectl: Kubectl, ns: str, account: str) -> str:

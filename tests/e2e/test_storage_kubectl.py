@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl
+from kubectlhelp import Kubectl, _debian_kubectl, own_namespace
 from simproc import SimProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -26,10 +26,7 @@ def kubectl(sim: SimProcess, tmp_path: Path) -> Kubectl:
 
 @pytest.fixture
 def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = f"s-{abs(hash(request.node.nodeid)) % 10**8}"
-    kubectl("create", "namespace", name)
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false")
+    yield from own_namespace(kubectl, request, "s")
 
 
 def claim(name: str, size: str = "1Gi", cls: str | None = None) -> str:

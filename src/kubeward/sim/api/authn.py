@@ -178,11 +178,7 @@ class ServiceAccountTokens:
             bound = private.get(kind)
             if bound and self._bound_gone(kind, namespace, bound):
                 return None, f'{kind}s "{bound.get("name")}" not found'
-        return User(
-            rbac.service_account_user(namespace, name),
-            rbac.service_account_groups(namespace),
-            str(stored.uid),
-        ), ""
+        return _account_user(namespace, name, str(stored.uid)), ""
 
     def _legacy(self, token: str, claims: dict[str, Any]) -> tuple[User | None, str]:
         """A Secret's token works while that Secret holds it and its account is the same."""
@@ -196,15 +192,17 @@ class ServiceAccountTokens:
         stored = self.store.get(("", "serviceaccounts"), f"{namespace}/{name}")
         if stored is None or stored.uid != claims.get(f"{_LEGACY}service-account.uid"):
             return None, f'serviceaccounts "{name}" not found'
-        return User(
-            rbac.service_account_user(namespace, name),
-            rbac.service_account_groups(namespace),
-            str(stored.uid),
-        ), ""
+        return _account_user(namespace, name, str(stored.uid)), ""
 
     def _bound_gone(self, kind: str, namespace: str, bound: dict[str, Any]) -> bool:
         stored = self.store.get(("", f"{kind}s"), f"{namespace}/{bound.get('name')}")
         return stored is None or stored.uid != bound.get("uid")
+
+
+def _account_user(namespace: str, name: str, uid: str) -> User:
+    return User(
+        rbac.service_account_user(namespace, name), rbac.service_account_groups(namespace), uid
+    )
 
 
 def _b64(value: Any) -> str:
