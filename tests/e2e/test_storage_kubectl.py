@@ -278,3 +278,81 @@ def test_a_bound_claim_grows_if_its_class_allows(kubectl: Kubectl, ns: str) -> N
         assert "spec is immutable after creation except resources.requests" in unbound.stderr
     finally:
         kubectl("delete", "storageclass", f"fixed-{ns}")
+
+
+def test_volumes_keep_their_pods_where_they_can_reach_them(kubectl: Kubectl, ns: str) -> None:
+    """A volume's nodeAffinity: a local volume on a node that is gone leaves its pod Pending
+    with kube-scheduler's message; a WaitForFirstConsumer volume is provisioned in its first
+    consumer's zone and binds the claim with the scheduler's selected-node annotation."""
+    local = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": f"local-{ns}"},
+        "spec": {
+            "capacity": {"storage": "5Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "",
+            "local": {"path": "/mnt/disks/ssd1"},
+            "claimRef": {"namespace": ns, "name": "data"},
+            "nodeAffinity": {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "kubernetes.io/hostname",
+                                    "operator": "In",
+                                    "values": ["node-that-was-replaced"],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            },
+        },
+    }
+    kubectl("apply", "-f", "-", input=json.dumps(local))
+    try:
+        kubectl("apply", "-n", ns, "-f", "-", input=claim("data", "5Gi", cls=""))
+        eventually(lambda: get(kubectl, "pvc", "data", ns)["status"].get("phase") == "Bound")
+        kubectl("apply", "-n", ns, "-f", "-", input=pod_with_claim("db", "data"))
+        nodes = len(kubectl("get", "nodes", "-o", "name").stdout.split())
+
+        def waiting() -> str:
+            conditions = get(kubectl, "pod", "db", ns)["status"].get("conditions") or []
+            return next(
+                (c.get("message", "") for c in conditions if c["type"] == "PodScheduled"), ""
+            )
+
+        message = eventually(waiting)
+        assert message == (
+            f"0/{nodes} nodes are available: {nodes} node(s) had volume node affinity conflict. "
+            f"preemption: 0/{nodes} nodes are available: {nodes} Preemption is not helpful for "
+            "scheduling."
+        )
+    finally:
+        kubectl("delete", "pod", "db", "-n", ns, "--grace-period=0", "--force", check=False)
+        kubectl("delete", "pvc", "data", "-n", ns, "--wait=false", check=False)
+        kubectl("delete", "pv", f"local-{ns}", "--wait=false", check=False)
+
+    zonal = storage_class(f"zonal-{ns}", volumeBindingMode="WaitForFirstConsumer")
+    kubectl("apply", "-f", "-", input=zonal)
+    try:
+        kubectl("apply", "-n", ns, "-f", "-", input=claim("cache", cls=f"zonal-{ns}"))
+        kubectl("apply", "-n", ns, "-f", "-", input=pod_with_claim("app", "cache"))
+        eventually(lambda: get(kubectl, "pvc", "cache", ns)["status"].get("phase") == "Bound", 20)
+        node = get(kubectl, "pod", "app", ns)["spec"]["nodeName"]
+        zone = get(kubectl, "node", node)["metadata"]["labels"]["topology.kubernetes.io/zone"]
+        pvc = get(kubectl, "pvc", "cache", ns)
+        assert pvc["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == node
+        pv = get(kubectl, "pv", pvc["spec"]["volumeName"])
+        assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"] == [
+            {
+                "matchExpressions": [
+                    {"key": "topology.kubernetes.io/zone", "operator": "In", "values": [zone]}
+                ]
+            }
+        ]
+    finally:
+        kubectl("delete", "pod", "app", "-n", ns, "--grace-period=0", "--force", check=False)
+        kubectl("delete", "storageclass", f"zonal-{ns}")

@@ -140,6 +140,73 @@ def test_failed_scheduling_message_selector_unschedulable_memory_and_pods() -> N
     assert msg.endswith("4 Preemption is not helpful for scheduling.")
 
 
+def test_a_zonal_volume_keeps_its_pod_in_its_zone() -> None:
+    """VolumeBinding's Filter after NodeResourcesFit: nodes outside the zone of a bound
+    volume are a volume node affinity conflict, which preemption cannot resolve."""
+    c = cluster(
+        [
+            {"name": "a", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-a"]},
+            {"name": "b", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-b"]},
+        ]
+    )
+    pvs, pvcs = (
+        REGISTRY.get("", "v1", "persistentvolumes"),
+        REGISTRY.get("", "v1", "persistentvolumeclaims"),
+    )
+    assert pvs is not None and pvcs is not None
+    zone_a = {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["zone-a"]}
+    c.api.create(
+        pvs,
+        "",
+        {
+            "metadata": {"name": "disk"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "csi": {"driver": "sim.kubeward.io", "volumeHandle": "disk"},
+                "nodeAffinity": {
+                    "required": {"nodeSelectorTerms": [{"matchExpressions": [zone_a]}]}
+                },
+            },
+        },
+    )
+    claim = c.api.create(
+        pvcs,
+        "default",
+        {
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "",
+                "volumeName": "disk",
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    ).decode()
+    claim["status"] = {"phase": "Bound"}
+    c.api.update(pvcs, "default", "data", claim, subresource="status")
+    volumes = [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]
+    for i in range(3):  # always zone-a, whatever the scores say
+        key = create(c, pod(f"db-{i}", volumes=volumes))
+        assert c.scheduler.schedule_one(key) in ("a-0", "a-1")
+    node = c.api.get(NODES, "", "a-0").decode()
+    node["spec"]["unschedulable"] = True
+    c.api.update(NODES, "", "a-0", node)
+    key = create(c, pod("stuck", cpu="100m", volumes=volumes))
+    taint_node(c, "a-1", {"key": "disk", "value": "full", "effect": "NoSchedule"})
+    assert c.scheduler.schedule_one(key) is None
+    message = next(
+        x["message"]
+        for x in c.api.get(PODS, "default", "stuck").decode()["status"]["conditions"]
+        if x["type"] == "PodScheduled"
+    )
+    assert message == (
+        "0/4 nodes are available: 1 node(s) had untolerated taint {disk: full}, "
+        "1 node(s) were unschedulable, 2 node(s) had volume node affinity conflict. "
+        "preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
+    )
+
+
 def test_scheduled_event_and_binding() -> None:
     c = cluster([{"name": "n", "count": 2}])
     key = create(c, pod("ok"))

@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from kubeward.kube import status as st
+from kubeward.kube.nodeaffinity import terms_match
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.control.deployment import template_hash
@@ -429,34 +430,7 @@ def _fits_node(name: str, labels: dict[str, str], pod_spec: dict[str, Any]) -> b
         )
         or {}
     ).get("nodeSelectorTerms")
-    return not terms or any(_term_matches(t, name, labels) for t in terms)
-
-
-def _term_matches(term: dict[str, Any], name: str, labels: dict[str, str]) -> bool:
-    for e in term.get("matchExpressions") or ():
-        key, op, values = e.get("key"), e.get("operator"), e.get("values") or []
-        value = labels.get(key) if key is not None else None
-        if op == "In" and value not in values:
-            return False
-        if op == "NotIn" and value in values:
-            return False
-        if op == "Exists" and value is None:
-            return False
-        if op == "DoesNotExist" and value is not None:
-            return False
-        if op in ("Gt", "Lt"):
-            try:
-                have, bound = int(value or ""), int(values[0])
-            except (ValueError, IndexError):
-                return False
-            if (op == "Gt" and not have > bound) or (op == "Lt" and not have < bound):
-                return False
-    for f in term.get("matchFields") or ():
-        hit = f.get("key") == "metadata.name" and name in (f.get("values") or [])
-        if (f.get("operator") == "In") != hit:
-            return False
-    # an empty term matches no node
-    return bool(term.get("matchExpressions") or term.get("matchFields"))
+    return not terms or terms_match(terms, name, labels)
 
 
 def _target_node(pod: dict[str, Any]) -> str:

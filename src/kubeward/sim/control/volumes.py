@@ -19,23 +19,27 @@ from decimal import Decimal
 from typing import Any
 
 from kubeward.kube import status as st
+from kubeward.kube.nodeaffinity import ZONE_LABEL, terms_match, volume_node_terms
 from kubeward.kube.quota import claim_storage, parse_list
 from kubeward.kube.registry import REGISTRY
 from kubeward.kube.selectors import SelectorError, label_selector_from_dict
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.control.base import Controller
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
-from kubeward.sim.store.objects import StoreEvent
+from kubeward.sim.store.objects import StoredObject, StoreEvent
 
 PROVISIONER = "sim.kubeward.io"
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
 PV_PROTECTION = "kubernetes.io/pv-protection"
 
 PVCS = REGISTRY.get("", "v1", "persistentvolumeclaims")
 PVS = REGISTRY.get("", "v1", "persistentvolumes")
 CLAIMS, VOLUMES = ("", "persistentvolumeclaims"), ("", "persistentvolumes")
 CLASSES, PODS = ("storage.k8s.io", "storageclasses"), ("", "pods")
+NODES = ("", "nodes")
 _TERMINAL = ("Succeeded", "Failed")
+_WAITS = b'"volumeBindingMode":"WaitForFirstConsumer"'
 
 
 def claim_names(pod: dict[str, Any]) -> list[str]:
@@ -147,26 +151,30 @@ class VolumeController(Controller):
                 self._expand(claim, volume.decode())
             return
         class_name = spec.get("storageClassName") or ""
-        match = self._match(claim, class_name)
+        sc_obj = self.store.get(CLASSES, class_name) if class_name else None
+        ref = ObjectRef.of(claim, "PersistentVolumeClaim")
+        node: dict[str, Any] | None = None
+        if sc_obj is not None and _WAITS in sc_obj.raw:
+            # Binding, static or provisioned, waits for a pod placed on a node.
+            node = self._consumer_node(namespace, name)
+            if node is None:
+                message = "waiting for first consumer to be created before binding"
+                self.recorder.event(ref, NORMAL, "WaitForFirstConsumer", message)
+                return
+            claim = self._select_node(claim, node["metadata"]["name"])
+        match = self._match(claim, class_name, node)
         if match is not None:
             self._bind(claim, match)
             return
-        ref = ObjectRef.of(claim, "PersistentVolumeClaim")
         if not class_name:
             message = "no persistent volumes available for this claim and no storage class is set"
             self.recorder.event(ref, NORMAL, "FailedBinding", message)
             return
-        sc_obj = self.store.get(CLASSES, class_name)
         if sc_obj is None:
             message = f'storageclass.storage.k8s.io "{class_name}" not found'
             self.recorder.event(ref, WARNING, "ProvisioningFailed", message)
             return
         sc = sc_obj.decode()
-        waits = sc.get("volumeBindingMode") == "WaitForFirstConsumer"
-        if waits and not self._in_use(namespace, name, scheduled=True):
-            message = "waiting for first consumer to be created before binding"
-            self.recorder.event(ref, NORMAL, "WaitForFirstConsumer", message)
-            return
         provisioner = str(sc.get("provisioner", ""))
         self.recorder.event(
             ref,
@@ -182,25 +190,50 @@ class VolumeController(Controller):
             annotations["volume.kubernetes.io/storage-provisioner"] = provisioner
             claim = self.api.update(PVCS, meta["namespace"], meta["name"], claim).decode()
         if provisioner == PROVISIONER:
-            self._provision(claim, sc)
+            self._provision(claim, sc, node)
 
-    def _in_use(self, namespace: str, claim: str, *, scheduled: bool = False) -> bool:
-        """Whether a pod that has not finished mounts the claim (``scheduled``: and is bound to
-        a node, the first consumer WaitForFirstConsumer waits for)."""
+    def _consumers(self, namespace: str, claim: str) -> list[StoredObject]:
+        """The pods that have not finished and mount the claim."""
         pods = self.store.resource(PODS).objects
         needle = f'"claimName":"{claim}"'.encode()
+        found = []
         for key in pods.irange(f"{namespace}/", f"{namespace}/\uffff"):
             pod = pods[key]
             if needle not in pod.raw or pod.fields.get("status.phase") in _TERMINAL:
                 continue
-            if scheduled and not pod.fields.get("spec.nodeName"):
-                continue
             if claim in claim_names(pod.decode()):
-                return True
-        return False
+                found.append(pod)
+        return found
 
-    def _match(self, claim: dict[str, Any], class_name: str) -> dict[str, Any] | None:
-        """The smallest Available volume of the claim's class that fits it."""
+    def _in_use(self, namespace: str, claim: str) -> bool:
+        return bool(self._consumers(namespace, claim))
+
+    def _consumer_node(self, namespace: str, claim: str) -> dict[str, Any] | None:
+        """The node of the first consumer placed on one (what WaitForFirstConsumer waits
+        for), if it still exists."""
+        for pod in self._consumers(namespace, claim):
+            node_name = pod.fields.get("spec.nodeName")
+            node = self.store.get(NODES, node_name) if node_name else None
+            if node is not None:
+                return node.decode()
+        return None
+
+    def _select_node(self, claim: dict[str, Any], node: str) -> dict[str, Any]:
+        """The scheduler's ``volume.kubernetes.io/selected-node`` annotation, which tells the
+        provisioner where the consumer runs."""
+        assert PVCS is not None
+        annotations = claim["metadata"].setdefault("annotations", {})
+        if annotations.get(SELECTED_NODE) == node:
+            return claim
+        annotations[SELECTED_NODE] = node
+        meta = claim["metadata"]
+        return self.api.update(PVCS, meta["namespace"], meta["name"], claim).decode()
+
+    def _match(
+        self, claim: dict[str, Any], class_name: str, node: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        """The smallest Available volume of the claim's class that fits it (and, with a
+        ``node``, whose nodeAffinity reaches that node)."""
         spec = claim.get("spec") or {}
         requested = claim_storage(claim)
         wanted = requested.amount if requested is not None else Decimal(0)
@@ -231,12 +264,19 @@ class VolumeController(Controller):
                 continue
             if selector is not None and not selector.matches(obj.labels):
                 continue
+            if node is not None and not _reaches(pv, node):
+                continue
             if best is None or size < best[0]:
                 best = (size, pv)
         return best[1] if best else None
 
-    def _provision(self, claim: dict[str, Any], sc: dict[str, Any]) -> None:
-        """The simulated CSI driver: a volume of the requested size, made at once."""
+    def _provision(
+        self, claim: dict[str, Any], sc: dict[str, Any], node: dict[str, Any] | None = None
+    ) -> None:
+        """The simulated CSI driver: a volume of the requested size, made at once. Its disks
+        are zonal when the cluster has zones: a volume provisioned for a consumer's node
+        (WaitForFirstConsumer) is reachable from that node's zone only. Volumes of Immediate
+        classes are made before any node is known and reach every node."""
         assert PVS is not None
         meta, spec = claim["metadata"], claim.get("spec") or {}
         ref = ObjectRef.of(claim, "PersistentVolumeClaim")
@@ -266,6 +306,19 @@ class VolumeController(Controller):
         }
         if sc.get("mountOptions"):
             pv["spec"]["mountOptions"] = list(sc["mountOptions"])
+        zone = ((node or {}).get("metadata", {}).get("labels") or {}).get(ZONE_LABEL)
+        if zone:
+            pv["spec"]["nodeAffinity"] = {
+                "required": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": ZONE_LABEL, "operator": "In", "values": [zone]}
+                            ]
+                        }
+                    ]
+                }
+            }
         try:
             created = self.api.create(PVS, "", pv).decode()
         except st.StatusError as exc:
@@ -366,3 +419,10 @@ class VolumeController(Controller):
         elif ref.get("uid") and phase != "Bound" and claim is not None:
             pv["status"] = {"phase": "Bound"}
             self.api.update(PVS, "", name, pv, subresource="status")
+
+
+def _reaches(pv: dict[str, Any], node: dict[str, Any]) -> bool:
+    """Whether the volume's nodeAffinity lets ``node`` use it."""
+    terms = volume_node_terms(pv)
+    meta = node.get("metadata") or {}
+    return terms is None or terms_match(terms, meta.get("name", ""), meta.get("labels") or {})

@@ -159,11 +159,16 @@ def node_affinity_mask(table: NodeTable, needs: PodNeeds) -> np.ndarray:
     for key, value in needs.node_selector.items():
         ok &= table.label_ids(key) == table.value_id(key, value)
     if needs.affinity_terms is not None:
-        any_term = np.zeros(n, dtype=bool)
-        for term in needs.affinity_terms:
-            any_term |= _term_mask(table, term)
-        ok &= any_term
+        ok &= terms_mask(table, needs.affinity_terms)
     return ok
+
+
+def terms_mask(table: NodeTable, terms: list[dict[str, Any]]) -> np.ndarray:
+    """The nodes a NodeSelector (any of its terms) selects."""
+    any_term = np.zeros(len(table), dtype=bool)
+    for term in terms:
+        any_term |= _term_mask(table, term)
+    return any_term
 
 
 def _term_mask(table: NodeTable, term: dict[str, Any]) -> np.ndarray:
