@@ -263,6 +263,22 @@ def test_a_bound_claim_grows_if_its_class_allows(kubectl: Kubectl, ns: str) -> N
         "spec.resources.requests.storage: Forbidden: field can not be less than previous value"
     ) in shrink.stderr, shrink.stderr
 
+    # LimitRanger checks claim updates too: a namespace's max per claim caps the growth.
+    limits = {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": {"name": "claims"},
+        "spec": {"limits": [{"type": "PersistentVolumeClaim", "max": {"storage": "4Gi"}}]},
+    }
+    kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(limits))
+    capped = grow(kubectl, ns, "data", "6Gi")
+    assert (
+        'persistentvolumeclaims "data" is forbidden: maximum storage usage per '
+        "PersistentVolumeClaim is 4Gi, but request is 6Gi"
+    ) in capped.stderr, capped.stderr
+    assert grow(kubectl, ns, "data", "4Gi").returncode == 0
+    kubectl("delete", "limitrange", "claims", "-n", ns)
+
     kubectl("apply", "-f", "-", input=storage_class(f"fixed-{ns}"))
     try:
         kubectl("apply", "-n", ns, "-f", "-", input=claim("rigid", cls=f"fixed-{ns}"))

@@ -7,7 +7,8 @@
 - DefaultStorageClass and StorageObjectInUseProtection: a claim without a class gets the
   default StorageClass; claims and volumes get their protection finalizers.
 - LimitRanger (``kubeward.kube.limitrange``): a new pod gets the requests and limits it leaves
-  out from its namespace's LimitRanges; pods and claims outside their bounds are refused.
+  out from its namespace's LimitRanges; pods (created) and claims (created or updated) outside
+  their bounds are refused.
 - ResourceQuota (``kubeward.kube.quota``): a create that would take a quota of its namespace
   over its hard limits is refused; one that fits is charged to the quotas' ``status.used``.
 """
@@ -136,10 +137,11 @@ class Admission:
             if ranges:
                 default_pod(ranges, obj)
 
-    def check_limits(self, srt: ResourceType, obj: dict[str, Any]) -> None:
+    def check_limits(self, srt: ResourceType, obj: dict[str, Any], *, update: bool = False) -> None:
         """LimitRanger's validating half, after validation: 403 for a pod or claim outside
-        the bounds of a LimitRange of its namespace."""
-        if srt.storage_key not in (PODS, PVCS):
+        the bounds of a LimitRange of its namespace. Updates are checked for claims only (a
+        pod's containers cannot change)."""
+        if srt.storage_key not in (PODS, PVCS) or (update and srt.storage_key == PODS):
             return
         ranges = self._in_namespace(LIMIT_RANGES, obj)
         if not ranges:

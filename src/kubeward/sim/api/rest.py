@@ -561,6 +561,8 @@ class ObjectAPI:
             raise st.invalid_object(srt.kind, srt.group, current.name, errors)
         if srt.group == RBAC_GROUP:
             self.rbac.check_grant(srt, new, old)
+        if not subresource:
+            self.admission.check_limits(srt, new, update=True)
         if srt.storage_key in _GENERATION and _spec_changed(old, new):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
         if manager:
