@@ -207,6 +207,104 @@ def test_a_zonal_volume_keeps_its_pod_in_its_zone() -> None:
     )
 
 
+def test_a_delayed_claim_is_placed_where_it_can_get_a_volume() -> None:
+    """Unbound WaitForFirstConsumer claims: only nodes in the class's allowedTopologies, or
+    reached by an Available volume that fits, when nothing provisions."""
+    c = cluster(
+        [
+            {"name": "a", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-a"]},
+            {"name": "b", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-b"]},
+        ]
+    )
+    classes = REGISTRY.get("storage.k8s.io", "v1", "storageclasses")
+    pvs = REGISTRY.get("", "v1", "persistentvolumes")
+    pvcs = REGISTRY.get("", "v1", "persistentvolumeclaims")
+    assert classes is not None and pvs is not None and pvcs is not None
+    c.api.create(
+        classes,
+        "",
+        {
+            "metadata": {"name": "zone-b-only"},
+            "provisioner": "sim.kubeward.io",
+            "volumeBindingMode": "WaitForFirstConsumer",
+            "allowedTopologies": [
+                {
+                    "matchLabelExpressions": [
+                        {"key": "topology.kubernetes.io/zone", "values": ["zone-b"]}
+                    ]
+                }
+            ],
+        },
+    )
+    c.api.create(
+        classes,
+        "",
+        {
+            "metadata": {"name": "local"},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "WaitForFirstConsumer",
+        },
+    )
+    on_a1 = {"key": "kubernetes.io/hostname", "operator": "In", "values": ["a-1"]}
+    c.api.create(
+        pvs,
+        "",
+        {
+            "metadata": {"name": "ssd-a-1"},
+            "spec": {
+                "capacity": {"storage": "10Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "local",
+                "local": {"path": "/mnt/ssd"},
+                "nodeAffinity": {
+                    "required": {"nodeSelectorTerms": [{"matchExpressions": [on_a1]}]}
+                },
+            },
+        },
+    )
+    ssd = c.api.get(pvs, "", "ssd-a-1").decode()
+    ssd["status"] = {"phase": "Available"}  # what the volume controller (not running) writes
+    c.api.update(pvs, "", "ssd-a-1", ssd, subresource="status")
+    for name, cls in (("cache", "zone-b-only"), ("scratch", "local")):
+        c.api.create(
+            pvcs,
+            "default",
+            {
+                "metadata": {"name": name},
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "storageClassName": cls,
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
+            },
+        )
+
+    def using(claim: str) -> list[dict[str, Any]]:
+        return [{"name": "v", "persistentVolumeClaim": {"claimName": claim}}]
+
+    for i in range(3):
+        key = create(c, pod(f"cache-{i}", volumes=using("cache")))
+        assert c.scheduler.schedule_one(key) in ("b-0", "b-1")
+    key = create(c, pod("scratch", volumes=using("scratch")))
+    assert c.scheduler.schedule_one(key) == "a-1"
+    for node_name in ("b-0", "b-1"):
+        node = c.api.get(NODES, "", node_name).decode()
+        node["spec"]["unschedulable"] = True
+        c.api.update(NODES, "", node_name, node)
+    key = create(c, pod("stuck", volumes=using("cache")))
+    assert c.scheduler.schedule_one(key) is None
+    message = next(
+        x["message"]
+        for x in c.api.get(PODS, "default", "stuck").decode()["status"]["conditions"]
+        if x["type"] == "PodScheduled"
+    )
+    assert message == (
+        "0/4 nodes are available: 2 node(s) didn't find available persistent volumes to bind, "
+        "2 node(s) were unschedulable. preemption: 0/4 nodes are available: 4 Preemption is "
+        "not helpful for scheduling."
+    )
+
+
 def test_scheduled_event_and_binding() -> None:
     c = cluster([{"name": "n", "count": 2}])
     key = create(c, pod("ok"))

@@ -51,7 +51,6 @@ from kubeward.sim.control.scheduling.filters import (
     prefilter_message,
     score,
     static_filters,
-    terms_mask,
 )
 from kubeward.sim.control.scheduling.interpod import (
     MSG_AFFINITY_RULES,
@@ -81,9 +80,11 @@ from kubeward.sim.control.scheduling.spread import (
     spread_score,
 )
 from kubeward.sim.control.scheduling.volumebinding import (
+    MSG_BIND_CONFLICT,
     MSG_NODE_CONFLICT,
-    bound_volume_terms,
+    VolumeVerdict,
     unbound_claims,
+    volume_filter,
 )
 from kubeward.sim.control.volumes import CLAIMS
 from kubeward.sim.store.objects import StoredObject, StoreEvent
@@ -461,9 +462,9 @@ class Scheduler:
         request = self.table.vector(needs.request)
         reserved = self._reserved(key, pod_priority(spec)) if self._nominated else None
         feasible = verdict.mask & fit_mask(self.table, request, reserved)
-        volumes_ok = self._volumes_mask(pod, namespace)
-        if volumes_ok is not None:
-            feasible &= volumes_ok
+        volumes = volume_filter(self.api.store, self.table, pod, namespace)
+        if volumes is not None:
+            feasible &= volumes.ok
         spread = None
         labels = (pod.get("metadata") or {}).get("labels") or {}
         affinity_ok: np.ndarray | None = None
@@ -510,18 +511,7 @@ class Scheduler:
                 )
             best = rows[scores == scores.max()]
             return self.table.names[int(best[self._rng.integers(len(best))])], None
-        return None, self._failure(verdict, request, volumes_ok, spread, interpod, needs, reserved)
-
-    def _volumes_mask(self, pod: dict[str, Any], namespace: str) -> np.ndarray | None:
-        """VolumeBinding's Filter: the nodes every bound volume of the pod reaches (None when
-        no volume limits them)."""
-        volume_terms = bound_volume_terms(self.api.store, pod, namespace)
-        if not volume_terms:
-            return None
-        ok = np.ones(len(self.table), dtype=bool)
-        for terms in volume_terms:
-            ok &= terms_mask(self.table, terms)
-        return ok
+        return None, self._failure(verdict, request, volumes, spread, interpod, needs, reserved)
 
     def _reserved(self, key: str, priority: int) -> np.ndarray | None:
         """Requests that pods nominated by preemption hold on their nodes against a pod of
@@ -588,7 +578,7 @@ class Scheduler:
         self,
         verdict: StaticVerdict,
         request: np.ndarray,
-        volumes_ok: np.ndarray | None,
+        volumes: VolumeVerdict | None,
         spread: SpreadVerdict | None,
         interpod: InterPodVerdict | None,
         needs: PodNeeds,
@@ -605,12 +595,16 @@ class Scheduler:
         fit_reasons, fit_failed = insufficient(table, verdict.mask, request, reserved)
         reasons.update(fit_reasons)
         rest = verdict.mask & ~fit_failed
-        if volumes_ok is not None:  # VolumeBinding runs after NodeResourcesFit
-            conflict = rest & ~volumes_ok
-            if conflict.any():
-                reasons[MSG_NODE_CONFLICT] += int(conflict.sum())
-                unresolvable |= conflict
-            rest &= volumes_ok
+        if volumes is not None:  # VolumeBinding runs after NodeResourcesFit
+            for message, ok in (
+                (MSG_NODE_CONFLICT, volumes.bound_ok),
+                (MSG_BIND_CONFLICT, volumes.unbound_ok),
+            ):
+                conflict = rest & ~ok
+                if conflict.any():
+                    reasons[message] += int(conflict.sum())
+                    unresolvable |= conflict
+            rest &= volumes.ok
         affinity_ok = None
         if spread is not None:
             missing = rest & spread.missing_label

@@ -27,6 +27,7 @@ from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.control.base import Controller
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
 from kubeward.sim.store.objects import StoredObject, StoreEvent
+from kubeward.sim.store.store import Store
 
 PROVISIONER = "sim.kubeward.io"
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
@@ -234,41 +235,12 @@ class VolumeController(Controller):
     ) -> dict[str, Any] | None:
         """The smallest Available volume of the claim's class that fits it (and, with a
         ``node``, whose nodeAffinity reaches that node)."""
-        spec = claim.get("spec") or {}
-        requested = claim_storage(claim)
-        wanted = requested.amount if requested is not None else Decimal(0)
-        modes = set(spec.get("accessModes") or ())
-        mode = spec.get("volumeMode") or "Filesystem"
-        try:
-            selector = label_selector_from_dict(spec["selector"]) if spec.get("selector") else None
-        except (SelectorError, TypeError, ValueError):
-            return None
-        best: tuple[Decimal, dict[str, Any]] | None = None
-        for obj in self.store.resource(VOLUMES).objects.values():
-            if obj.deleting or b'"phase":"Available"' not in obj.raw:
-                continue
-            pv = obj.decode()
-            pv_spec = pv.get("spec") or {}
-            ref = pv_spec.get("claimRef")
-            if ref and (ref.get("namespace"), ref.get("name")) != (
-                claim["metadata"]["namespace"],
-                claim["metadata"]["name"],
-            ):
-                continue  # reserved for another claim
-            size = _storage(pv_spec.get("capacity"))
-            if (pv_spec.get("storageClassName") or "") != class_name or size < wanted:
-                continue
-            if not modes <= set(pv_spec.get("accessModes") or ()):
-                continue
-            if (pv_spec.get("volumeMode") or "Filesystem") != mode:
-                continue
-            if selector is not None and not selector.matches(obj.labels):
-                continue
-            if node is not None and not _reaches(pv, node):
-                continue
-            if best is None or size < best[0]:
-                best = (size, pv)
-        return best[1] if best else None
+        candidates = [
+            (size, pv)
+            for size, pv in fitting_volumes(self.store, claim, class_name)
+            if node is None or _reaches(pv, node)
+        ]
+        return min(candidates, key=lambda c: c[0])[1] if candidates else None
 
     def _provision(
         self, claim: dict[str, Any], sc: dict[str, Any], node: dict[str, Any] | None = None
@@ -419,6 +391,44 @@ class VolumeController(Controller):
         elif ref.get("uid") and phase != "Bound" and claim is not None:
             pv["status"] = {"phase": "Bound"}
             self.api.update(PVS, "", name, pv, subresource="status")
+
+
+def fitting_volumes(
+    store: Store, claim: dict[str, Any], class_name: str
+) -> list[tuple[Decimal, dict[str, Any]]]:
+    """(size, volume) of every Available volume of the claim's class that it could bind:
+    large enough, with its access modes and volume mode, selected by its selector, and not
+    reserved for another claim."""
+    spec = claim.get("spec") or {}
+    requested = claim_storage(claim)
+    wanted = requested.amount if requested is not None else Decimal(0)
+    modes = set(spec.get("accessModes") or ())
+    mode = spec.get("volumeMode") or "Filesystem"
+    try:
+        selector = label_selector_from_dict(spec["selector"]) if spec.get("selector") else None
+    except (SelectorError, TypeError, ValueError):
+        return []
+    meta = claim["metadata"]
+    found = []
+    for obj in store.resource(VOLUMES).objects.values():
+        if obj.deleting or b'"phase":"Available"' not in obj.raw:
+            continue
+        pv = obj.decode()
+        pv_spec = pv.get("spec") or {}
+        ref = pv_spec.get("claimRef")
+        if ref and (ref.get("namespace"), ref.get("name")) != (meta["namespace"], meta["name"]):
+            continue  # reserved for another claim
+        size = _storage(pv_spec.get("capacity"))
+        if (pv_spec.get("storageClassName") or "") != class_name or size < wanted:
+            continue
+        if not modes <= set(pv_spec.get("accessModes") or ()):
+            continue
+        if (pv_spec.get("volumeMode") or "Filesystem") != mode:
+            continue
+        if selector is not None and not selector.matches(obj.labels):
+            continue
+        found.append((size, pv))
+    return found
 
 
 def _reaches(pv: dict[str, Any], node: dict[str, Any]) -> bool:
