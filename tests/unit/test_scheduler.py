@@ -140,67 +140,69 @@ def test_failed_scheduling_message_selector_unschedulable_memory_and_pods() -> N
     assert msg.endswith("4 Preemption is not helpful for scheduling.")
 
 
+TWO_ZONES = [
+    {"name": "a", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-a"]},
+    {"name": "b", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-b"]},
+]
+PVS = REGISTRY.get("", "v1", "persistentvolumes")
+PVCS = REGISTRY.get("", "v1", "persistentvolumeclaims")
+CLASSES = REGISTRY.get("storage.k8s.io", "v1", "storageclasses")
+
+
+def available_volume(c: SimCluster, name: str, reach: dict[str, Any], **spec: Any) -> None:
+    """A volume whose nodeAffinity is the one expression ``reach``, Available as the volume
+    controller (not running here) would mark it."""
+    assert PVS is not None
+    affinity = {"required": {"nodeSelectorTerms": [{"matchExpressions": [reach]}]}}
+    body = {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], **spec}
+    c.api.create(PVS, "", {"metadata": {"name": name}, "spec": {**body, "nodeAffinity": affinity}})
+    stored = c.api.get(PVS, "", name).decode()
+    stored["status"] = {"phase": "Available"}
+    c.api.update(PVS, "", name, stored, subresource="status")
+
+
+def claim(c: SimCluster, name: str, **spec: Any) -> dict[str, Any]:
+    assert PVCS is not None
+    body = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}
+    return c.api.create(
+        PVCS, "default", {"metadata": {"name": name}, "spec": {**body, **spec}}
+    ).decode()
+
+
+def mounting(claim_name: str) -> list[dict[str, Any]]:
+    return [{"name": "v", "persistentVolumeClaim": {"claimName": claim_name}}]
+
+
+def cordon(c: SimCluster, *names: str) -> None:
+    for name in names:
+        node = c.api.get(NODES, "", name).decode()
+        node["spec"]["unschedulable"] = True
+        c.api.update(NODES, "", name, node)
+
+
+def scheduling_message(c: SimCluster, name: str) -> str:
+    conditions = c.api.get(PODS, "default", name).decode()["status"]["conditions"]
+    return str(next(x["message"] for x in conditions if x["type"] == "PodScheduled"))
+
+
 def test_a_zonal_volume_keeps_its_pod_in_its_zone() -> None:
     """VolumeBinding's Filter after NodeResourcesFit: nodes outside the zone of a bound
     volume are a volume node affinity conflict, which preemption cannot resolve."""
-    c = cluster(
-        [
-            {"name": "a", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-a"]},
-            {"name": "b", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-b"]},
-        ]
-    )
-    pvs, pvcs = (
-        REGISTRY.get("", "v1", "persistentvolumes"),
-        REGISTRY.get("", "v1", "persistentvolumeclaims"),
-    )
-    assert pvs is not None and pvcs is not None
+    c = cluster(TWO_ZONES)
+    assert PVCS is not None
     zone_a = {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["zone-a"]}
-    c.api.create(
-        pvs,
-        "",
-        {
-            "metadata": {"name": "disk"},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "csi": {"driver": "sim.kubeward.io", "volumeHandle": "disk"},
-                "nodeAffinity": {
-                    "required": {"nodeSelectorTerms": [{"matchExpressions": [zone_a]}]}
-                },
-            },
-        },
-    )
-    claim = c.api.create(
-        pvcs,
-        "default",
-        {
-            "metadata": {"name": "data"},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "volumeName": "disk",
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
-    ).decode()
-    claim["status"] = {"phase": "Bound"}
-    c.api.update(pvcs, "default", "data", claim, subresource="status")
-    volumes = [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]
+    available_volume(c, "disk", zone_a, csi={"driver": "sim.kubeward.io", "volumeHandle": "d"})
+    bound = claim(c, "data", storageClassName="", volumeName="disk")
+    bound["status"] = {"phase": "Bound"}
+    c.api.update(PVCS, "default", "data", bound, subresource="status")
     for i in range(3):  # always zone-a, whatever the scores say
-        key = create(c, pod(f"db-{i}", volumes=volumes))
+        key = create(c, pod(f"db-{i}", volumes=mounting("data")))
         assert c.scheduler.schedule_one(key) in ("a-0", "a-1")
-    node = c.api.get(NODES, "", "a-0").decode()
-    node["spec"]["unschedulable"] = True
-    c.api.update(NODES, "", "a-0", node)
-    key = create(c, pod("stuck", cpu="100m", volumes=volumes))
+    cordon(c, "a-0")
+    key = create(c, pod("stuck", volumes=mounting("data")))
     taint_node(c, "a-1", {"key": "disk", "value": "full", "effect": "NoSchedule"})
     assert c.scheduler.schedule_one(key) is None
-    message = next(
-        x["message"]
-        for x in c.api.get(PODS, "default", "stuck").decode()["status"]["conditions"]
-        if x["type"] == "PodScheduled"
-    )
-    assert message == (
+    assert scheduling_message(c, "stuck") == (
         "0/4 nodes are available: 1 node(s) had untolerated taint {disk: full}, "
         "1 node(s) were unschedulable, 2 node(s) had volume node affinity conflict. "
         "preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
@@ -210,95 +212,32 @@ def test_a_zonal_volume_keeps_its_pod_in_its_zone() -> None:
 def test_a_delayed_claim_is_placed_where_it_can_get_a_volume() -> None:
     """Unbound WaitForFirstConsumer claims: only nodes in the class's allowedTopologies, or
     reached by an Available volume that fits, when nothing provisions."""
-    c = cluster(
-        [
-            {"name": "a", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-a"]},
-            {"name": "b", "count": 2, "cpu": "4", "memory": "8Gi", "zones": ["zone-b"]},
-        ]
-    )
-    classes = REGISTRY.get("storage.k8s.io", "v1", "storageclasses")
-    pvs = REGISTRY.get("", "v1", "persistentvolumes")
-    pvcs = REGISTRY.get("", "v1", "persistentvolumeclaims")
-    assert classes is not None and pvs is not None and pvcs is not None
-    c.api.create(
-        classes,
-        "",
-        {
-            "metadata": {"name": "zone-b-only"},
-            "provisioner": "sim.kubeward.io",
-            "volumeBindingMode": "WaitForFirstConsumer",
-            "allowedTopologies": [
-                {
-                    "matchLabelExpressions": [
-                        {"key": "topology.kubernetes.io/zone", "values": ["zone-b"]}
-                    ]
-                }
-            ],
-        },
-    )
-    c.api.create(
-        classes,
-        "",
-        {
-            "metadata": {"name": "local"},
-            "provisioner": "kubernetes.io/no-provisioner",
-            "volumeBindingMode": "WaitForFirstConsumer",
-        },
-    )
+    c = cluster(TWO_ZONES)
+    assert CLASSES is not None
+    zone_b = {"key": "topology.kubernetes.io/zone", "values": ["zone-b"]}
+    for name, provisioner, more in (
+        (
+            "zone-b-only",
+            "sim.kubeward.io",
+            {"allowedTopologies": [{"matchLabelExpressions": [zone_b]}]},
+        ),
+        ("local", "kubernetes.io/no-provisioner", {}),
+    ):
+        body = {"provisioner": provisioner, "volumeBindingMode": "WaitForFirstConsumer", **more}
+        c.api.create(CLASSES, "", {"metadata": {"name": name}, **body})
     on_a1 = {"key": "kubernetes.io/hostname", "operator": "In", "values": ["a-1"]}
-    c.api.create(
-        pvs,
-        "",
-        {
-            "metadata": {"name": "ssd-a-1"},
-            "spec": {
-                "capacity": {"storage": "10Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "local",
-                "local": {"path": "/mnt/ssd"},
-                "nodeAffinity": {
-                    "required": {"nodeSelectorTerms": [{"matchExpressions": [on_a1]}]}
-                },
-            },
-        },
-    )
-    ssd = c.api.get(pvs, "", "ssd-a-1").decode()
-    ssd["status"] = {"phase": "Available"}  # what the volume controller (not running) writes
-    c.api.update(pvs, "", "ssd-a-1", ssd, subresource="status")
-    for name, cls in (("cache", "zone-b-only"), ("scratch", "local")):
-        c.api.create(
-            pvcs,
-            "default",
-            {
-                "metadata": {"name": name},
-                "spec": {
-                    "accessModes": ["ReadWriteOnce"],
-                    "storageClassName": cls,
-                    "resources": {"requests": {"storage": "1Gi"}},
-                },
-            },
-        )
-
-    def using(claim: str) -> list[dict[str, Any]]:
-        return [{"name": "v", "persistentVolumeClaim": {"claimName": claim}}]
-
+    available_volume(c, "ssd-a-1", on_a1, storageClassName="local", local={"path": "/mnt/ssd"})
+    claim(c, "cache", storageClassName="zone-b-only")
+    claim(c, "scratch", storageClassName="local")
     for i in range(3):
-        key = create(c, pod(f"cache-{i}", volumes=using("cache")))
+        key = create(c, pod(f"cache-{i}", volumes=mounting("cache")))
         assert c.scheduler.schedule_one(key) in ("b-0", "b-1")
-    key = create(c, pod("scratch", volumes=using("scratch")))
+    key = create(c, pod("scratch", volumes=mounting("scratch")))
     assert c.scheduler.schedule_one(key) == "a-1"
-    for node_name in ("b-0", "b-1"):
-        node = c.api.get(NODES, "", node_name).decode()
-        node["spec"]["unschedulable"] = True
-        c.api.update(NODES, "", node_name, node)
-    key = create(c, pod("stuck", volumes=using("cache")))
+    cordon(c, "b-0", "b-1")
+    key = create(c, pod("stuck", volumes=mounting("cache")))
     assert c.scheduler.schedule_one(key) is None
-    message = next(
-        x["message"]
-        for x in c.api.get(PODS, "default", "stuck").decode()["status"]["conditions"]
-        if x["type"] == "PodScheduled"
-    )
-    assert message == (
+    assert scheduling_message(c, "stuck") == (
         "0/4 nodes are available: 2 node(s) didn't find available persistent volumes to bind, "
         "2 node(s) were unschedulable. preemption: 0/4 nodes are available: 4 Preemption is "
         "not helpful for scheduling."
