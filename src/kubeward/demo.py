@@ -430,6 +430,7 @@ def run_demo(scenario: str, duration: float | None) -> int:
             "  kubectl get pods -A -w",
             "  kubectl top pods -A",
             "  kubectl get quota,pvc -A",
+            "  kubectl auth can-i --list -n shop --as=system:serviceaccount:shop:default",
             "  kubectl drain general-1 --ignore-daemonsets --delete-emptydir-data",
             f"  curl -s {collector.url}/metrics | grep ^kube_deployment",
             f"  {kw(['events', 'list', '--store', str(STORE), '--type', 'Warning'])}",
