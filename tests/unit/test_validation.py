@@ -1748,6 +1748,38 @@ VALID: list[tuple[str, str, dict[str, Any]]] = [
             },
         },
     ),
+    (
+        "rbac.authorization.k8s.io",
+        "Role",
+        {
+            "metadata": {"name": "pod-reader", "namespace": "ns"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]},
+                {
+                    "apiGroups": [""],
+                    "resources": ["configmaps"],
+                    "resourceNames": ["a"],
+                    "verbs": ["get"],
+                },
+            ],
+        },
+    ),
+    (
+        "rbac.authorization.k8s.io",
+        "RoleBinding",
+        {
+            "metadata": {"name": "readers", "namespace": "ns"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "pod-reader",
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": "ci", "namespace": "ns"},
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "devs"},
+            ],
+        },
+    ),
 ]
 
 
