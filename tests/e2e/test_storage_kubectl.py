@@ -55,9 +55,15 @@ def pod_with_claim(name: str, claim_name: str) -> str:
     )
 
 
-def storage_class(name: str, provisioner: str = "sim.kubeward.io", **fields: str) -> str:
+def storage_class(name: str, provisioner: str = "sim.kubeward.io", **fields: Any) -> str:
     body = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass"}
     return json.dumps({**body, "metadata": {"name": name}, "provisioner": provisioner, **fields})
+
+
+def scheduling_message(kubectl: Kubectl, ns: str, pod: str) -> str:
+    """The pod's PodScheduled condition message ("" until it has one)."""
+    conditions = get(kubectl, "pod", pod, ns)["status"].get("conditions") or []
+    return next((c.get("message", "") for c in conditions if c["type"] == "PodScheduled"), "")
 
 
 def get(kubectl: Kubectl, kind: str, name: str, ns: str = "") -> dict[str, Any]:
@@ -334,13 +340,7 @@ def test_volumes_keep_their_pods_where_they_can_reach_them(kubectl: Kubectl, ns:
         kubectl("apply", "-n", ns, "-f", "-", input=pod_with_claim("db", "data"))
         nodes = len(kubectl("get", "nodes", "-o", "name").stdout.split())
 
-        def waiting() -> str:
-            conditions = get(kubectl, "pod", "db", ns)["status"].get("conditions") or []
-            return next(
-                (c.get("message", "") for c in conditions if c["type"] == "PodScheduled"), ""
-            )
-
-        message = eventually(waiting)
+        message = eventually(lambda: scheduling_message(kubectl, ns, "db"))
         assert message == (
             f"0/{nodes} nodes are available: {nodes} node(s) had volume node affinity conflict. "
             f"preemption: 0/{nodes} nodes are available: {nodes} Preemption is not helpful for "
@@ -372,3 +372,30 @@ def test_volumes_keep_their_pods_where_they_can_reach_them(kubectl: Kubectl, ns:
     finally:
         kubectl("delete", "pod", "app", "-n", ns, "--grace-period=0", "--force", check=False)
         kubectl("delete", "storageclass", f"zonal-{ns}")
+
+    # Immediate binding picks a zone before any pod exists: here one with no nodes, the trap
+    # that makes clouds recommend WaitForFirstConsumer.
+    elsewhere = storage_class(
+        f"elsewhere-{ns}",
+        volumeBindingMode="Immediate",
+        allowedTopologies=[
+            {
+                "matchLabelExpressions": [
+                    {"key": "topology.kubernetes.io/zone", "values": ["zone-z"]}
+                ]
+            }
+        ],
+    )
+    kubectl("apply", "-f", "-", input=elsewhere)
+    try:
+        kubectl("apply", "-n", ns, "-f", "-", input=claim("far", cls=f"elsewhere-{ns}"))
+        eventually(lambda: get(kubectl, "pvc", "far", ns)["status"].get("phase") == "Bound")
+        pv = get(kubectl, "pv", get(kubectl, "pvc", "far", ns)["spec"]["volumeName"])
+        terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+        assert terms[0]["matchExpressions"][0]["values"] == ["zone-z"]
+        kubectl("apply", "-n", ns, "-f", "-", input=pod_with_claim("stranded", "far"))
+        message = eventually(lambda: scheduling_message(kubectl, ns, "stranded"))
+        assert f"{nodes} node(s) had volume node affinity conflict" in message
+    finally:
+        kubectl("delete", "pod", "stranded", "-n", ns, "--grace-period=0", "--force", check=False)
+        kubectl("delete", "storageclass", f"elsewhere-{ns}")

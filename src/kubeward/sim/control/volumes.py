@@ -14,6 +14,7 @@ controllers': ``ExternalProvisioning``, ``Provisioning``, ``ProvisioningSucceede
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Hashable
 from decimal import Decimal
 from typing import Any
@@ -245,10 +246,8 @@ class VolumeController(Controller):
     def _provision(
         self, claim: dict[str, Any], sc: dict[str, Any], node: dict[str, Any] | None = None
     ) -> None:
-        """The simulated CSI driver: a volume of the requested size, made at once. Its disks
-        are zonal when the cluster has zones: a volume provisioned for a consumer's node
-        (WaitForFirstConsumer) is reachable from that node's zone only. Volumes of Immediate
-        classes are made before any node is known and reach every node."""
+        """The simulated CSI driver: a volume of the requested size, made at once, reachable
+        from one topology segment (``_topology_segment``)."""
         assert PVS is not None
         meta, spec = claim["metadata"], claim.get("spec") or {}
         ref = ObjectRef.of(claim, "PersistentVolumeClaim")
@@ -278,18 +277,11 @@ class VolumeController(Controller):
         }
         if sc.get("mountOptions"):
             pv["spec"]["mountOptions"] = list(sc["mountOptions"])
-        zone = ((node or {}).get("metadata", {}).get("labels") or {}).get(ZONE_LABEL)
-        if zone:
+        segment = _topology_segment(sc, node, str(meta["uid"]))
+        if segment:
+            expressions = [{"key": k, "operator": "In", "values": [v]} for k, v in segment]
             pv["spec"]["nodeAffinity"] = {
-                "required": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": ZONE_LABEL, "operator": "In", "values": [zone]}
-                            ]
-                        }
-                    ]
-                }
+                "required": {"nodeSelectorTerms": [{"matchExpressions": expressions}]}
             }
         try:
             created = self.api.create(PVS, "", pv).decode()
@@ -429,6 +421,30 @@ def fitting_volumes(
             continue
         found.append((size, pv))
     return found
+
+
+def _topology_segment(
+    sc: dict[str, Any], node: dict[str, Any] | None, uid: str
+) -> list[tuple[str, str]]:
+    """Where a new volume is reachable from, as (label, value) pairs (empty: everywhere).
+
+    The driver's disks are zonal. For a consumer's node (WaitForFirstConsumer) it is that
+    node's zone. Made before any node is known (Immediate), it is one of the segments the
+    class's ``allowedTopologies`` allow, picked by the claim's UID as external-provisioner
+    picks one at random; an Immediate class that allows everywhere gets a volume that reaches
+    every node."""
+    if node is not None:
+        zone = ((node.get("metadata") or {}).get("labels") or {}).get(ZONE_LABEL)
+        return [(ZONE_LABEL, zone)] if zone else []
+    segments: list[list[tuple[str, str]]] = []
+    for term in sc.get("allowedTopologies") or []:
+        combos: list[list[tuple[str, str]]] = [[]]
+        for e in (term or {}).get("matchLabelExpressions") or []:
+            combos = [[*c, (e.get("key"), v)] for c in combos for v in e.get("values") or []]
+        segments += [c for c in combos if c]
+    if not segments:
+        return []
+    return segments[zlib.crc32(uid.encode()) % len(segments)]
 
 
 def _reaches(pv: dict[str, Any], node: dict[str, Any]) -> bool:
