@@ -1843,3 +1843,40 @@ def test_claim_updates_follow_the_bound_state() -> None:
             "spec: Forbidden: spec is immutable after creation except resources.requests and "
             "volumeAttributesClassName for bound claims"
         ), message
+
+
+def test_storage_class_allowed_topologies() -> None:
+    zone = "topology.kubernetes.io/zone"
+    sc = {
+        "metadata": {"name": "zonal"},
+        "provisioner": "sim.kubeward.io",
+        "volumeBindingMode": "Immediate",
+        "allowedTopologies": [
+            {
+                "matchLabelExpressions": [
+                    {"key": zone, "values": ["a", "a"]},
+                    {"key": zone, "values": ["b"]},
+                ]
+            },
+            {"matchLabelExpressions": [{"key": "bad key", "values": []}]},
+            {"matchLabelExpressions": [{"key": "bad key", "values": []}]},
+        ],
+    }
+    messages = [
+        e.message() for e in validate_object("storage.k8s.io", "StorageClass", sc, namespaced=False)
+    ]
+    assert messages == [
+        'allowedTopologies[0].matchLabelExpressions[0].values[1]: Duplicate value: "a"',
+        f'allowedTopologies[0].matchLabelExpressions[1].key: Duplicate value: "{zone}"',
+        "allowedTopologies[1].matchLabelExpressions[0].values: Required value",
+        'allowedTopologies[1].matchLabelExpressions[0].key: Invalid value: "bad key": name part '
+        "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+        "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+        "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+        "allowedTopologies[2].matchLabelExpressions[0].values: Required value",
+        'allowedTopologies[2].matchLabelExpressions[0].key: Invalid value: "bad key": name part '
+        "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+        "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+        "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+        'allowedTopologies[2].matchLabelExpressions: Duplicate value: ""',
+    ]

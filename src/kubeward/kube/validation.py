@@ -2019,6 +2019,30 @@ def _validate_storage_class(v: _V, obj: dict[str, Any], create: bool) -> None:
         v.add(required("volumeBindingMode", ""))
     elif mode not in ("Immediate", "WaitForFirstConsumer"):
         v.add(not_supported("volumeBindingMode", mode, ["Immediate", "WaitForFirstConsumer"]))
+    _validate_allowed_topologies(v, obj)
+
+
+def _validate_allowed_topologies(v: _V, obj: dict[str, Any]) -> None:
+    """validateAllowedTopologies / ValidateTopologySelectorTerm: each requirement has values,
+    without repeats, and a label key; no two terms alike."""
+    seen: list[dict[str, frozenset[str]]] = []
+    for term_path, term in v.items(obj, "allowedTopologies", ""):
+        expressions: dict[str, frozenset[str]] = {}
+        for path, requirement in v.items(term, "matchLabelExpressions", term_path):
+            values = [x for x in v.array(requirement, "values", path) or [] if isinstance(x, str)]
+            if not values:
+                v.add(required(_join(path, "values"), ""))
+            for i, value in enumerate(values):
+                if value in values[:i]:
+                    v.add(duplicate(f"{_join(path, 'values')}[{i}]", value))
+            key = v.string(requirement, "key", path) or ""
+            v.invalid_each(_join(path, "key"), key, qualified_name(key))
+            if key in expressions:
+                v.add(duplicate(_join(path, "key"), key))
+            expressions[key] = frozenset(values)
+        if expressions in seen:
+            v.add(duplicate(_join(term_path, "matchLabelExpressions"), ""))
+        seen.append(expressions)
 
 
 def _storage_class_update(v: _V, old: dict[str, Any], new: dict[str, Any]) -> None:

@@ -439,9 +439,9 @@ def _topology_segment(
     segments: list[list[tuple[str, str]]] = []
     for term in sc.get("allowedTopologies") or []:
         combos: list[list[tuple[str, str]]] = [[]]
-        for e in (term or {}).get("matchLabelExpressions") or []:
-            combos = [[*c, (e.get("key"), v)] for c in combos for v in e.get("values") or []]
-        segments += [c for c in combos if c]
+        for e in term.get("matchLabelExpressions") or []:
+            combos = [[*c, (e["key"], v)] for c in combos for v in e.get("values") or []]
+        segments += [c for c in combos if c]  # validation keeps these well formed
     if not segments:
         return []
     return segments[zlib.crc32(uid.encode()) % len(segments)]
