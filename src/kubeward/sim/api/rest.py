@@ -41,7 +41,7 @@ from kubeward.kube.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from kubeward.kube.uid import uid4
+from kubeward.kube.uid import random_suffix, uid4
 from kubeward.kube.validation import validate_object, validate_update
 from kubeward.sim.api.admission import RESOURCE_QUOTAS, Admission
 from kubeward.sim.api.authz import RBACAuthorizer
@@ -70,7 +70,6 @@ _GENERATION = {
 _RESOURCE_QUOTA = REGISTRY.get("", "v1", "resourcequotas")
 # Kinds whose status a client may set on create (everything else starts with an empty status).
 _STATUS_ON_CREATE = {("", "nodes"), ("", "events"), ("", "namespaces")}
-_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # utilrand.String: no vowels, no 0/1/3
 PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -320,9 +319,7 @@ class ObjectAPI:
         # Admission errors name the object as sent (generateName before a name is generated).
         sent_name = str(meta.get("name") or meta.get("generateName") or "")
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = str(meta["generateName"]) + "".join(
-                self._rand.choice(_GENERATE_ALPHABET) for _ in range(5)
-            )
+            meta["name"] = str(meta["generateName"]) + random_suffix(self._rand)
         for field in (
             "uid",
             "resourceVersion",

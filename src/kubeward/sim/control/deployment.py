@@ -19,6 +19,7 @@ import orjson
 from kubeward.kube import status as st
 from kubeward.kube.intstr import scaled_value
 from kubeward.kube.registry import REGISTRY
+from kubeward.kube.uid import SUFFIX_ALPHABET
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.clock import parse_time
 from kubeward.sim.control.adoption import Orphans, OwnerSelectors, adopt, release
@@ -34,8 +35,6 @@ REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
-# What rand.SafeEncodeString uses: no vowels, no look-alikes.
-_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def template_hash(template: dict[str, Any], collision_count: int = 0) -> str:
@@ -49,7 +48,7 @@ def template_hash(template: dict[str, Any], collision_count: int = 0) -> str:
         h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
     out = []
     for ch in str(h):
-        out.append(_ALPHABET[int(ch) % len(_ALPHABET)])
+        out.append(SUFFIX_ALPHABET[int(ch) % len(SUFFIX_ALPHABET)])  # rand.SafeEncodeString
     # SafeEncodeString maps each character of the decimal string; keep Kubernetes' length.
     return "".join(out)[:10]
 
