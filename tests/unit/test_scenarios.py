@@ -10,6 +10,7 @@ import pytest
 
 from kubeward.kube.quantity import parse_quantity
 from kubeward.kube.registry import REGISTRY
+from kubeward.sim.api.rest import DeleteOptions
 from kubeward.sim.behaviour import ANNOTATION
 from kubeward.sim.clock import SimClock
 from kubeward.sim.cluster import SimCluster
@@ -23,6 +24,7 @@ from kubeward.sim.nodes.factory import (
 from kubeward.sim.nodes.state import DISK_PRESSURE, NodeProblem
 from kubeward.sim.scenarios.model import Scenario, ScenarioError, load_scenario
 from kubeward.sim.scenarios.workloads import manifests
+from simproc import until
 
 
 def load_text(tmp_path: Path, text: str) -> Scenario:
@@ -152,6 +154,24 @@ def load_text(tmp_path: Path, text: str) -> Scenario:
             "[{type: Container, min: {cpu: '2'}, max: {cpu: '1'}}]}]\n",
             "limitRanges.0",
             'spec.limits[0].min[cpu]: Invalid value: "2": min value 2 is greater than max value 1',
+        ),
+        (
+            "name: x\nworkloads: [{name: db, kind: StatefulSet, storage: 1Gi, "
+            "storageClass: fast}]\n",
+            "workloads.0.storageClass",
+            "no StorageClass fast (declare it under storageClasses, or use one of: standard)",
+        ),
+        (
+            "name: x\nworkloads: [{name: db, kind: StatefulSet, storageClass: standard}]\n",
+            "workloads.0",
+            "storageClass: needs storage: (the size of each pod's claim)",
+        ),
+        (
+            "name: x\nstorageClasses: [{name: zonal, allowedTopologies: "
+            "{topology.kubernetes.io/zone: []}}]\n",
+            "storageClasses.0",
+            "allowedTopologies[0].matchLabelExpressions[0].values: Required value (the "
+            "StorageClass API's rules",
         ),
     ],
 )
@@ -550,3 +570,82 @@ def test_list_scenarios_is_one_line_each() -> None:
     # descriptions start in one column
     assert len({len(line) - len(line.split(maxsplit=1)[1]) for line in lines}) == 1
     assert "150,000 pods" in lines[1]
+
+
+def test_a_zonal_class_strands_a_stateful_pod_when_its_zone_goes() -> None:
+    """storageClasses: and a StatefulSet's storageClass: its claims wait for their pods, are
+    provisioned in the pods' zones, and once that zone is lost the replacement pod waits with
+    kube-scheduler's volume node affinity conflict."""
+    scenario = Scenario.model_validate(
+        {
+            "name": "zonal",
+            "nodePools": [{"name": "p", "count": 2, "zones": ["zone-a", "zone-b"]}],
+            "storageClasses": [{"name": "zonal-ssd", "default": False}],
+            "workloads": [
+                {
+                    "name": "db",
+                    "namespace": "data",
+                    "kind": "StatefulSet",
+                    "replicas": 1,
+                    "storage": "1Gi",
+                    "storageClass": "zonal-ssd",
+                    "behaviour": {"imageSize": "1Mi", "startupSeconds": 1},
+                }
+            ],
+        }
+    )
+    sc = scenario.storage_classes[0].manifest()
+    assert (
+        sc["volumeBindingMode"] == "WaitForFirstConsumer" and sc["provisioner"] == "sim.kubeward.io"
+    )
+    pods = REGISTRY.get("", "v1", "pods")
+    nodes = REGISTRY.get("", "v1", "nodes")
+    assert pods is not None and nodes is not None
+
+    async def run() -> None:
+        c = SimCluster(scenario, clock=SimClock(speed=50))
+        c.bootstrap()
+        c.start()
+        try:
+
+            def running_node() -> str:
+                pod = c.store.get(("", "pods"), "data/db-0")
+                phase = pod.fields.get("status.phase") if pod else None
+                return pod.fields.get("spec.nodeName", "") if phase == "Running" else ""
+
+            node = await until(running_node, timeout=30)
+            claim = c.store.get(("", "persistentvolumeclaims"), "data/data-db-0")
+            assert claim is not None
+            spec = claim.decode()["spec"]
+            assert spec["storageClassName"] == "zonal-ssd"
+            volume = c.store.get(("", "persistentvolumes"), spec["volumeName"])
+            assert volume is not None
+            zone = c.api.get(nodes, "", node).decode()["metadata"]["labels"][
+                "topology.kubernetes.io/zone"
+            ]
+            terms = volume.decode()["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+            assert terms[0]["matchExpressions"][0]["values"] == [zone]
+            # The zone is lost (its only node cordoned), and the pod is recreated.
+            cordoned = c.api.get(nodes, "", node).decode()
+            cordoned["spec"]["unschedulable"] = True
+            c.api.update(nodes, "", node, cordoned)
+            c.api.delete(pods, "data", "db-0", DeleteOptions(grace_period=0))
+
+            def stranded() -> str:
+                pod = c.store.get(("", "pods"), "data/db-0")
+                if pod is None or pod.fields.get("spec.nodeName"):
+                    return ""
+                conditions = (pod.decode().get("status") or {}).get("conditions") or []
+                return next(
+                    (x.get("message", "") for x in conditions if x["type"] == "PodScheduled"), ""
+                )
+
+            message = await until(stranded, timeout=30)
+            assert message.startswith(
+                "0/2 nodes are available: 1 node(s) had volume node affinity conflict, "
+                "1 node(s) were unschedulable."
+            ), message
+        finally:
+            await c.stop()
+
+    asyncio.run(run())

@@ -33,7 +33,8 @@ from kubeward.sim.control.resourcequota import ResourceQuotaController
 from kubeward.sim.control.scheduler import Scheduler
 from kubeward.sim.control.serviceaccounttokens import ServiceAccountTokensController
 from kubeward.sim.control.statefulset import StatefulSetController
-from kubeward.sim.control.volumes import PROVISIONER, VolumeController
+from kubeward.sim.control.volumes import VolumeController
+from kubeward.sim.csi import DEFAULT_CLASS, PROVISIONER
 from kubeward.sim.faults import FaultTimeline
 from kubeward.sim.load.bootstrap import create_defaults as create_default_flow_control
 from kubeward.sim.nodes.factory import node_objects
@@ -144,7 +145,7 @@ class SimCluster:
             "",
             {
                 "metadata": {
-                    "name": "standard",
+                    "name": DEFAULT_CLASS,
                     "annotations": {DEFAULT_CLASS_ANNOTATION: "true"},
                 },
                 "provisioner": PROVISIONER,

@@ -27,10 +27,10 @@ from kubeward.kube.selectors import SelectorError, label_selector_from_dict
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.control.base import Controller
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from kubeward.sim.csi import PROVISIONER
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 from kubeward.sim.store.store import Store
 
-PROVISIONER = "sim.kubeward.io"
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 PV_PROTECTION = "kubernetes.io/pv-protection"

@@ -29,6 +29,8 @@ from kubeward.kube.priority import (
 from kubeward.kube.quantity import QuantityError, parse_quantity
 from kubeward.kube.validation import validate_object
 from kubeward.sim.behaviour import PodBehaviour
+from kubeward.sim.csi import DEFAULT_CLASS as BUILTIN_STORAGE_CLASS
+from kubeward.sim.csi import PROVISIONER as SIM_PROVISIONER
 from kubeward.sim.load.spec import LoadSpec
 from kubeward.sim.scenarios.types import Duration, Name
 
@@ -207,8 +209,10 @@ class Workload(BaseModel):
     node_selector: dict[str, str] = Field(default_factory=dict, alias="nodeSelector")
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     priority_class_name: str | None = Field(None, alias="priorityClassName")
-    # StatefulSet: a volumeClaimTemplate "data" of this size per pod (PVC data-<name>-<ordinal>)
+    # StatefulSet: a volumeClaimTemplate "data" of this size per pod (PVC data-<name>-<ordinal>),
+    # of this StorageClass (default: the cluster's default class, "standard")
     storage: str | None = None
+    storage_class: str | None = Field(None, alias="storageClass")
     # Job / CronJob
     completions: int | None = Field(None, ge=1)
     parallelism: int | None = Field(None, ge=0)
@@ -255,6 +259,8 @@ class Workload(BaseModel):
             raise ValueError(f"replicas: does not apply to a {kind} ({fix})")
         if self.storage is not None and kind != "StatefulSet":
             raise ValueError("storage: applies to kind StatefulSet only (its volumeClaimTemplate)")
+        if self.storage_class is not None and self.storage is None:
+            raise ValueError("storageClass: needs storage: (the size of each pod's claim)")
         if self.hpa is not None and kind not in ("Deployment", "StatefulSet"):
             raise ValueError("hpa: applies to Deployments and StatefulSets")
         if self.hpa is not None and self.requests.cpu is None:
@@ -487,6 +493,60 @@ class LimitRangeSpec(BaseModel):
         }
 
 
+class StorageClassSpec(BaseModel):
+    """A StorageClass of the simulated CSI driver (storage.k8s.io/v1), made at bootstrap next to
+    the built-in ``standard``. Its volumes are zonal: see docs/simulator.md, Topology."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)
+    volume_binding_mode: Literal["Immediate", "WaitForFirstConsumer"] = Field(
+        "WaitForFirstConsumer", alias="volumeBindingMode"
+    )
+    reclaim_policy: Literal["Delete", "Retain"] = Field("Delete", alias="reclaimPolicy")
+    allow_volume_expansion: bool = Field(True, alias="allowVolumeExpansion")
+    # label -> values: one allowedTopologies term (e.g. topology.kubernetes.io/zone: [zone-a])
+    allowed_topologies: dict[str, list[str]] = Field(
+        default_factory=dict, alias="allowedTopologies"
+    )
+    default: bool = False  # the default class (the newest default wins over "standard")
+
+    @model_validator(mode="after")
+    def _valid_for_the_api(self) -> StorageClassSpec:
+        errors = validate_object(
+            "storage.k8s.io", "StorageClass", self.manifest(), namespaced=False
+        )
+        if errors:
+            raise ValueError(
+                "; ".join(e.message() for e in errors)
+                + " (the StorageClass API's rules: see docs/scenarios.md, storageClasses)"
+            )
+        return self
+
+    def manifest(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": self.name}
+        if self.default:
+            meta["annotations"] = {"storageclass.kubernetes.io/is-default-class": "true"}
+        body: dict[str, Any] = {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": meta,
+            "provisioner": SIM_PROVISIONER,
+            "volumeBindingMode": self.volume_binding_mode,
+            "reclaimPolicy": self.reclaim_policy,
+            "allowVolumeExpansion": self.allow_volume_expansion,
+        }
+        if self.allowed_topologies:
+            body["allowedTopologies"] = [
+                {
+                    "matchLabelExpressions": [
+                        {"key": key, "values": list(values)}
+                        for key, values in self.allowed_topologies.items()
+                    ]
+                }
+            ]
+        return body
+
+
 class SchedulerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scoring: Literal["LeastAllocated", "MostAllocated"] = "LeastAllocated"
@@ -503,6 +563,7 @@ class Scenario(BaseModel):
     priority_classes: list[PriorityClassSpec] = Field(default_factory=list, alias="priorityClasses")
     resource_quotas: list[ResourceQuotaSpec] = Field(default_factory=list, alias="resourceQuotas")
     limit_ranges: list[LimitRangeSpec] = Field(default_factory=list, alias="limitRanges")
+    storage_classes: list[StorageClassSpec] = Field(default_factory=list, alias="storageClasses")
     speed: float = Field(1.0, gt=0)
     workloads: list[Workload] = Field(default_factory=list)
     faults: list[Fault] = Field(default_factory=list)
@@ -540,6 +601,13 @@ class Scenario(BaseModel):
                 raise ValueError(
                     f"workloads.{i}.priorityClassName: no PriorityClass {name} (declare it under "
                     f"priorityClasses, or use one of: {', '.join(known)})"
+                )
+        classes = {sc.name for sc in self.storage_classes} | {BUILTIN_STORAGE_CLASS}
+        for i, w in enumerate(self.workloads):
+            if w.storage_class is not None and w.storage_class not in classes:
+                raise ValueError(
+                    f"workloads.{i}.storageClass: no StorageClass {w.storage_class} (declare it "
+                    f"under storageClasses, or use one of: {', '.join(sorted(classes))})"
                 )
         seen = set()
         for i, w in enumerate(self.workloads):

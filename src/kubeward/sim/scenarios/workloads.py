@@ -14,7 +14,8 @@ Manifest = tuple[tuple[str, str, str], dict[str, Any]]
 
 def manifests(scenario: Scenario) -> Iterator[Manifest]:
     """What exists at start: the PriorityClasses, every workload's, quota's and limit range's
-    namespace, the ResourceQuotas and LimitRanges, and the workloads without createAt."""
+    namespace, the ResourceQuotas, LimitRanges and StorageClasses, and the workloads without
+    createAt."""
     for pc in scenario.priority_classes:
         yield ("scheduling.k8s.io", "v1", "priorityclasses"), pc.manifest()
     namespaces = {w.namespace for w in scenario.workloads}
@@ -26,6 +27,8 @@ def manifests(scenario: Scenario) -> Iterator[Manifest]:
         yield ("", "v1", "resourcequotas"), quota.manifest()
     for limits in scenario.limit_ranges:
         yield ("", "v1", "limitranges"), limits.manifest()
+    for sc in scenario.storage_classes:
+        yield ("storage.k8s.io", "v1", "storageclasses"), sc.manifest()
     for w in scenario.workloads:
         if not w.create_at:
             yield from _copies(w)
@@ -178,6 +181,7 @@ def _statefulset_spec(
                 "spec": {
                     "accessModes": ["ReadWriteOnce"],
                     "resources": {"requests": {"storage": w.storage}},
+                    **({"storageClassName": w.storage_class} if w.storage_class else {}),
                 },
             }
         ]
