@@ -431,6 +431,20 @@ class PriorityClassSpec(BaseModel):
         return body
 
 
+def _check_with_api(group: str, kind: str, body: dict[str, Any], section: str) -> None:
+    """The API server's defaulting and validation of an object a scenario declares, so a
+    scenario never fails at bootstrap (``section`` names where the docs explain it)."""
+    body = copy.deepcopy(body)
+    apply_defaults(group, kind, body)
+    namespaced = bool((body.get("metadata") or {}).get("namespace"))
+    errors = validate_object(group, kind, body, namespaced=namespaced)
+    if errors:
+        raise ValueError(
+            "; ".join(e.message() for e in errors)
+            + f" (the {kind} API's rules: see docs/scenarios.md, {section})"
+        )
+
+
 class ResourceQuotaSpec(BaseModel):
     """A ResourceQuota the scenario creates in a namespace before its workloads (core/v1)."""
 
@@ -442,13 +456,7 @@ class ResourceQuotaSpec(BaseModel):
 
     @model_validator(mode="after")
     def _valid_for_the_api(self) -> ResourceQuotaSpec:
-        """The API server's own validation, so a scenario never fails at bootstrap."""
-        errors = validate_object("", "ResourceQuota", self.manifest(), namespaced=True)
-        if errors:
-            raise ValueError(
-                "; ".join(e.message() for e in errors)
-                + " (the ResourceQuota API's rules: see docs/scenarios.md, resourceQuotas)"
-            )
+        _check_with_api("", "ResourceQuota", self.manifest(), "resourceQuotas")
         return self
 
     def manifest(self) -> dict[str, Any]:
@@ -473,15 +481,7 @@ class LimitRangeSpec(BaseModel):
 
     @model_validator(mode="after")
     def _valid_for_the_api(self) -> LimitRangeSpec:
-        """The API server's defaulting and validation, so a scenario never fails at bootstrap."""
-        body = self.manifest()
-        apply_defaults("", "LimitRange", body)
-        errors = validate_object("", "LimitRange", body, namespaced=True)
-        if errors:
-            raise ValueError(
-                "; ".join(e.message() for e in errors)
-                + " (the LimitRange API's rules: see docs/scenarios.md, limitRanges)"
-            )
+        _check_with_api("", "LimitRange", self.manifest(), "limitRanges")
         return self
 
     def manifest(self) -> dict[str, Any]:
@@ -512,14 +512,7 @@ class StorageClassSpec(BaseModel):
 
     @model_validator(mode="after")
     def _valid_for_the_api(self) -> StorageClassSpec:
-        errors = validate_object(
-            "storage.k8s.io", "StorageClass", self.manifest(), namespaced=False
-        )
-        if errors:
-            raise ValueError(
-                "; ".join(e.message() for e in errors)
-                + " (the StorageClass API's rules: see docs/scenarios.md, storageClasses)"
-            )
+        _check_with_api("storage.k8s.io", "StorageClass", self.manifest(), "storageClasses")
         return self
 
     def manifest(self) -> dict[str, Any]:
