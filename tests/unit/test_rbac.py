@@ -334,6 +334,35 @@ def test_escalation_needs_the_permissions_or_the_verb(cluster: SimCluster) -> No
         REQUESTING_USER.reset(lead)
 
 
+def test_only_cluster_admins_may_set_an_aggregation_rule(cluster: SimCluster) -> None:
+    """An aggregated ClusterRole gathers rules it does not name, so setting one needs full
+    authority, even with no rules of its own (kube's policy-based ClusterRole storage)."""
+    assert CLUSTER_ROLES is not None
+    cluster.api.create(
+        CLUSTER_ROLES,
+        "",
+        {"metadata": {"name": "role-maker"}, "rules": [rule([G], ["clusterroles"], ["create"])]},
+    )
+    bind(cluster, "", "ClusterRole", "role-maker", kind="User", name="maker")
+    gatherer = {
+        "metadata": {"name": "gatherer"},
+        "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"gather": "me"}}]},
+    }
+    maker = REQUESTING_USER.set(("maker", AUTH))
+    try:
+        with pytest.raises(st.StatusError) as refused:
+            cluster.api.create(CLUSTER_ROLES, "", dict(gatherer))
+        assert refused.value.code == 403
+        assert refused.value.message == (
+            'clusterroles.rbac.authorization.k8s.io "gatherer" is forbidden: must have '
+            "cluster-admin privileges to use the aggregationRule"
+        )
+        cluster.api.create(CLUSTER_ROLES, "", {"metadata": {"name": "plain"}})  # no rule: fine
+    finally:
+        REQUESTING_USER.reset(maker)
+    cluster.api.create(CLUSTER_ROLES, "", dict(gatherer))  # the control plane (no user) may
+
+
 def test_aggregation_follows_labelled_roles(cluster: SimCluster) -> None:
     assert CLUSTER_ROLES is not None
     cluster.api.create(

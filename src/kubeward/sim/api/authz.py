@@ -25,6 +25,8 @@ CLUSTER_ROLES = (rbac.GROUP, "clusterroles")
 ROLE_BINDINGS = (rbac.GROUP, "rolebindings")
 CLUSTER_ROLE_BINDINGS = (rbac.GROUP, "clusterrolebindings")
 RBAC_KINDS = (ROLES, CLUSTER_ROLES, ROLE_BINDINGS, CLUSTER_ROLE_BINDINGS)
+_ALL_URLS = {"nonResourceURLs": ["*"], "verbs": ["*"]}
+_FULL_AUTHORITY = [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, _ALL_URLS]
 
 # Who the HTTP request being served is (name, groups); unset for the simulator's own
 # components, which write as the trusted control plane.
@@ -93,7 +95,7 @@ class RBACAuthorizer:
         the errors met (bindings to missing roles): what SelfSubjectRulesReview and the
         escalation check read."""
         if rbac.MASTERS in groups or not self.enabled:
-            return [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, _ALL_URLS], []
+            return list(_FULL_AUTHORITY), []
         rules: list[dict[str, Any]] = []
         errors: list[str] = []
         for grant in self._grants(self._current(), namespace):
@@ -118,7 +120,11 @@ class RBACAuthorizer:
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace") or "", meta.get("name") or ""
         if rt.kind in ("Role", "ClusterRole"):
-            if old is not None and rbac.rules_of(old) == rbac.rules_of(obj):
+            if (
+                old is not None
+                and rbac.rules_of(old) == rbac.rules_of(obj)
+                and old.get("aggregationRule") == obj.get("aggregationRule")
+            ):
                 return
             may = Attributes("escalate", rbac.GROUP, rt.plural, namespace=ns, name=name)
             granted = rbac.rules_of(obj)
@@ -137,6 +143,16 @@ class RBACAuthorizer:
             raise st.forbidden_error(
                 f'{rt.plural}.{rbac.GROUP} "{name}" is forbidden: '
                 + rbac.escalation_message(user, groups, missing),
+                rt.plural,
+                rbac.GROUP,
+                name,
+            )
+        aggregates = any(o is not None and o.get("aggregationRule") for o in (obj, old))
+        if rt.kind == "ClusterRole" and aggregates and rbac.uncovered(held, _FULL_AUTHORITY):
+            # An aggregated role gathers rules it does not name: only cluster admins may set it.
+            raise st.forbidden_error(
+                f'{rt.plural}.{rbac.GROUP} "{name}" is forbidden: must have cluster-admin '
+                "privileges to use the aggregationRule",
                 rt.plural,
                 rbac.GROUP,
                 name,
@@ -188,9 +204,6 @@ class RBACAuthorizer:
             ns = binding["metadata"].get("namespace") or ""
             index.by_namespace.setdefault(ns, []).append(_grant(binding, cluster_roles, roles, ns))
         return index
-
-
-_ALL_URLS = {"nonResourceURLs": ["*"], "verbs": ["*"]}
 
 
 def _grant(
