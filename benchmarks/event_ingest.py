@@ -4,10 +4,12 @@ The collector's path, minus the HTTP watch: Event objects as the informer hands 
 (decoded JSON dicts) go through ``EventWriter.add`` (normalisation, in-memory coalescing by
 uid, bounded buffer) and its batched upserts (``INSERT ... ON CONFLICT DO UPDATE`` with the
 newer-version rule) into a fresh store; the clock stops when ``close()`` has committed the last
-batch. The writer flushes itself every ``--batch-size`` buffered events (``auto_flush``), in
-the adding thread, so normalising and writing take turns. The collector flushes from a second
-thread every second instead (``EventIngest``); ``collector_events_per_s`` measures that
-configuration, where the database works while the adding thread normalises.
+batch. The collector adds on its event loop and flushes from a second thread every second
+(``EventIngest``); ``collector_events_per_s`` measures that configuration, where the database
+works while the adding thread normalises, and is the target figure. ``events_per_s`` measures
+the writer flushing itself every ``--batch-size`` buffered events (``auto_flush``) in the
+adding thread, so that normalising and writing take turns: the mode for a caller without a
+flush thread (no kubeward command uses it; ``kubeward events import`` writes at the end).
 
 The events (seeded, generated before the clock starts, reused by every repetition):
 
@@ -28,11 +30,13 @@ The events (seeded, generated before the clock starts, reused by every repetitio
 After every repetition the store is checked: one row per uid, each with its newest count and
 resourceVersion, nothing dropped. Figures (final JSON line), medians of ``--repeat`` runs:
 
-- ``<backend>.events_per_s``: event versions per second, one delivery each (the target
-  figure: >= 20,000/s SQLite, >= 50,000/s PostgreSQL, issue 5);
-- ``<backend>.collector_events_per_s``: the same, through the collector's ``EventIngest``
-  (adds in this thread, its flush thread writes; the adder waits rather than overflow the
-  bounded buffer, so this is the rate the two threads sustain);
+- ``<backend>.collector_events_per_s``: event versions per second, one delivery each, through
+  the collector's ``EventIngest`` (adds in this thread, its flush thread writes; the adder
+  waits rather than overflow the bounded buffer, so this is the rate the two threads sustain).
+  The target figure: >= 20,000/s SQLite, >= 50,000/s PostgreSQL (issue 5). It needs a long
+  stream (the default 300,000): in a short one the adder normalises everything before the
+  flush thread's first write, and the coalescing of a whole stream in memory flatters it;
+- ``<backend>.events_per_s``: the same with the writer flushing in the adding thread;
 - ``<backend>.both_apis_events_per_s`` (and ``_deliveries_per_s``): the same versions
   delivered through both APIs, as the collector receives them;
 - ``normalize_per_s``: ``normalize_event`` alone (no store), the Python floor of the path;
@@ -44,8 +48,8 @@ PostgreSQL: a throw-away server (``initdb`` + ``pg_ctl`` from Debian's ``postgre
 tests start it: ``tests/postgres_fixture.py``) with PostgreSQL's default durability settings
 (``fsync``, ``synchronous_commit`` and ``full_page_writes`` on), over TCP on 127.0.0.1.
 Its databases use the C locale unless ``--pg-locale`` names another (``en_US.utf8``: a
-database created with a typical system locale). The writer splits each batch over
-``--pg-write-connections`` transactions at once (kubeward's default: 2; 1 is the old path).
+database created with a typical system locale). The writer writes over
+``--pg-write-connections`` lanes at once (kubeward's default: 4; 1 is a single connection).
 
     .venv/bin/python benchmarks/event_ingest.py                       # both backends
     .venv/bin/python benchmarks/event_ingest.py --quick               # 20,000 events, 1 run
@@ -511,7 +515,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result[backend] = figures
     targets = {"sqlite": 20_000, "postgresql": 50_000}
     result["meets_targets"] = {
-        f"{b}_events_per_s>={targets[b]}": result[b]["events_per_s"] >= targets[b]
+        f"{b}_collector_events_per_s>={targets[b]}": result[b]["collector_events_per_s"]
+        >= targets[b]
         for b in args.backends
     }
     return result
@@ -519,7 +524,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=100_000, help="event versions per run")
+    parser.add_argument("--events", type=int, default=300_000, help="event versions per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
     parser.add_argument(
         "--series-share", type=float, default=0.3, help="share of deliveries that are updates"
@@ -540,7 +545,7 @@ def main() -> None:
     parser.add_argument(
         "--pg-write-connections",
         type=int,
-        help=f"PostgreSQL connections a batch is split over (default: kubeward's, "
+        help=f"PostgreSQL connections the writer writes over at once (default: kubeward's, "
         f"{POSTGRES_WRITE_CONNECTIONS})",
     )
     parser.add_argument("--no-both-apis", action="store_true", help="skip the both-APIs runs")

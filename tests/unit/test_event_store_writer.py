@@ -143,7 +143,7 @@ def test_concurrent_add_and_flush_lose_nothing(store: Store) -> None:
 
 
 def test_write_connections_default_per_backend(store: Store) -> None:
-    expected = 2 if store.dialect == "postgresql" else 1
+    expected = 4 if store.dialect == "postgresql" else 1
     assert EventWriter(store).write_connections == expected
 
 
@@ -153,11 +153,14 @@ def test_sqlite_refuses_more_than_one_write_connection(tmp_path: Path) -> None:
         EventWriter(store, write_connections=2)
 
 
-# Records which server process stored each row, and refuses one uid on demand: a statement
-# error in one part of a split batch while the other part commits.
-_PG_TRIGGER = """
+# Records which server process stored each row, refuses one uid on demand (a statement error
+# in one lane's chunk while the others commit), and makes every successful statement last
+# SLOW seconds, so that each lane holds its chunk long enough for the others to take theirs.
+SLOW = 0.5
+_PG_TRIGGER = f"""
 CREATE TABLE writer_pids (uid text, pid int);
 CREATE TABLE refused (uid text);
+CREATE TABLE slow (on_off bool);
 CREATE FUNCTION note_writer() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM refused WHERE refused.uid = NEW.uid) THEN
@@ -166,43 +169,101 @@ BEGIN
     INSERT INTO writer_pids VALUES (NEW.uid, pg_backend_pid());
     RETURN NEW;
 END $$;
+CREATE FUNCTION slow_writer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM slow WHERE on_off) THEN PERFORM pg_sleep({SLOW}); END IF;
+    RETURN NULL;
+END $$;
 CREATE TRIGGER note_writer BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION note_writer();
+CREATE TRIGGER slow_writer AFTER INSERT ON events FOR EACH STATEMENT
+    EXECUTE FUNCTION slow_writer();
 """
 
 
-def test_postgres_batch_is_split_over_connections_and_resumes_after_all_parts(
-    postgres_url: str,
-) -> None:
+def writer_pids(store: Store) -> list[int]:
+    """Rows stored by each server process, fewest first."""
+    with store.read() as conn:
+        return list(
+            conn.execute(text("SELECT count(*) FROM writer_pids GROUP BY pid ORDER BY 1")).scalars()
+        )
+
+
+def test_postgres_lanes_write_at_once_and_resume_after_all_chunks(postgres_url: str) -> None:
     store = open_store(postgres_url)
     store.ensure_migrated()
     with store.write() as conn:
         conn.exec_driver_sql(_PG_TRIGGER)
         conn.exec_driver_sql("INSERT INTO refused VALUES ('uid-1700')")
+        conn.exec_driver_sql("INSERT INTO slow VALUES (true)")
     writer = EventWriter(store, cluster="c", auto_flush=False, batch_size=2000)
-    assert writer.write_connections == 2
+    assert writer.write_connections == 4
     writer.add_many(core_event(i, rv=i + 1) for i in range(2000))
     writer.set_resume_version("events", "2000")
 
-    # The second half holds the refused uid: its transaction fails, the first half commits.
+    # Four chunks of 500 on four connections at once; the last holds the refused uid: its
+    # transaction fails, the three others commit.
     with pytest.raises(Exception, match="refused uid uid-1700"):
         writer.flush()
-    assert stored(store) == {f"uid-{i}": 1 for i in range(1000)}
-    assert writer.buffered == 1000 and writer.written == 1000
-    assert store.get_resume_version("c", "events") is None  # events 1000.. are not stored
+    assert stored(store) == {f"uid-{i}": 1 for i in range(1500)}
+    assert writer_pids(store) == [500, 500, 500]
+    assert writer.buffered == 500 and writer.written == 1500
+    assert store.get_resume_version("c", "events") is None  # events 1500.. are not stored
 
     with store.write() as conn:
         conn.exec_driver_sql("DELETE FROM refused")
-        conn.exec_driver_sql("DELETE FROM writer_pids")
     writer.add_many(core_event(i, rv=i + 1) for i in range(2000, 3000))
     assert writer.flush()
     assert stored(store) == {f"uid-{i}": 1 for i in range(3000)}
     assert store.get_resume_version("c", "events") == "2000"
-    with store.read() as conn:
-        pids = conn.exec_driver_sql(
-            "SELECT pid, count(*) FROM writer_pids GROUP BY pid ORDER BY 2"
-        ).all()
-    # 2,000 rows in one batch: two transactions of 1,000 on two server processes.
-    assert [count for _, count in pids] == [1000, 1000]
+    assert writer.close()
+    store.close()
+
+
+def test_postgres_no_lane_starts_a_chunk_after_another_failed(postgres_url: str) -> None:
+    store = open_store(postgres_url)
+    store.ensure_migrated()
+    with store.write() as conn:
+        conn.exec_driver_sql(_PG_TRIGGER)
+        conn.exec_driver_sql("INSERT INTO refused VALUES ('uid-0')")
+        conn.exec_driver_sql("INSERT INTO slow VALUES (true)")
+    writer = EventWriter(store, auto_flush=False, batch_size=500, write_connections=2)
+    writer.add_many(core_event(i, rv=i + 1) for i in range(4000))  # eight chunks of 500
+
+    # One lane fails on the first chunk at once; the other commits the second (slowly), then
+    # sees the failure and leaves the six others buffered for the next flush.
+    with pytest.raises(Exception, match="refused uid uid-0"):
+        writer.flush()
+    assert stored(store) == {f"uid-{i}": 1 for i in range(500, 1000)}
+    assert writer.buffered == 3500
+
+    with store.write() as conn:
+        conn.exec_driver_sql("DELETE FROM refused")
+        conn.exec_driver_sql("UPDATE slow SET on_off = false")
+    assert writer.flush() and len(stored(store)) == 4000
+    assert writer.close()
+    store.close()
+
+
+def test_postgres_writer_survives_losing_its_staging_table(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pooler in transaction mode (or DISCARD ALL) takes the kept connection's temporary
+    staging table away: the writer then makes it in every transaction."""
+    store = open_store(postgres_url)
+    writer = EventWriter(store, auto_flush=False, write_connections=1)
+    writer.add_many(core_event(i, rv=i + 1) for i in range(10))
+    assert writer.flush()
+    # What a pooler does between clients; the kept connection is the writer's own.
+    (kept,) = writer._kept
+    kept.exec_driver_sql("DISCARD TEMP")
+    kept.commit()
+    with caplog.at_level(logging.WARNING, logger="kubeward.events.writer"):
+        writer.add_many(core_event(i, rv=i + 1) for i in range(10, 20))
+        assert writer.flush()
+        writer.add_many(core_event(i, rv=i + 1) for i in range(20, 30))
+        assert writer.flush()
+    assert len(stored(store)) == 30
+    assert caplog.text.count("event staging table lost") == 1
     assert writer.close()
     store.close()
 
@@ -215,9 +276,7 @@ def test_postgres_small_batches_are_not_split(postgres_url: str) -> None:
     writer = EventWriter(store, auto_flush=False, batch_size=2000)
     writer.add_many(core_event(i, rv=i + 1) for i in range(499))  # under two parts of 250
     assert writer.flush()
-    with store.read() as conn:
-        pids = conn.exec_driver_sql("SELECT count(DISTINCT pid) FROM writer_pids").scalar_one()
-    assert pids == 1 and len(stored(store)) == 499
+    assert writer_pids(store) == [499] and len(stored(store)) == 499
     assert writer.close()
     store.close()
 
@@ -300,8 +359,8 @@ def test_close_while_store_down_reports_the_loss(
 # -- store down: PostgreSQL ------------------------------------------------------------------
 
 
-# 600: every full batch is split over two connections (parts of 300), so the outage also
-# catches parts in flight on both.
+# 600: every full batch is split over at least two lanes (chunks of at most 300), so the outage
+# also catches chunks in flight on several connections.
 @pytest.mark.parametrize("batch_size", [100, 600])
 def test_postgres_restarted_mid_ingest_every_event_arrives_exactly_once(
     postgres_server: PostgresServer,  # noqa: F811

@@ -170,18 +170,34 @@ def _plan(conn: Connection) -> _Plan:
     return plan
 
 
-def upsert_events(conn: Connection, rows: Sequence[Row]) -> None:
+def create_stage(conn: Connection) -> None:
+    """Give ``conn`` its PostgreSQL staging table (a no-op on SQLite). The table lasts as long
+    as the database session once ``conn``'s transaction commits, so a connection kept for many
+    batches makes it once and passes ``staged=True`` (one round trip less per batch)."""
+    plan = _plan(conn)
+    if plan.dialect == "postgresql":
+        conn.exec_driver_sql(plan.create_stage)
+
+
+def is_stage_missing(exc: DBAPIError) -> bool:
+    """The error of a statement that needed the staging table in a session without it."""
+    return getattr(exc.orig, "sqlstate", None) == "42P01" and _stage.name in str(exc.orig)
+
+
+def upsert_events(conn: Connection, rows: Sequence[Row], *, staged: bool = False) -> None:
     """Write ``rows`` (normalised events) in ``conn``'s transaction.
 
     ``rows`` must hold each (cluster, uid) at most once: PostgreSQL refuses to update one row
-    twice in a statement (the writer coalesces its buffer by uid for this).
+    twice in a statement (the writer coalesces its buffer by uid for this). ``staged``: the
+    connection's session already has the staging table (see :func:`create_stage`).
     """
     if not rows:
         return
     plan = _plan(conn)
     params = plan.params(rows)
     if plan.dialect == "postgresql":
-        conn.exec_driver_sql(plan.create_stage)
+        if not staged:
+            create_stage(conn)
         _copy(conn, plan, params)
         conn.exec_driver_sql(plan.sql)
     else:

@@ -6,9 +6,11 @@
   unwritable), the batch stays in the buffer and writes are retried with exponential backoff.
   The buffer is bounded: past ``buffer_limit`` Events the oldest is dropped, and every drop is
   counted (``dropped`` and ``kubeward_events_dropped_total``) and logged.
-- On PostgreSQL a batch is split over ``write_connections`` transactions that run at once, one
-  per pooled connection: the server's merge (index maintenance, most of a row's cost) then
-  uses more than one core. The parts hold distinct uids, so they never wait on each other.
+- On PostgreSQL the buffer is written by ``write_connections`` lanes at once, each on a
+  connection it keeps between its transactions: the server's merge (index maintenance, most
+  of a row's cost) then runs in several server processes, and one lane's commit or COPY
+  overlaps another's merge. The lanes' transactions hold distinct uids, so they never wait on
+  each other (ADR 0006, decision 10).
 - Watch resume points (:meth:`set_resume_version`) are persisted only in a transaction that
   commits after every event buffered before them is stored, so a stored resume point never
   skips an event that was not stored. After a drop they are no longer advanced: a restarted
@@ -24,20 +26,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from itertools import islice
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 
 from kubeward.events.normalize import Row, normalize_event
 from kubeward.events.retention import purge_events
-from kubeward.events.upsert import is_newer, upsert_events
+from kubeward.events.upsert import create_stage, is_newer, is_stage_missing, upsert_events
 from kubeward.store import Store
 
 log = logging.getLogger("kubeward.events.writer")
@@ -65,15 +67,19 @@ def is_store_down(exc: DBAPIError) -> bool:
 
 RECENT_VERSIONS = 20_000
 
-# Below this many rows per part a batch is not split: another transaction's round trips and
+# Below this many rows per lane a batch is not split: another transaction's round trips and
 # commit would cost more than the parallel merge saves.
 MIN_PART_ROWS = 250
-POSTGRES_WRITE_CONNECTIONS = 2
+# Chunks per lane in one snapshot of the buffer (see EventWriter._write_all).
+SNAPSHOT_ROUNDS = 2
+# More lanes than cores: a lane spends much of its time waiting (COPY, commit), so four kept
+# two cores busier than two did (benchmarks/event_ingest.py, docs/benchmarks.md).
+POSTGRES_WRITE_CONNECTIONS = 4
 
 
 def default_write_connections(store: Store) -> int:
-    """PostgreSQL merges in server processes, so two writers use two cores; SQLite has a single
-    writer (a second transaction would only wait for the lock)."""
+    """PostgreSQL merges in server processes, so several writers use several cores; SQLite has
+    a single writer (a second transaction would only wait for the lock)."""
     return POSTGRES_WRITE_CONNECTIONS if store.dialect == "postgresql" else 1
 
 
@@ -152,9 +158,12 @@ class EventWriter:
         self.purge_interval = purge_interval
         self.write_connections = write_connections
         self._clock = clock
-        # Threads for a batch's other parts (the flushing thread writes the first), made at the
-        # first split batch.
+        # Threads for the other lanes (the flushing thread is the first), made at the first
+        # flush that needs them.
         self._helpers: ThreadPoolExecutor | None = None
+        # PostgreSQL connections between the chunks they write (at most one per lane).
+        self._kept: list[Connection] = []
+        self._staged = True  # each kept connection made its staging table once
         self._metrics = _Metrics(registry) if registry is not None else None
 
         self.dropped = 0  # events lost to buffer overflow (or to close() with the store down)
@@ -280,70 +289,128 @@ class EventWriter:
             return not self._buffer
 
     def _write_all(self) -> None:
+        """Write the buffer, oldest first, a snapshot of its oldest rows at a time, until a
+        snapshot reaches its end.
+
+        A snapshot holds each uid once, so its chunks may commit in any order and at once:
+        every lane (connection) takes the next chunk as soon as its last one has committed, so
+        one lane's commit (a WAL flush) or COPY overlaps another's merge instead of every lane
+        waiting for the slowest at each batch. A snapshot is a few chunks per lane, not the
+        whole buffer: a row replaced by a newer version while its snapshot is written is
+        written twice, and the longer the snapshot takes, the more rows that happens to. The
+        resume points pending when a snapshot reaches the buffer's end are stored once every
+        chunk of it has committed: every event buffered before them was in it or an earlier
+        one (or was replaced by a newer version, which is then in it).
+        """
+        limit = self.batch_size * (1 if self.write_connections == 1 else
+                                   self.write_connections * SNAPSHOT_ROUNDS)  # fmt: skip
         while True:
             with self._lock:
-                batch = list(islice(self._buffer.values(), self.batch_size))
-                last = len(batch) == len(self._buffer)
+                rows = list(islice(self._buffer.values(), limit))
+                last = len(rows) == len(self._buffer)
                 resume = dict(self._pending_resume) if last and not self._resume_frozen else {}
-            if not batch and not resume:
+            if not rows and not resume:
                 with self._lock:
                     if self._resume_frozen:
                         self._pending_resume.clear()
                 return
-            parts = self._split(batch)
-            if len(parts) == 1:
-                with self.store.write() as conn:
-                    upsert_events(conn, batch)
-                    self._set_resume(conn, resume)
-                self._written(batch, resume)
+            chunks = self._chunks(rows)
+            if len(chunks) == 1:
+                self._write_chunk(chunks[0], resume)  # the resume points ride along
             else:
-                self._write_parts(parts)
-                if resume:  # only now is everything before it stored
-                    with self.store.write() as conn:
-                        self._set_resume(conn, resume)
-                    self._written([], resume)
+                self._write_lanes(chunks)
+                if resume:
+                    self._write_chunk([], resume)
             if last:
                 return
 
-    def _split(self, batch: list[Row]) -> list[list[Row]]:
-        parts = min(self.write_connections, len(batch) // MIN_PART_ROWS)
-        if parts < 2:
-            return [batch]
-        size = -(-len(batch) // parts)
-        return [batch[i : i + size] for i in range(0, len(batch), size)]
+    def _chunks(self, rows: list[Row]) -> list[list[Row]]:
+        """Transactions of at most ``batch_size`` rows, and enough of them for every lane to
+        have one, unless that would make them smaller than MIN_PART_ROWS."""
+        lanes = min(self.write_connections, len(rows) // MIN_PART_ROWS)
+        size = self.batch_size if lanes < 2 else min(self.batch_size, -(-len(rows) // lanes))
+        return [rows[i : i + size] for i in range(0, len(rows), size)] or [[]]
 
-    def _write_parts(self, parts: Sequence[list[Row]]) -> None:
-        """Each part in its own transaction, at once; rows of the parts that committed leave
-        the buffer even when another part failed (its rows stay, the first error is raised)."""
-        if self._helpers is None:
+    def _write_lanes(self, chunks: list[list[Row]]) -> None:
+        """Up to ``write_connections`` lanes (this thread and helpers) take chunks until none is
+        left. Rows of committed chunks leave the buffer even when another chunk failed (its rows
+        stay); after a failure no lane starts another chunk, and the first error is raised."""
+        lanes = min(self.write_connections, len(chunks))
+        if lanes > 1 and self._helpers is None:
             self._helpers = ThreadPoolExecutor(
                 self.write_connections - 1, thread_name_prefix="event-write"
             )
-        futures: list[Future[None]] = [
-            self._helpers.submit(self._write_part, part) for part in parts[1:]
-        ]
+        queue = deque(chunks)
         errors: list[BaseException] = []
-        try:
-            self._write_part(parts[0])
-            self._written(parts[0], {})
-        except BaseException as exc:
-            errors.append(exc)
-        for part, future in zip(parts[1:], futures, strict=True):
-            error = future.exception()
-            if error is None:
-                self._written(part, {})
-            else:
-                errors.append(error)
+
+        def lane() -> None:
+            while not errors:
+                try:
+                    chunk = queue.popleft()
+                except IndexError:
+                    return
+                try:
+                    self._write_chunk(chunk, {})
+                except BaseException as exc:
+                    errors.append(exc)
+
+        assert self._helpers is not None or lanes == 1
+        futures = [self._helpers.submit(lane) for _ in range(lanes - 1)] if self._helpers else []
+        lane()
+        for future in futures:
+            future.result()
         if errors:
             raise errors[0]
+
+    def _write_chunk(self, rows: list[Row], resume: dict[str, str]) -> None:
+        """One transaction: ``rows`` and the resume points; on PostgreSQL on a connection kept
+        for the next chunks (no pool checkout and liveness ping, the staging table made once)."""
+        if self.store.dialect != "postgresql":
+            with self.store.write() as conn:
+                upsert_events(conn, rows)
+                self._set_resume(conn, resume)
+        else:
+            conn = self._kept_connection()
+            try:
+                try:
+                    with conn.begin():
+                        upsert_events(conn, rows, staged=self._staged)
+                        self._set_resume(conn, resume)
+                except ProgrammingError as exc:
+                    if not self._staged or not is_stage_missing(exc):
+                        raise
+                    # The session lost its temporary table (a pooler in transaction mode, or
+                    # DISCARD ALL): make it in every transaction from now on.
+                    log.warning("event staging table lost: creating it per transaction")
+                    self._staged = False
+                    with conn.begin():
+                        upsert_events(conn, rows)
+                        self._set_resume(conn, resume)
+            except BaseException:
+                conn.close()  # dead or mid-error: the pool replaces or resets it
+                raise
+            self._kept.append(conn)
+        self._written(rows, resume)
+
+    def _kept_connection(self) -> Connection:
+        try:
+            return self._kept.pop()  # list.pop and append are atomic: lanes share the list
+        except IndexError:
+            pass
+        self.store.ensure_migrated()
+        conn = self.store.engine.connect()
+        try:
+            if self._staged:
+                with conn.begin():
+                    create_stage(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _set_resume(self, conn: Connection, resume: dict[str, str]) -> None:
         for resource, version in resume.items():
             self.store.set_resume_version(self.cluster, resource, version, conn)
-
-    def _write_part(self, rows: list[Row]) -> None:
-        with self.store.write() as conn:
-            upsert_events(conn, rows)
 
     def _written(self, rows: list[Row], resume: dict[str, str]) -> None:
         """``rows`` and ``resume`` are stored: take them out of what is pending."""
@@ -414,6 +481,8 @@ class EventWriter:
             if self._helpers is not None:
                 self._helpers.shutdown()
                 self._helpers = None
+            while self._kept:
+                self._kept.pop().close()
 
     def _close(self) -> bool:
         if self.flush(force=True):
