@@ -180,6 +180,18 @@ CREATE TRIGGER slow_writer AFTER INSERT ON events FOR EACH STATEMENT
 """
 
 
+def traced_store(url: str, *, refused: str | None = None, slow: bool = False) -> Store:
+    """A migrated store with _PG_TRIGGER installed, refusing ``refused``, slow if ``slow``."""
+    store = open_store(url)
+    store.ensure_migrated()
+    with store.write() as conn:
+        conn.exec_driver_sql(_PG_TRIGGER)
+        if refused is not None:
+            conn.execute(text("INSERT INTO refused VALUES (:uid)"), {"uid": refused})
+        conn.execute(text("INSERT INTO slow VALUES (:on)"), {"on": slow})
+    return store
+
+
 def writer_pids(store: Store) -> list[int]:
     """Rows stored by each server process, fewest first."""
     with store.read() as conn:
@@ -189,12 +201,7 @@ def writer_pids(store: Store) -> list[int]:
 
 
 def test_postgres_lanes_write_at_once_and_resume_after_all_chunks(postgres_url: str) -> None:
-    store = open_store(postgres_url)
-    store.ensure_migrated()
-    with store.write() as conn:
-        conn.exec_driver_sql(_PG_TRIGGER)
-        conn.exec_driver_sql("INSERT INTO refused VALUES ('uid-1700')")
-        conn.exec_driver_sql("INSERT INTO slow VALUES (true)")
+    store = traced_store(postgres_url, refused="uid-1700", slow=True)
     writer = EventWriter(store, cluster="c", auto_flush=False, batch_size=2000)
     assert writer.write_connections == 4
     writer.add_many(core_event(i, rv=i + 1) for i in range(2000))
@@ -220,12 +227,7 @@ def test_postgres_lanes_write_at_once_and_resume_after_all_chunks(postgres_url: 
 
 
 def test_postgres_no_lane_starts_a_chunk_after_another_failed(postgres_url: str) -> None:
-    store = open_store(postgres_url)
-    store.ensure_migrated()
-    with store.write() as conn:
-        conn.exec_driver_sql(_PG_TRIGGER)
-        conn.exec_driver_sql("INSERT INTO refused VALUES ('uid-0')")
-        conn.exec_driver_sql("INSERT INTO slow VALUES (true)")
+    store = traced_store(postgres_url, refused="uid-0", slow=True)
     writer = EventWriter(store, auto_flush=False, batch_size=500, write_connections=2)
     writer.add_many(core_event(i, rv=i + 1) for i in range(4000))  # eight chunks of 500
 
@@ -269,10 +271,7 @@ def test_postgres_writer_survives_losing_its_staging_table(
 
 
 def test_postgres_small_batches_are_not_split(postgres_url: str) -> None:
-    store = open_store(postgres_url)
-    store.ensure_migrated()
-    with store.write() as conn:
-        conn.exec_driver_sql(_PG_TRIGGER)
+    store = traced_store(postgres_url)
     writer = EventWriter(store, auto_flush=False, batch_size=2000)
     writer.add_many(core_event(i, rv=i + 1) for i in range(499))  # under two parts of 250
     assert writer.flush()
