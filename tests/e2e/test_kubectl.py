@@ -207,3 +207,22 @@ def test_delete_pod_and_namespace(kubectl: Kubectl, ns: str) -> None:
     assert gone.returncode != 0 and "NotFound" in gone.stderr
     leftover = kubectl("get", "configmaps", "-n", ns, "-o", "name").stdout
     assert leftover.strip() == ""
+
+
+def test_every_namespace_holds_the_root_ca(kubectl: Kubectl, sim: SimProcess, ns: str) -> None:
+    """kube-root-ca.crt, as kube-controller-manager publishes it: the CA in the kubeconfig,
+    made again when deleted."""
+    assert sim.ca_file is not None  # the shared simulator serves TLS
+
+    def ca_in(namespace: str) -> str:
+        got = kubectl(
+            "get", "configmap", "kube-root-ca.crt", "-n", namespace,
+            "-o", "jsonpath={.data.ca\\.crt}", check=False,
+        )  # fmt: skip
+        return got.stdout if got.returncode == 0 else ""
+
+    ca = sim.ca_file.read_text()
+    assert eventually(lambda: ca_in(ns)) == ca
+    assert ca_in("kube-system") == ca
+    kubectl("delete", "configmap", "kube-root-ca.crt", "-n", ns)
+    assert eventually(lambda: ca_in(ns)) == ca

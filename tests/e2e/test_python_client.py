@@ -13,6 +13,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from kubeward.sim.control.rootcacert import NAME as ROOT_CA
 from simproc import SimProcess, eventually, start_sim
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,15 @@ def core(sim: SimProcess) -> client.CoreV1Api:
 
 
 def _create_namespace(core: client.CoreV1Api, name: str) -> None:
+    """A new namespace, once it has its first ConfigMap (kube-root-ca.crt, as on a real
+    cluster), so that the tests' lists and quota counts know what is in it."""
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+
+    def has_root_ca() -> bool:
+        maps = core.list_namespaced_config_map(name, field_selector=f"metadata.name={ROOT_CA}")
+        return bool(maps.items)
+
+    eventually(has_root_ca)
 
 
 def _bulk_configmaps(sim: SimProcess, ns: str, names: list[str]) -> None:
@@ -71,7 +80,8 @@ def test_paginated_list_returns_each_object_once_while_writes_continue(
 
     first = core.list_namespaced_config_map(ns, limit=500)
     snapshot_rv = int(first.metadata.resource_version)
-    assert first.metadata._continue and first.metadata.remaining_item_count == 4500
+    # The namespace's kube-root-ca.crt sorts after cm-*: it is the last item of the snapshot.
+    assert first.metadata._continue and first.metadata.remaining_item_count == 4501
 
     stop = threading.Event()
     writes = {"n": 0}
@@ -109,10 +119,10 @@ def test_paginated_list_returns_each_object_once_while_writes_continue(
         stop.set()
         thread.join()
     assert writes["n"] > 0
-    assert len(seen) == len(set(seen)) == 5000
-    assert seen == names  # the snapshot, in key order, untouched by later writes
+    assert len(seen) == len(set(seen)) == 5001
+    assert seen == [*names, ROOT_CA]  # the snapshot, in key order, untouched by later writes
     now = core.list_namespaced_config_map(ns)
-    assert len(now.items) != 5000 or any(i.metadata.name.startswith("new-") for i in now.items)
+    assert len(now.items) != 5001 or any(i.metadata.name.startswith("new-") for i in now.items)
 
 
 def test_watch_resumed_from_a_resource_version_misses_nothing(core: client.CoreV1Api) -> None:
@@ -302,7 +312,7 @@ def test_resource_quota_refusal_is_a_typed_403(core: client.CoreV1Api) -> None:
         "quota-client",
         client.V1ResourceQuota(
             metadata=client.V1ObjectMeta(name="maps"),
-            spec=client.V1ResourceQuotaSpec(hard={"count/configmaps": "1"}),
+            spec=client.V1ResourceQuotaSpec(hard={"count/configmaps": "2"}),
         ),
     )
 
@@ -311,8 +321,8 @@ def test_resource_quota_refusal_is_a_typed_403(core: client.CoreV1Api) -> None:
         return rq if rq.status and rq.status.used else None
 
     rq = eventually(synced)
-    assert rq.status.hard == {"count/configmaps": "1"}
-    assert rq.status.used == {"count/configmaps": "0"}
+    assert rq.status.hard == {"count/configmaps": "2"}
+    assert rq.status.used == {"count/configmaps": "1"}  # the namespace's kube-root-ca.crt
     core.create_namespaced_config_map(
         "quota-client", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="one"))
     )
@@ -326,10 +336,10 @@ def test_resource_quota_refusal_is_a_typed_403(core: client.CoreV1Api) -> None:
     assert body["details"] == {"name": "two", "kind": "configmaps"}
     assert body["message"] == (
         'configmaps "two" is forbidden: exceeded quota: maps, requested: count/configmaps=1, '
-        "used: count/configmaps=1, limited: count/configmaps=1"
+        "used: count/configmaps=2, limited: count/configmaps=2"
     )
     listed = core.list_resource_quota_for_all_namespaces(field_selector="metadata.name=maps")
-    assert [q.status.used for q in listed.items] == [{"count/configmaps": "1"}]
+    assert [q.status.used for q in listed.items] == [{"count/configmaps": "2"}]
 
 
 def test_rbac_tokens_and_access_reviews_through_the_typed_apis(sim: SimProcess) -> None:
@@ -407,7 +417,8 @@ def test_rbac_tokens_and_access_reviews_through_the_typed_apis(sim: SimProcess) 
         ),
     )
     assert can("list", "configmaps") and not can("delete", "configmaps")
-    assert client.CoreV1Api(bot).list_namespaced_config_map("tokens").items == []
+    maps = client.CoreV1Api(bot).list_namespaced_config_map("tokens").items
+    assert [m.metadata.name for m in maps] == [ROOT_CA]
     review = client.AuthorizationV1Api(admin).create_subject_access_review(
         client.V1SubjectAccessReview(
             spec=client.V1SubjectAccessReviewSpec(

@@ -30,6 +30,7 @@ from kubeward.sim.control.podcontrol import PodsByOwner
 from kubeward.sim.control.podgc import PodGC
 from kubeward.sim.control.replicaset import ReplicaSetController
 from kubeward.sim.control.resourcequota import ResourceQuotaController
+from kubeward.sim.control.rootcacert import RootCACertPublisher
 from kubeward.sim.control.scheduler import Scheduler
 from kubeward.sim.control.serviceaccounttokens import ServiceAccountTokensController
 from kubeward.sim.control.statefulset import StatefulSetController
@@ -88,6 +89,7 @@ class SimCluster:
             self.quotas,
             self.role_aggregation,
             ServiceAccountTokensController(self.api, self.tokens),
+            RootCACertPublisher(self.api, self.tokens),
         ]
         self.kubelet_pods: KubeletPods | None = None
         self.usage: UsageModel | None = None
