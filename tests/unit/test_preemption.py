@@ -16,6 +16,7 @@ from kubeward.kube import status as st
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions
 from kubeward.sim.cluster import SimCluster
+from kubeward.sim.control.scheduling.activequeue import ActiveQueue, raw_priority
 from kubeward.sim.control.scheduling.nodetable import resource_amount
 from kubeward.sim.control.scheduling.preemption import Candidate, Victim
 
@@ -347,6 +348,44 @@ async def test_preemptor_runs_after_the_victims_terminate() -> None:
         assert "Preempted" in reasons and "Killing" in reasons
     finally:
         await c.stop()
+
+
+async def test_the_highest_priority_pending_pod_is_scheduled_first() -> None:
+    """kube-scheduler's PrioritySort: pods pending together are tried highest priority first,
+    so the one free place goes to "high", created last, and nothing is preempted."""
+    c = cluster([{"name": "n", "count": 1, "cpu": "2", "memory": "8Gi"}])
+    classes(c)
+    for name in ("low", "mid", "high"):  # all queued before the scheduler's first turn
+        c.api.create(PODS, "default", pod(name, cpu=FULL, priorityClassName=name))
+    assert c.scheduler is not None
+    task = asyncio.get_running_loop().create_task(c.scheduler.run())
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if len(events_for(c, "low")) and len(events_for(c, "mid")):
+                break
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert node_name_of(c, "default/high") == "n-0"
+    for name in ("low", "mid"):
+        assert node_name_of(c, f"default/{name}") == ""
+        assert [e["reason"] for e in events_for(c, name)] == ["FailedScheduling"]
+
+
+def test_the_active_queue_orders_by_priority_then_arrival() -> None:
+    queue = ActiveQueue()
+    for key, priority in (("a", 0), ("b", 10), ("c", 0), ("d", 10), ("e", -5)):
+        queue.add(key, priority)
+    queue.add("a", 99)  # queued already: keeps its place
+    queue.discard("d")
+    queue.add("d", 10)  # back in the queue: behind "b", which waited longer
+    assert [queue.pop() for _ in range(len(queue))] == ["b", "d", "a", "c", "e"]
+    with pytest.raises(IndexError):
+        queue.pop()
+    raw = b'{"metadata":{"labels":{"priority":"7"}},"spec":{"priority":-20,"containers":[]}}'
+    assert raw_priority(raw) == -20
+    assert raw_priority(b'{"spec":{"containers":[]}}') == 0
 
 
 # -- property: never a victim of equal or higher priority; the preemptor fits afterwards -------

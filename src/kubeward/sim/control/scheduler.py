@@ -1,6 +1,7 @@
 """The default scheduler: binds pending pods to nodes, vectorised over all nodes with NumPy.
 
-Pods wait in an active queue; each loop turn schedules a batch of them. The request-independent
+Pods wait in an active queue, highest priority first (``scheduling/activequeue.py``); each loop
+turn schedules a batch of them. The request-independent
 filters (unschedulable, taints, node affinity) are computed once per scheduling signature and
 node-table generation, so pods stamped from one template cost one resource-fit pass each.
 Unschedulable pods are retried with backoff (1 s doubling to 10 s, simulated) when the cluster
@@ -16,7 +17,7 @@ victims are gone, bound there. Nominated pods hold their requests on their node 
 equal or lower priority, as kube-scheduler's nominator does.
 
 Not simulated: existing pods' anti-affinity against the incoming pod, inter-pod affinity
-scoring, volumes, ports, image locality, a priority-ordered active queue.
+scoring, volumes, ports, image locality.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.api.subresources import bind
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from kubeward.sim.control.scheduling.activequeue import ActiveQueue, raw_priority
 from kubeward.sim.control.scheduling.filters import (
     MSG_NO_VICTIMS,
     MSG_NOT_HELPFUL,
@@ -143,6 +145,7 @@ class _Waiting:
     next_try: float  # sim seconds (clock.elapsed())
     last_try: float
     cluster_version: int  # cluster change counter at the last attempt (-1: pod updated)
+    priority: int  # spec.priority, for its place in the active queue
 
 
 class Scheduler:
@@ -159,7 +162,7 @@ class Scheduler:
         self.stats = SchedulerStats()
         self.recorder = EventRecorder(api, SCHEDULER_NAME, series=True)
         self._rng = np.random.default_rng(seed)
-        self._active: dict[str, None] = {}  # ordered set of pod keys
+        self._active = ActiveQueue()
         self._waiting: dict[str, _Waiting] = {}
         self._bound: dict[str, tuple[int, np.ndarray]] = {}  # pod key -> (node row, request)
         # Priorities of bound pods, by pod and per row; requested resources per priority level
@@ -217,7 +220,7 @@ class Scheduler:
         node = obj.fields.get("spec.nodeName", "")
         terminal = obj.fields.get("status.phase", "") in _TERMINAL
         if event.type == "DELETED" or terminal:
-            self._active.pop(key, None)
+            self._active.discard(key)
             self._waiting.pop(key, None)
             self._gated.pop(key, None)
             self._nominated.pop(key, None)
@@ -227,7 +230,7 @@ class Scheduler:
                 self._orphans.get(node, set()).discard(key)
             return
         if node:
-            self._active.pop(key, None)
+            self._active.discard(key)
             self._waiting.pop(key, None)
             self._gated.pop(key, None)
             if self._nominated:
@@ -259,7 +262,7 @@ class Scheduler:
             self._wakeup.set()
             return
         self._gated.pop(key, None)
-        self._active[key] = None
+        self._active.add(key, raw_priority(obj.raw))
         self._wakeup.set()
 
     def _account(self, obj: StoredObject, node: str) -> None:
@@ -324,9 +327,7 @@ class Scheduler:
                 continue
             batch: list[str] = []
             while self._active and len(batch) < BATCH:
-                key = next(iter(self._active))
-                del self._active[key]
-                batch.append(key)
+                batch.append(self._active.pop())
             for key in batch:
                 try:
                     self.schedule_one(key)
@@ -344,7 +345,7 @@ class Scheduler:
             changed = w.cluster_version != self._cluster_version or w.cluster_version < 0
             if (changed and now >= w.next_try) or now - w.last_try >= UNSCHEDULABLE_MAX:
                 del self._waiting[key]
-                self._active[key] = None
+                self._active.add(key, w.priority)
 
     def _mark_gated(self) -> None:
         """PodScheduled=False/SchedulingGated on gated pods (what kube-apiserver sets at create;
@@ -427,6 +428,7 @@ class Scheduler:
             now + min(BACKOFF_INITIAL * 2 ** (attempts - 1), BACKOFF_MAX),
             now,
             self._cluster_version,
+            pod_priority(pod.get("spec") or {}),
         )
         if nominated is None:
             self._nominated.pop(key, None)
