@@ -834,6 +834,38 @@ def test_required_pod_anti_affinity_one_per_node() -> None:
     assert c.scheduler.schedule_one(c.api.create(PODS, "other", body).key) is not None
 
 
+def test_a_bound_pods_anti_affinity_keeps_the_pods_it_selects_out_of_its_zone() -> None:
+    """The symmetric check: "web" pods say nothing about "guard", yet stay out of its zone."""
+    c = cluster([{"name": "z", "count": 4, "zones": ["a", "b"]}])
+    zones = {n.name: n.labels["topology.kubernetes.io/zone"] for n in c.store.resource(
+        ("", "nodes")).objects.values()}  # fmt: skip
+    zone_key = "topology.kubernetes.io/zone"
+    guard = pod("guard", labels={"app": "guard"}, affinity=anti_affinity("web", zone_key))
+    guarded = zones[c.scheduler.schedule_one(create(c, guard)) or ""]
+    for i in range(4):
+        node = c.scheduler.schedule_one(create(c, pod(f"web{i}", labels={"app": "web"})))
+        assert node is not None and zones[node] != guarded
+
+    cordon(c, *(name for name, zone in zones.items() if zone != guarded))
+    assert c.scheduler.schedule_one(create(c, pod("web4", labels={"app": "web"}))) is None
+    assert scheduling_message(c, "web4").startswith(
+        "0/4 nodes are available: 2 node(s) didn't satisfy existing pods anti-affinity rules, "
+        "2 node(s) were unschedulable."
+    )
+    # Pods it does not select, or in another namespace, are not kept out.
+    assert c.scheduler.schedule_one(create(c, pod("api", labels={"app": "api"})))
+    ns_type = REGISTRY.get("", "v1", "namespaces")
+    assert ns_type is not None
+    c.api.create(ns_type, "", {"metadata": {"name": "other"}})
+    body = pod("web-other", labels={"app": "web"})
+    body["metadata"]["namespace"] = "other"
+    assert c.scheduler.schedule_one(c.api.create(PODS, "other", body).key) is not None
+    # Once the guard is gone, so is its rule.
+    c.api.delete(PODS, "default", "guard", DeleteOptions(grace_period=0))
+    node = c.scheduler.schedule_one(create(c, pod("web5", labels={"app": "web"})))
+    assert node is not None and zones[node] == guarded
+
+
 def test_required_pod_affinity_follows_its_target() -> None:
     c = cluster([{"name": "z", "count": 4, "zones": ["a", "b"]}])
     affinity = {

@@ -16,8 +16,8 @@ gracefully, the pod is nominated to the node (``status.nominatedNodeName``) and,
 victims are gone, bound there. Nominated pods hold their requests on their node against pods of
 equal or lower priority, as kube-scheduler's nominator does.
 
-Not simulated: existing pods' anti-affinity against the incoming pod, inter-pod affinity
-scoring, volumes, ports, image locality.
+Not simulated: inter-pod affinity scoring, ports, image locality; preemption does not evict a
+pod to lift its anti-affinity against the incoming pod.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.api.subresources import bind
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
 from kubeward.sim.control.scheduling.activequeue import ActiveQueue, raw_priority
+from kubeward.sim.control.scheduling.existinganti import (
+    MSG_EXISTING_ANTI_AFFINITY,
+    ExistingAntiAffinity,
+)
 from kubeward.sim.control.scheduling.filters import (
     MSG_NO_VICTIMS,
     MSG_NOT_HELPFUL,
@@ -174,6 +178,7 @@ class Scheduler:
         # pods nominated to a node by preemption: key -> (row, request, priority)
         self._nominated: dict[str, tuple[int, np.ndarray, int]] = {}
         self.spread = SpreadCounts()
+        self.existing_anti = ExistingAntiAffinity()  # bound pods' required anti-affinity terms
         # node name -> pods bound to it before the scheduler saw the node
         self._orphans: dict[str, set[str]] = {}
         self._gated: dict[str, None] = {}  # gated pods whose condition is still to be written
@@ -271,9 +276,11 @@ class Scheduler:
             # Bound to a node the scheduler has not seen (yet): counted once the node appears.
             self._orphans.setdefault(node, set()).add(obj.key)
             return
-        spec = obj.decode().get("spec") or {}
+        pod = obj.decode()
+        spec = pod.get("spec") or {}
         request = self.table.vector(self._needs_of(spec).request)
         self.table.add_request(row, request)
+        self.existing_anti.add(obj.key, obj.namespace, row, pod)
         self._bound[obj.key] = (row, request)
         priority = pod_priority(spec)
         self._priority[obj.key] = priority
@@ -286,6 +293,7 @@ class Scheduler:
     def _release(self, key: str, namespace: str) -> None:
         row, request = self._bound.pop(key)
         self.table.remove_request(row, request)
+        self.existing_anti.remove(key)
         priority = self._priority.pop(key, 0)
         self._level(priority)[row, : len(request)] -= request
         self._priority_pods[priority] -= 1
@@ -487,6 +495,9 @@ class Scheduler:
                 labels,
             )
             feasible &= interpod.ok
+        existing = self.existing_anti.mask(self.table, namespace, labels)
+        if existing is not None:
+            feasible &= existing
         nominated = self._nominated.get(key) if self._nominated else None
         if nominated is not None and feasible[nominated[0]]:
             # As kube-scheduler, the nominated node is evaluated first and taken if it fits.
@@ -513,7 +524,9 @@ class Scheduler:
                 )
             best = rows[scores == scores.max()]
             return self.table.names[int(best[self._rng.integers(len(best))])], None
-        return None, self._failure(verdict, request, volumes, spread, interpod, needs, reserved)
+        return None, self._failure(
+            verdict, request, volumes, spread, interpod, existing, needs, reserved
+        )
 
     def _reserved(self, key: str, priority: int) -> np.ndarray | None:
         """Requests that pods nominated by preemption hold on their nodes against a pod of
@@ -583,6 +596,7 @@ class Scheduler:
         volumes: VolumeVerdict | None,
         spread: SpreadVerdict | None,
         interpod: InterPodVerdict | None,
+        existing: np.ndarray | None,
         needs: PodNeeds,
         reserved: np.ndarray | None,
     ) -> _Failure:
@@ -626,6 +640,14 @@ class Scheduler:
                 unresolvable |= no_affinity
             if anti:
                 reasons[MSG_ANTI_AFFINITY_RULES] += anti
+            rest &= interpod.ok
+        if existing is not None:
+            # Unschedulable in kube-scheduler (preempting the pod that holds the term can
+            # help); the simulator's preemption does not try it, so it counts as unresolvable.
+            blocked = rest & ~existing
+            if blocked.any():
+                reasons[MSG_EXISTING_ANTI_AFFINITY] += int(blocked.sum())
+                unresolvable |= blocked
         return _Failure(live, reasons, unresolvable, needs, request, affinity_ok, reserved)
 
     # -- preemption (DefaultPreemption PostFilter) ----------------------------------------------

@@ -1,8 +1,9 @@
 """InterPodAffinity (filter): the incoming pod's required pod affinity and anti-affinity terms.
 
 Matching pods per topology domain come from the same incremental per-selector counts as
-PodTopologySpread. Not modelled: existing pods' anti-affinity against the incoming pod (the
-symmetric check), namespaceSelector other than ``{}`` (all namespaces), mismatchLabelKeys.
+PodTopologySpread. Existing pods' anti-affinity against the incoming pod (the symmetric
+check) is in ``existinganti.py``. Not modelled: namespaceSelector other than ``{}`` (all
+namespaces), mismatchLabelKeys.
 """
 
 from __future__ import annotations
