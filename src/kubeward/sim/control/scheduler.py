@@ -1,9 +1,9 @@
 """The default scheduler: binds pending pods to nodes, vectorised over all nodes with NumPy.
 
 Pods wait in an active queue, highest priority first (``scheduling/activequeue.py``); each loop
-turn schedules a batch of them. The request-independent
-filters (unschedulable, taints, node affinity) are computed once per scheduling signature and
-node-table generation, so pods stamped from one template cost one resource-fit pass each.
+turn schedules a batch of them. The request-independent filters (unschedulable, taints, node
+affinity) are computed once per scheduling signature and node-table generation, so pods stamped
+from one template cost one resource-fit pass each.
 Unschedulable pods are retried with backoff (1 s doubling to 10 s, simulated) when the cluster
 changes (a node added or changed beyond its heartbeat, a pod released, the pod itself updated),
 and at least every 5 minutes, like kube-scheduler's unschedulable queue. Gated pods wait for
