@@ -373,6 +373,45 @@ async def test_the_highest_priority_pending_pod_is_scheduled_first() -> None:
         assert [e["reason"] for e in events_for(c, name)] == ["FailedScheduling"]
 
 
+def keep_away(app: str) -> dict[str, Any]:
+    term = {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": "kubernetes.io/hostname"}
+    return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+def test_preemption_evicts_a_lower_priority_pod_whose_anti_affinity_keeps_the_pod_out() -> None:
+    """The node has room; only "guard"'s anti-affinity keeps "web" out, so "guard" is the
+    victim (never reprieved for fitting the resources)."""
+    c = cluster([{"name": "n", "count": 1, "cpu": "2", "memory": "8Gi"}])
+    classes(c)
+    assert place(c, "guard", "100m", "low", labels={"app": "g"}, affinity=keep_away("web"))
+    assert place(c, "filler", "100m", "low", labels={"app": "f"})
+    assert place(c, "web", "100m", "high", labels={"app": "web"}) == ""
+    assert stored(c, "web")["status"]["nominatedNodeName"] == "n-0"
+    assert stored(c, "guard")["metadata"].get("deletionTimestamp")
+    assert not stored(c, "filler")["metadata"].get("deletionTimestamp")
+    finish_deletions(c)
+    assert c.scheduler.schedule_one("default/web") == "n-0"
+
+
+def test_preemption_cannot_lift_the_anti_affinity_of_a_pod_of_equal_or_higher_priority() -> None:
+    c = cluster([{"name": "n", "count": 1, "cpu": "2", "memory": "8Gi"}])
+    classes(c)
+    assert place(c, "guard", "100m", "high", labels={"app": "g"}, affinity=keep_away("web"))
+    assert place(c, "filler", "100m", "low", labels={"app": "f"})
+    assert place(c, "web", "100m", "mid", labels={"app": "web"}) == ""
+    message = next(
+        x["message"]
+        for x in stored(c, "web")["status"]["conditions"]
+        if x["type"] == "PodScheduled"
+    )
+    assert message == (
+        "0/1 nodes are available: 1 node(s) didn't satisfy existing pods anti-affinity rules. "
+        "preemption: 0/1 nodes are available: 1 node(s) didn't satisfy existing pods "
+        "anti-affinity rules."
+    )
+    assert not stored(c, "filler")["metadata"].get("deletionTimestamp")
+
+
 def test_the_active_queue_orders_by_priority_then_arrival() -> None:
     queue = ActiveQueue()
     for key, priority in (("a", 0), ("b", 10), ("c", 0), ("d", 10), ("e", -5)):

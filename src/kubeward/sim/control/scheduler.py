@@ -16,8 +16,7 @@ gracefully, the pod is nominated to the node (``status.nominatedNodeName``) and,
 victims are gone, bound there. Nominated pods hold their requests on their node against pods of
 equal or lower priority, as kube-scheduler's nominator does.
 
-Not simulated: inter-pod affinity scoring, ports, image locality; preemption does not evict a
-pod to lift its anti-affinity against the incoming pod.
+Not simulated: inter-pod affinity scoring, ports, image locality.
 """
 
 from __future__ import annotations
@@ -641,13 +640,10 @@ class Scheduler:
             if anti:
                 reasons[MSG_ANTI_AFFINITY_RULES] += anti
             rest &= interpod.ok
-        if existing is not None:
-            # Unschedulable in kube-scheduler (preempting the pod that holds the term can
-            # help); the simulator's preemption does not try it, so it counts as unresolvable.
+        if existing is not None:  # Unschedulable: evicting the pod that holds it may help
             blocked = rest & ~existing
             if blocked.any():
                 reasons[MSG_EXISTING_ANTI_AFFINITY] += int(blocked.sum())
-                unresolvable |= blocked
         return _Failure(live, reasons, unresolvable, needs, request, affinity_ok, reserved)
 
     # -- preemption (DefaultPreemption PostFilter) ----------------------------------------------
@@ -714,12 +710,27 @@ class Scheduler:
                         if failed.any():
                             statuses[reason] += int(failed.sum())
                         rest &= ok
+                if rest.any() and self.existing_anti:
+                    labels = (pod.get("metadata") or {}).get("labels") or {}
+                    # As if every lower-priority pod on the node were evicted.
+                    lifted = self.existing_anti.mask(
+                        table,
+                        obj.namespace,
+                        labels,
+                        removable=lambda holder: self._priority.get(holder, 0) < priority,
+                    )
+                    assert lifted is not None
+                    failed = rest & ~lifted
+                    if failed.any():
+                        statuses[MSG_EXISTING_ANTI_AFFINITY] += int(failed.sum())
+                    rest &= lifted
                 candidates = rest
-                chosen = self._choose(candidates, priority, failure, constraints)
+                chosen = self._choose(candidates, priority, failure, constraints, pod, obj)
                 if chosen is not None:
                     self._evict(pod, obj, chosen, priority)
                     return "", table.names[chosen.row]
-                statuses[MSG_NO_VICTIMS] += int(candidates.sum())
+                if candidates.any():
+                    statuses[MSG_NO_VICTIMS] += int(candidates.sum())
         return statuses_message(failure.live, statuses), None
 
     def _nominated_name(self, key: str) -> str | None:
@@ -743,9 +754,12 @@ class Scheduler:
         priority: int,
         failure: _Failure,
         constraints: Constraints | None,
+        pod: dict[str, Any],
+        obj: StoredObject,
     ) -> Candidate | None:
         """dryRunPreemption over up to numCandidates nodes from a random offset, then
         pickOneNodeForPreemption."""
+        labels = (pod.get("metadata") or {}).get("labels") or {}
         rows = np.flatnonzero(candidates)
         if not len(rows):
             return None
@@ -757,7 +771,8 @@ class Scheduler:
         found: list[Candidate] = []
         for row in rows:
             victims = self._victims_on(int(row), priority)
-            fits = self._fits_without(int(row), failure, constraints)
+            holders = self.existing_anti.holders_on(self.table, int(row), obj.namespace, labels)
+            fits = self._fits_without(int(row), failure, constraints, holders)
             cand = select_victims(int(row), victims, fits, budgets)
             if cand is not None:
                 found.append(cand)
@@ -793,7 +808,15 @@ class Scheduler:
             )
         return out
 
-    def _fits_without(self, row: int, failure: _Failure, constraints: Constraints | None) -> Any:
+    def _fits_without(
+        self,
+        row: int,
+        failure: _Failure,
+        constraints: Constraints | None,
+        holders: set[str],
+    ) -> Any:
+        """Whether the pod fits on ``row`` once ``removed`` are gone; ``holders`` (pods whose
+        anti-affinity keeps it off the row) must all be among them."""
         table = self.table
         request = failure.request
         cols = np.flatnonzero(request > 0)
@@ -802,6 +825,8 @@ class Scheduler:
             free = free - failure.reserved[row, cols]
 
         def fits(removed: list[Victim]) -> bool:
+            if holders and not holders <= {v.key for v in removed}:
+                return False
             room = free.copy()
             for v in removed:
                 room += v.request[cols]

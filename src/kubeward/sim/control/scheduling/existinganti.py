@@ -11,6 +11,7 @@ scheduler's node info until they are gone.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,14 +64,44 @@ class ExistingAntiAffinity:
     def remove(self, key: str) -> None:
         self._terms.pop(key, None)
 
-    def mask(self, table: NodeTable, namespace: str, labels: dict[str, str]) -> np.ndarray | None:
+    def mask(
+        self,
+        table: NodeTable,
+        namespace: str,
+        labels: dict[str, str],
+        removable: Callable[[str], bool] | None = None,
+    ) -> np.ndarray | None:
         """Per node row: no bound pod's term keeps a pod of ``labels`` in ``namespace`` out
-        (None when no bound pod has such terms)."""
+        (None when no bound pod has such terms). With ``removable`` (the holders preemption
+        may evict), as if every removable holder were evicted from the row being judged: its
+        term then still rules out the rest of its domain, not its own node."""
         if not self._terms:
             return None
         n = len(table)
         ok = np.ones(n, dtype=bool)
-        for terms in self._terms.values():
+        for key, term, column, value in self._matching(table, namespace, labels):
+            blocked = column[:n] == value
+            if removable is not None and removable(key):
+                blocked[term.row] = False
+            ok &= ~blocked
+        return ok
+
+    def holders_on(
+        self, table: NodeTable, row: int, namespace: str, labels: dict[str, str]
+    ) -> set[str]:
+        """The pods on ``row`` whose terms keep a pod of ``labels`` in ``namespace`` out of it:
+        preemption there must evict them all."""
+        return {
+            key for key, term, _, _ in self._matching(table, namespace, labels) if term.row == row
+        }
+
+    def _matching(
+        self, table: NodeTable, namespace: str, labels: dict[str, str]
+    ) -> Iterator[tuple[str, _Term, np.ndarray, int]]:
+        """(holder, term, the term's topology column, the holder's domain) for every term that
+        selects such a pod and whose holder's node has the topology key."""
+        n = len(table)
+        for key, terms in self._terms.items():
             for term in terms:
                 if term.namespaces is not None and namespace not in term.namespaces:
                     continue
@@ -79,7 +110,6 @@ class ExistingAntiAffinity:
                 if not term.selector.matches(labels):
                     continue
                 column = table.label_ids(term.topology_key)
-                value = column[term.row]
+                value = int(column[term.row])
                 if value:
-                    ok &= column[:n] != value
-        return ok
+                    yield key, term, column, value
