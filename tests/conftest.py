@@ -17,8 +17,8 @@ pytest_plugins = ["postgres_fixture"]
 
 @pytest.fixture(scope="session")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
-    """One simulator (tiny scenario, plain HTTP) shared by tests that only add their own objects
-    in their own namespaces."""
+    """One simulator (tiny scenario, HTTPS with its own CA) shared by tests that only add their
+    own objects in their own namespaces."""
     proc = start_sim(
         tmp_path_factory.mktemp("sim"), "--scenario", "tiny", "--bookmark-interval", "1"
     )

@@ -8,20 +8,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl, own_namespace
-from simproc import SimProcess, eventually
+from kubectlhelp import Kubectl, own_namespace
+from simproc import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def kubectl(sim: SimProcess, tmp_path: Path) -> Kubectl:
-    return Kubectl(_debian_kubectl(), sim, tmp_path)
 
 
 def has_root_ca(kubectl: Kubectl, ns: str) -> bool:

@@ -9,19 +9,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl, own_namespace, service_account_token
-from simproc import SimProcess, eventually
+from kubectlhelp import Kubectl, own_namespace, service_account_token
+from simproc import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def kubectl(sim: SimProcess, tmp_path: Path) -> Kubectl:
-    return Kubectl(_debian_kubectl(), sim, tmp_path)
 
 
 @pytest.fixture
