@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from kubeward.kube.selectors import LabelSelector
-from kubeward.sim.control.scheduling.interpod import required_terms
+from kubeward.sim.control.scheduling.interpod import required_terms, term_namespaces
 from kubeward.sim.control.scheduling.nodetable import NodeTable
 from kubeward.sim.control.scheduling.spread import constraint_selector
 
@@ -52,11 +52,7 @@ class ExistingAntiAffinity:
             selector = constraint_selector(term, labels)
             if selector is None:
                 continue  # a nil selector matches no pods
-            namespaces = (
-                None
-                if term.get("namespaceSelector") == {}
-                else frozenset(term.get("namespaces") or ()) or frozenset((namespace,))
-            )
+            namespaces = term_namespaces(term, namespace)
             parsed.append(_Term(row, selector[0], namespaces, term.get("topologyKey", "")))
         if parsed:
             self._terms[key] = parsed

@@ -33,10 +33,17 @@ def required_terms(spec: dict[str, Any], kind: str) -> list[dict[str, Any]]:
     return list(block.get("requiredDuringSchedulingIgnoredDuringExecution") or ())
 
 
-def _namespaces(term: dict[str, Any], namespace: str, spread: SpreadCounts) -> list[str]:
+def term_namespaces(term: dict[str, Any], namespace: str) -> frozenset[str] | None:
+    """The namespaces a term of a pod in ``namespace`` looks at; None for every namespace (an
+    empty namespaceSelector)."""
     if term.get("namespaceSelector") == {}:
-        return list(spread.pods)  # an empty selector: every namespace
-    return list(term.get("namespaces") or ()) or [namespace]
+        return None
+    return frozenset(term.get("namespaces") or ()) or frozenset((namespace,))
+
+
+def _namespaces(term: dict[str, Any], namespace: str, spread: SpreadCounts) -> list[str]:
+    namespaces = term_namespaces(term, namespace)
+    return list(spread.pods) if namespaces is None else sorted(namespaces)
 
 
 def _term_counts(
