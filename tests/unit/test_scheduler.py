@@ -244,6 +244,55 @@ def test_a_delayed_claim_is_placed_where_it_can_get_a_volume() -> None:
     )
 
 
+async def test_an_immediate_volume_lands_in_one_zone_and_pins_its_pods() -> None:
+    """A class that binds Immediately and allows every zone (the default ``standard``): the
+    simulated driver makes the zonal disk before any pod exists, in one of the zones the nodes
+    report, so a pod that must run in the other zone waits with kube-scheduler's conflict
+    while one that may run anywhere follows its volume."""
+    c = cluster(TWO_ZONES, speed=50)
+    c.start()
+    try:
+        claim(c, "data")  # no class: DefaultStorageClass admission gives it `standard`
+        zones = set()
+        # The zone is random per claim: 16 claims all in one zone has odds of 1 in 32,768.
+        for name in ["data", *(f"more-{i}" for i in range(15))]:
+            if name != "data":
+                claim(c, name)
+            for _ in range(100):
+                bound = c.api.get(PVCS, "default", name).decode()
+                if bound.get("status", {}).get("phase") == "Bound":
+                    break
+                await asyncio.sleep(0.02)
+            pv = c.api.get(PVS, "", bound["spec"]["volumeName"]).decode()
+            [term] = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+            [expression] = term["matchExpressions"]
+            assert expression["key"] == "topology.kubernetes.io/zone"
+            assert expression["operator"] == "In"
+            zones.update(expression["values"])
+            if name == "data":
+                [zone] = expression["values"]
+        assert zones == {"zone-a", "zone-b"}
+
+        other = "zone-b" if zone == "zone-a" else "zone-a"
+        pinned = pod("pinned", volumes=mounting("data"))
+        pinned["spec"]["nodeSelector"] = {"topology.kubernetes.io/zone": other}
+        create(c, pinned)
+        free = create(c, pod("free", volumes=mounting("data")))
+        for _ in range(100):
+            if node_name_of(c, free):
+                break
+            await asyncio.sleep(0.02)
+        assert node_name_of(c, free).startswith(zone[-1])  # pools a and b are zones a and b
+        # NodeAffinity runs before VolumeBinding: each node is charged to the first that fails.
+        assert scheduling_message(c, "pinned") == (
+            "0/4 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, "
+            "2 node(s) had volume node affinity conflict. preemption: 0/4 nodes are available: "
+            "4 Preemption is not helpful for scheduling."
+        )
+    finally:
+        await c.stop()
+
+
 def test_scheduled_event_and_binding() -> None:
     c = cluster([{"name": "n", "count": 2}])
     key = create(c, pod("ok"))

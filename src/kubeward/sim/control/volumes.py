@@ -220,6 +220,11 @@ class VolumeController(Controller):
                 return node.decode()
         return None
 
+    def _node_zones(self) -> list[str]:
+        """The zones of the cluster's nodes, sorted (what the driver's nodes report)."""
+        nodes = self.store.resource(NODES).objects.values()
+        return sorted({z for n in nodes if (z := n.labels.get(ZONE_LABEL))})
+
     def _select_node(self, claim: dict[str, Any], node: str) -> dict[str, Any]:
         """The scheduler's ``volume.kubernetes.io/selected-node`` annotation, which tells the
         provisioner where the consumer runs."""
@@ -277,7 +282,7 @@ class VolumeController(Controller):
         }
         if sc.get("mountOptions"):
             pv["spec"]["mountOptions"] = list(sc["mountOptions"])
-        segment = _topology_segment(sc, node, str(meta["uid"]))
+        segment = _topology_segment(sc, node, str(meta["uid"]), self._node_zones())
         if segment:
             expressions = [{"key": k, "operator": "In", "values": [v]} for k, v in segment]
             pv["spec"]["nodeAffinity"] = {
@@ -424,15 +429,17 @@ def fitting_volumes(
 
 
 def _topology_segment(
-    sc: dict[str, Any], node: dict[str, Any] | None, uid: str
+    sc: dict[str, Any], node: dict[str, Any] | None, uid: str, node_zones: list[str]
 ) -> list[tuple[str, str]]:
     """Where a new volume is reachable from, as (label, value) pairs (empty: everywhere).
 
     The driver's disks are zonal. For a consumer's node (WaitForFirstConsumer) it is that
     node's zone. Made before any node is known (Immediate), it is one of the segments the
-    class's ``allowedTopologies`` allow, picked by the claim's UID as external-provisioner
-    picks one at random; an Immediate class that allows everywhere gets a volume that reaches
-    every node."""
+    class's ``allowedTopologies`` allow or, for a class that allows everywhere, one of the
+    zones the cluster's nodes are in (``node_zones``, sorted): external-provisioner asks the
+    driver for any topology its nodes report, in random order, and the driver makes the disk
+    in the first. The pick is by the claim's UID, so it is random but repeatable. With no
+    zoned node the volume reaches every node."""
     if node is not None:
         zone = ((node.get("metadata") or {}).get("labels") or {}).get(ZONE_LABEL)
         return [(ZONE_LABEL, zone)] if zone else []
@@ -442,6 +449,8 @@ def _topology_segment(
         for e in term.get("matchLabelExpressions") or []:
             combos = [[*c, (e["key"], v)] for c in combos for v in e.get("values") or []]
         segments += [c for c in combos if c]  # validation keeps these well formed
+    if not segments:
+        segments = [[(ZONE_LABEL, zone)] for zone in node_zones]
     if not segments:
         return []
     return segments[zlib.crc32(uid.encode()) % len(segments)]
