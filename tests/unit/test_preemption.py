@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as stg
-from test_scheduler import EVENTS, PODS, events_for, node_name_of, pod
+from test_scheduler import EVENTS, PODS, events_for, node_name_of, pod, with_host_ports
 from test_scheduler import cluster as running_cluster
 
 from kubeward.kube import status as st
@@ -408,6 +408,46 @@ def test_preemption_cannot_lift_the_anti_affinity_of_a_pod_of_equal_or_higher_pr
         "0/1 nodes are available: 1 node(s) didn't satisfy existing pods anti-affinity rules. "
         "preemption: 0/1 nodes are available: 1 node(s) didn't satisfy existing pods "
         "anti-affinity rules."
+    )
+    assert not stored(c, "filler")["metadata"].get("deletionTimestamp")
+
+
+def place_with_port(c: SimCluster, name: str, cls: str, port: int) -> str:
+    body = with_host_ports(pod(name, cpu="100m", memory="1Mi"), {"hostPort": port})
+    body["spec"]["priorityClassName"] = cls
+    return c.scheduler.schedule_one(c.api.create(PODS, "default", body).key) or ""
+
+
+def test_preemption_evicts_the_lower_priority_pod_holding_a_host_port() -> None:
+    """The node has room; only "proxy"'s port keeps "ingress" out, so "proxy" is the victim
+    (never reprieved for fitting the resources), and "filler" stays."""
+    c = cluster([{"name": "n", "count": 1, "cpu": "2", "memory": "8Gi"}])
+    classes(c)
+    assert place_with_port(c, "proxy", "low", 443) == "n-0"
+    assert place(c, "filler", "100m", "low")
+    assert place_with_port(c, "ingress", "high", 443) == ""
+    assert stored(c, "ingress")["status"]["nominatedNodeName"] == "n-0"
+    assert stored(c, "proxy")["metadata"].get("deletionTimestamp")
+    assert not stored(c, "filler")["metadata"].get("deletionTimestamp")
+    finish_deletions(c)
+    assert c.scheduler.schedule_one("default/ingress") == "n-0"
+
+
+def test_preemption_cannot_free_a_port_held_by_equal_or_higher_priority() -> None:
+    c = cluster([{"name": "n", "count": 1, "cpu": "2", "memory": "8Gi"}])
+    classes(c)
+    assert place_with_port(c, "proxy", "mid", 443) == "n-0"
+    assert place(c, "filler", "100m", "low")
+    assert place_with_port(c, "ingress", "mid", 443) == ""
+    message = next(
+        x["message"]
+        for x in stored(c, "ingress")["status"]["conditions"]
+        if x["type"] == "PodScheduled"
+    )
+    assert message == (
+        "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod "
+        "ports. preemption: 0/1 nodes are available: 1 node(s) didn't have free ports for the "
+        "requested pod ports."
     )
     assert not stored(c, "filler")["metadata"].get("deletionTimestamp")
 

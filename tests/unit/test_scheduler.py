@@ -943,3 +943,61 @@ def test_required_pod_affinity_follows_its_target() -> None:
     term["labelSelector"] = {"matchLabels": {"app": "db2"}}
     first = pod("first", labels={"app": "db2"}, affinity=affinity)
     assert c.scheduler.schedule_one(create(c, first)) is not None
+
+
+# -- NodePorts ----------------------------------------------------------------------------------
+
+
+def with_host_ports(body: dict[str, Any], *ports: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with its container asking for ``ports`` (containerPort = hostPort)."""
+    body["spec"]["containers"][0]["ports"] = [{"containerPort": p["hostPort"], **p} for p in ports]
+    return body
+
+
+def test_a_host_port_is_taken_once_per_node() -> None:
+    """The DaemonSet-style trap: a Deployment with hostPort 80 runs one pod per node, and the
+    rest wait with kube-scheduler's NodePorts message (before NodeResourcesFit's)."""
+    c = cluster([{"name": "n", "count": 2, "cpu": "2"}])
+    placed = [
+        c.scheduler.schedule_one(create(c, with_host_ports(pod(f"web-{i}"), {"hostPort": 80})))
+        for i in range(2)
+    ]
+    assert sorted(placed) == ["n-0", "n-1"]
+    waiting = with_host_ports(pod("web-2"), {"hostPort": 80})
+    assert c.scheduler.schedule_one(create(c, waiting)) is None
+    assert condition(c, "web-2")["message"] == (
+        "0/2 nodes are available: 2 node(s) didn't have free ports for the requested pod ports. "
+        "preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."
+    )
+    # Each node is charged to the first filter that fails: NodePorts, then NodeResourcesFit.
+    big = with_host_ports(pod("big", cpu="3"), {"hostPort": 80})
+    assert c.scheduler.schedule_one(create(c, big)) is None
+    assert condition(c, "big")["message"].startswith(
+        "0/2 nodes are available: 2 node(s) didn't have free ports for the requested pod ports."
+    )
+    # Other ports, or the same port over UDP, are free.
+    for name, port in (("dns", {"hostPort": 53, "protocol": "UDP"}), ("alt", {"hostPort": 81})):
+        assert c.scheduler.schedule_one(create(c, with_host_ports(pod(name), port)))
+    # A holder that goes frees its port.
+    c.api.delete(PODS, "default", "web-0", DeleteOptions(grace_period=0))
+    assert c.scheduler.schedule_one("default/web-2") == placed[0]
+
+
+def test_host_ports_clash_on_the_same_ip_or_on_the_wildcard() -> None:
+    c = cluster([{"name": "n", "count": 1}])
+    first = with_host_ports(pod("a"), {"hostPort": 8080, "hostIP": "10.0.0.1"})
+    assert c.scheduler.schedule_one(create(c, first)) == "n-0"
+    other_ip = with_host_ports(pod("b"), {"hostPort": 8080, "hostIP": "10.0.0.2"})
+    assert c.scheduler.schedule_one(create(c, other_ip)) == "n-0"
+    for name, port in (
+        ("same-ip", {"hostPort": 8080, "hostIP": "10.0.0.1"}),
+        ("any-ip", {"hostPort": 8080}),  # 0.0.0.0 clashes with every address
+    ):
+        assert c.scheduler.schedule_one(create(c, with_host_ports(pod(name), port))) is None
+        assert "1 node(s) didn't have free ports" in condition(c, name)["message"]
+    c.api.delete(PODS, "default", "a", DeleteOptions(grace_period=0))
+    c.api.delete(PODS, "default", "b", DeleteOptions(grace_period=0))
+    wildcard = with_host_ports(pod("wild"), {"hostPort": 9090})
+    assert c.scheduler.schedule_one(create(c, wildcard)) == "n-0"
+    specific = with_host_ports(pod("specific"), {"hostPort": 9090, "hostIP": "10.0.0.3"})
+    assert c.scheduler.schedule_one(create(c, specific)) is None

@@ -16,7 +16,7 @@ gracefully, the pod is nominated to the node (``status.nominatedNodeName``) and,
 victims are gone, bound there. Nominated pods hold their requests on their node against pods of
 equal or lower priority, as kube-scheduler's nominator does.
 
-Not simulated: inter-pod affinity scoring, ports, image locality.
+Not simulated: inter-pod affinity scoring, image locality.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ from kubeward.sim.control.scheduling.filters import (
     score,
     static_filters,
 )
+from kubeward.sim.control.scheduling.hostports import MSG_NODE_PORTS, HostPorts
 from kubeward.sim.control.scheduling.interpod import (
     MSG_AFFINITY_RULES,
     MSG_ANTI_AFFINITY_RULES,
@@ -178,6 +179,7 @@ class Scheduler:
         self._nominated: dict[str, tuple[int, np.ndarray, int]] = {}
         self.spread = SpreadCounts()
         self.existing_anti = ExistingAntiAffinity()  # bound pods' required anti-affinity terms
+        self.host_ports = HostPorts()  # bound pods' host ports
         # node name -> pods bound to it before the scheduler saw the node
         self._orphans: dict[str, set[str]] = {}
         self._gated: dict[str, None] = {}  # gated pods whose condition is still to be written
@@ -280,6 +282,7 @@ class Scheduler:
         request = self.table.vector(self._needs_of(spec).request)
         self.table.add_request(row, request)
         self.existing_anti.add(obj.key, obj.namespace, row, pod)
+        self.host_ports.add(obj.key, row, spec)
         self._bound[obj.key] = (row, request)
         priority = pod_priority(spec)
         self._priority[obj.key] = priority
@@ -293,6 +296,7 @@ class Scheduler:
         row, request = self._bound.pop(key)
         self.table.remove_request(row, request)
         self.existing_anti.remove(key)
+        self.host_ports.remove(key)
         priority = self._priority.pop(key, 0)
         self._level(priority)[row, : len(request)] -= request
         self._priority_pods[priority] -= 1
@@ -471,6 +475,9 @@ class Scheduler:
         request = self.table.vector(needs.request)
         reserved = self._reserved(key, pod_priority(spec)) if self._nominated else None
         feasible = verdict.mask & fit_mask(self.table, request, reserved)
+        ports = self.host_ports.mask(self.table, needs.host_ports)
+        if ports is not None:
+            feasible &= ports
         volumes = volume_filter(self.api.store, self.table, pod, namespace)
         if volumes is not None:
             feasible &= volumes.ok
@@ -524,7 +531,7 @@ class Scheduler:
             best = rows[scores == scores.max()]
             return self.table.names[int(best[self._rng.integers(len(best))])], None
         return None, self._failure(
-            verdict, request, volumes, spread, interpod, existing, needs, reserved
+            verdict, request, ports, volumes, spread, interpod, existing, needs, reserved
         )
 
     def _reserved(self, key: str, priority: int) -> np.ndarray | None:
@@ -592,6 +599,7 @@ class Scheduler:
         self,
         verdict: StaticVerdict,
         request: np.ndarray,
+        ports: np.ndarray | None,
         volumes: VolumeVerdict | None,
         spread: SpreadVerdict | None,
         interpod: InterPodVerdict | None,
@@ -607,9 +615,15 @@ class Scheduler:
         live = int(present.sum())
         reasons = Counter(verdict.counts)
         unresolvable = present & ~verdict.mask  # every static filter is unresolvable
-        fit_reasons, fit_failed = insufficient(table, verdict.mask, request, reserved)
+        passed = verdict.mask
+        if ports is not None:  # NodePorts runs before NodeResourcesFit
+            taken = passed & ~ports
+            if taken.any():
+                reasons[MSG_NODE_PORTS] += int(taken.sum())
+            passed = passed & ports
+        fit_reasons, fit_failed = insufficient(table, passed, request, reserved)
         reasons.update(fit_reasons)
-        rest = verdict.mask & ~fit_failed
+        rest = passed & ~fit_failed
         if volumes is not None:  # VolumeBinding runs after NodeResourcesFit
             for message, ok in (
                 (MSG_NODE_CONFLICT, volumes.bound_ok),
@@ -684,10 +698,23 @@ class Scheduler:
             if no_victims:
                 statuses[MSG_NO_VICTIMS] += no_victims
             if has_victims.any():
+                rest = has_victims
+                if failure.needs.host_ports and self.host_ports:
+                    # As if every lower-priority pod on the node were evicted.
+                    freed = self.host_ports.mask(
+                        table,
+                        failure.needs.host_ports,
+                        removable=lambda holder: self._priority.get(holder, 0) < priority,
+                    )
+                    assert freed is not None
+                    taken = rest & ~freed
+                    if taken.any():
+                        statuses[MSG_NODE_PORTS] += int(taken.sum())
+                    rest = rest & freed
                 delta = -lower if failure.reserved is None else failure.reserved - lower
-                fit_reasons, fit_failed = insufficient(table, has_victims, failure.request, delta)
+                fit_reasons, fit_failed = insufficient(table, rest, failure.request, delta)
                 statuses.update(fit_reasons)
-                rest = has_victims & ~fit_failed
+                rest = rest & ~fit_failed
                 constraints = None
                 if rest.any() and (
                     failure.needs.spread
@@ -772,6 +799,7 @@ class Scheduler:
         for row in rows:
             victims = self._victims_on(int(row), priority)
             holders = self.existing_anti.holders_on(self.table, int(row), obj.namespace, labels)
+            holders |= self.host_ports.holders_on(int(row), failure.needs.host_ports)
             fits = self._fits_without(int(row), failure, constraints, holders)
             cand = select_victims(int(row), victims, fits, budgets)
             if cand is not None:
@@ -816,7 +844,8 @@ class Scheduler:
         holders: set[str],
     ) -> Any:
         """Whether the pod fits on ``row`` once ``removed`` are gone; ``holders`` (pods whose
-        anti-affinity keeps it off the row) must all be among them."""
+        anti-affinity keeps it off the row, or holding host ports it wants) must all be among
+        them."""
         table = self.table
         request = failure.request
         cols = np.flatnonzero(request > 0)
@@ -985,6 +1014,7 @@ def _signature(spec: dict[str, Any]) -> bytes:
             spec.get("tolerations"),
             spec.get("topologySpreadConstraints"),
             [c.get("resources") for c in spec.get("containers") or ()],
+            [c.get("ports") for c in spec.get("containers") or ()],
             [c.get("resources") for c in spec.get("initContainers") or ()],
             spec.get("overhead"),
         ],

@@ -1,8 +1,9 @@
 """kube-scheduler's filter plugins over a NodeTable, and its failure messages.
 
 Plugins run in the default profile's order (NodeUnschedulable, TaintToleration, NodeAffinity,
-NodeResourcesFit, PodTopologySpread); a node is charged to the first plugin that rejects it,
-as the scheduler stops filtering a node at its first failure. Reasons the scheduler calls
+NodePorts, NodeResourcesFit, VolumeBinding, PodTopologySpread, InterPodAffinity); a node is
+charged to the first plugin that rejects it, as the scheduler stops filtering a node at its
+first failure. Reasons the scheduler calls
 UnschedulableAndUnresolvable (preemption cannot help) are marked so, which decides the
 ``preemption:`` half of the FailedScheduling message.
 """
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from kubeward.sim.control.scheduling.hostports import HostPort, host_ports
 from kubeward.sim.control.scheduling.interpod import MSG_AFFINITY_RULES, required_terms
 from kubeward.sim.control.scheduling.nodetable import (
     CPU,
@@ -48,6 +50,7 @@ class PodNeeds:
     own_spread: bool = False  # any constraints of its own (else the system defaults apply)
     pod_affinity: list[dict[str, Any]] = field(default_factory=list)  # required terms
     pod_anti_affinity: list[dict[str, Any]] = field(default_factory=list)
+    host_ports: tuple[HostPort, ...] = ()
 
     @classmethod
     def of(cls, spec: dict[str, Any]) -> PodNeeds:
@@ -68,6 +71,7 @@ class PodNeeds:
             pod_affinity=required_terms(spec, "podAffinity"),
             pod_anti_affinity=required_terms(spec, "podAntiAffinity"),
             preferred=list(affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or ()),
+            host_ports=host_ports(spec),
         )
 
 
