@@ -1001,3 +1001,68 @@ def test_host_ports_clash_on_the_same_ip_or_on_the_wildcard() -> None:
     assert c.scheduler.schedule_one(create(c, wildcard)) == "n-0"
     specific = with_host_ports(pod("specific"), {"hostPort": 9090, "hostIP": "10.0.0.3"})
     assert c.scheduler.schedule_one(create(c, specific)) is None
+
+
+# -- InterPodAffinity scoring -------------------------------------------------------------------
+
+
+def preferred(kind: str, app: str, weight: int = 100) -> dict[str, Any]:
+    """A preferred ``kind`` (podAffinity or podAntiAffinity) term for app=``app`` per node."""
+    term = {
+        "labelSelector": {"matchLabels": {"app": app}},
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    return {
+        kind: {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": weight, "podAffinityTerm": term}
+            ]
+        }
+    }
+
+
+def test_preferred_pod_affinity_outweighs_the_emptier_node() -> None:
+    """LeastAllocated prefers the empty node; a preferred affinity to the pod on the busy one
+    wins (InterPodAffinity's weight 2 x 100 against a few points of resource scores)."""
+    c = cluster([{"name": "n", "count": 2, "cpu": "4", "memory": "8Gi"}])
+    create(c, pod("cache", cpu="1", memory="1Gi", labels={"app": "cache"}, nodeName="n-1"))
+    plain = create(c, pod("plain", labels={"app": "other"}))
+    assert c.scheduler.schedule_one(plain) == "n-0"
+    near = create(c, pod("near", labels={"app": "api"}, affinity=preferred("podAffinity", "cache")))
+    assert c.scheduler.schedule_one(near) == "n-1"
+
+
+def test_preferred_pod_anti_affinity_keeps_away_from_the_emptier_node() -> None:
+    c = cluster([{"name": "n", "count": 2, "cpu": "4", "memory": "8Gi"}])
+    create(c, pod("noisy", cpu="10m", labels={"app": "noisy"}, nodeName="n-0"))
+    create(c, pod("filler", cpu="1", memory="1Gi", labels={"app": "f"}, nodeName="n-1"))
+    quiet = create(
+        c, pod("quiet", labels={"app": "q"}, affinity=preferred("podAntiAffinity", "noisy"))
+    )
+    assert c.scheduler.schedule_one(quiet) == "n-1"
+
+
+def test_bound_pods_terms_score_the_pods_they_select() -> None:
+    """The symmetric half: "web" pods say nothing, yet avoid the node of a pod preferring to
+    be away from them, and are drawn to the node of a pod that requires them near
+    (hardPodAffinityWeight 1 is enough between otherwise equal nodes)."""
+    c = cluster([{"name": "n", "count": 2, "cpu": "4", "memory": "8Gi"}])
+    loner = pod("loner", cpu="10m", labels={"app": "l"}, nodeName="n-0")
+    loner["spec"]["affinity"] = preferred("podAntiAffinity", "web")
+    create(c, loner)
+    create(c, pod("other", cpu="1", labels={"app": "o"}, nodeName="n-1"))
+    assert c.scheduler.schedule_one(create(c, pod("web-0", labels={"app": "web"}))) == "n-1"
+
+    d = cluster([{"name": "n", "count": 2, "cpu": "4", "memory": "8Gi"}])
+    needy = pod("needy", labels={"app": "n"}, nodeName="n-1")
+    near_web: dict[str, Any] = {
+        "labelSelector": {"matchLabels": {"app": "web"}},
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    needy["spec"]["affinity"] = {
+        "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [near_web]}
+    }
+    create(d, needy)
+    # n-1 holds "needy"'s 100m, so the resource scores alone would pick n-0 every time.
+    for i in range(3):
+        assert d.scheduler.schedule_one(create(d, pod(f"web-{i}", labels={"app": "web"}))) == "n-1"

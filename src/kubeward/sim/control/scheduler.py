@@ -16,7 +16,7 @@ gracefully, the pod is nominated to the node (``status.nominatedNodeName``) and,
 victims are gone, bound there. Nominated pods hold their requests on their node against pods of
 equal or lower priority, as kube-scheduler's nominator does.
 
-Not simulated: inter-pod affinity scoring, image locality.
+Not simulated: image locality.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ from kubeward.sim.control.scheduling.interpod import (
     InterPodVerdict,
     interpod_filter,
 )
+from kubeward.sim.control.scheduling.interpodscore import ScoringTerms, interpod_score
 from kubeward.sim.control.scheduling.nodetable import PODS as PODS_COLUMN
 from kubeward.sim.control.scheduling.nodetable import NodeTable
 from kubeward.sim.control.scheduling.preemption import (
@@ -113,6 +114,7 @@ NOT_ELIGIBLE_TERMINATING = (
 )
 PREEMPTED_MESSAGE = "{scheduler}: preempting to accommodate a higher priority pod"
 W_SPREAD = 2  # PodTopologySpread's score weight in the default profile
+W_INTERPOD = 2  # InterPodAffinity's
 _SPREAD_OWNERS = {
     "ReplicaSet": ("apps", "replicasets"),
     "StatefulSet": ("apps", "statefulsets"),
@@ -180,6 +182,7 @@ class Scheduler:
         self.spread = SpreadCounts()
         self.existing_anti = ExistingAntiAffinity()  # bound pods' required anti-affinity terms
         self.host_ports = HostPorts()  # bound pods' host ports
+        self.scoring_terms = ScoringTerms()  # bound pods' terms that score incoming pods
         # node name -> pods bound to it before the scheduler saw the node
         self._orphans: dict[str, set[str]] = {}
         self._gated: dict[str, None] = {}  # gated pods whose condition is still to be written
@@ -283,6 +286,7 @@ class Scheduler:
         self.table.add_request(row, request)
         self.existing_anti.add(obj.key, obj.namespace, row, pod)
         self.host_ports.add(obj.key, row, spec)
+        self.scoring_terms.add(obj.key, obj.namespace, row, pod)
         self._bound[obj.key] = (row, request)
         priority = pod_priority(spec)
         self._priority[obj.key] = priority
@@ -297,6 +301,7 @@ class Scheduler:
         self.table.remove_request(row, request)
         self.existing_anti.remove(key)
         self.host_ports.remove(key)
+        self.scoring_terms.remove(key)
         priority = self._priority.pop(key, 0)
         self._level(priority)[row, : len(request)] -= request
         self._priority_pods[priority] -= 1
@@ -527,6 +532,21 @@ class Scheduler:
                     affinity_ok,
                     rows,
                     require_all=needs.own_spread,
+                )
+            if len(rows) > 1 and (
+                needs.preferred_pod_affinity
+                or needs.preferred_pod_anti_affinity
+                or self.scoring_terms
+            ):
+                scores += W_INTERPOD * interpod_score(
+                    self.table,
+                    self.spread,
+                    needs.preferred_pod_affinity,
+                    needs.preferred_pod_anti_affinity,
+                    self.scoring_terms,
+                    namespace,
+                    labels,
+                    rows,
                 )
             best = rows[scores == scores.max()]
             return self.table.names[int(best[self._rng.integers(len(best))])], None

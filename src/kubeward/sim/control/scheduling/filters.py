@@ -19,6 +19,7 @@ import numpy as np
 
 from kubeward.sim.control.scheduling.hostports import HostPort, host_ports
 from kubeward.sim.control.scheduling.interpod import MSG_AFFINITY_RULES, required_terms
+from kubeward.sim.control.scheduling.interpodscore import preferred_terms
 from kubeward.sim.control.scheduling.nodetable import (
     CPU,
     MEMORY,
@@ -51,6 +52,9 @@ class PodNeeds:
     pod_affinity: list[dict[str, Any]] = field(default_factory=list)  # required terms
     pod_anti_affinity: list[dict[str, Any]] = field(default_factory=list)
     host_ports: tuple[HostPort, ...] = ()
+    # (weight, podAffinityTerm) of preferred inter-pod terms, for scoring
+    preferred_pod_affinity: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    preferred_pod_anti_affinity: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     @classmethod
     def of(cls, spec: dict[str, Any]) -> PodNeeds:
@@ -72,6 +76,8 @@ class PodNeeds:
             pod_anti_affinity=required_terms(spec, "podAntiAffinity"),
             preferred=list(affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or ()),
             host_ports=host_ports(spec),
+            preferred_pod_affinity=preferred_terms(spec, "podAffinity"),
+            preferred_pod_anti_affinity=preferred_terms(spec, "podAntiAffinity"),
         )
 
 

@@ -1,0 +1,144 @@
+"""InterPodAffinity (score): preferred pod affinity draws a pod towards the topology domains
+of the pods its terms select, preferred anti-affinity pushes it away.
+
+As kube-scheduler's plugin, a node's raw score is the sum, over every term that applies, of
+the term's weight for each matching pod in the node's domain (negative for anti-affinity):
+
+- the incoming pod's preferred terms, counted over the pods they select;
+- bound pods' terms that select the incoming pod (the symmetric half): their preferred
+  affinity (+weight) and anti-affinity (-weight), and their *required* affinity with
+  ``hardPodAffinityWeight`` (1), each in the holder's domain.
+
+Raw scores are normalised over the scored nodes to 0-100 (``(s - min) * 100 / (max - min)``,
+all 0 when equal) and weighted 2 in the default profile. Nodes without a term's topology key
+get nothing from it. Namespaces as the filter's (``term_namespaces``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kubeward.kube.selectors import LabelSelector
+from kubeward.sim.control.scheduling.interpod import (
+    _namespaces,
+    required_terms,
+    term_namespaces,
+)
+from kubeward.sim.control.scheduling.nodetable import NodeTable
+from kubeward.sim.control.scheduling.spread import SpreadCounts, constraint_selector
+
+HARD_POD_AFFINITY_WEIGHT = 1  # kube-scheduler's default for InterPodAffinityArgs
+MAX_SCORE = 100.0
+
+
+def preferred_terms(spec: dict[str, Any], kind: str) -> list[tuple[int, dict[str, Any]]]:
+    """(weight, podAffinityTerm) of ``kind`` (podAffinity or podAntiAffinity)."""
+    block = (spec.get("affinity") or {}).get(kind) or {}
+    out = []
+    for weighted in block.get("preferredDuringSchedulingIgnoredDuringExecution") or ():
+        term = weighted.get("podAffinityTerm") or {}
+        weight = int(weighted.get("weight") or 0)
+        if weight:
+            out.append((weight, term))
+    return out
+
+
+@dataclass(frozen=True)
+class _HeldTerm:
+    row: int  # the holder's node
+    weight: int  # negative for anti-affinity
+    selector: LabelSelector
+    namespaces: frozenset[str] | None  # None: every namespace
+    topology_key: str
+
+
+class ScoringTerms:
+    """Bound pods' terms that score incoming pods: preferred affinity and anti-affinity, and
+    required affinity (``HARD_POD_AFFINITY_WEIGHT``)."""
+
+    def __init__(self) -> None:
+        self._terms: dict[str, list[_HeldTerm]] = {}  # holder pod key -> its terms
+
+    def __bool__(self) -> bool:
+        return bool(self._terms)
+
+    def add(self, key: str, namespace: str, row: int, pod: dict[str, Any]) -> None:
+        spec = pod.get("spec") or {}
+        if not (spec.get("affinity") or {}):
+            return
+        weighted = [
+            *preferred_terms(spec, "podAffinity"),
+            *((-w, t) for w, t in preferred_terms(spec, "podAntiAffinity")),
+            *((HARD_POD_AFFINITY_WEIGHT, t) for t in required_terms(spec, "podAffinity")),
+        ]
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        held = []
+        for weight, term in weighted:
+            selector = constraint_selector(term, labels)
+            if selector is None:
+                continue  # a nil selector matches no pods
+            namespaces = term_namespaces(term, namespace)
+            topology_key = term.get("topologyKey", "")
+            held.append(_HeldTerm(row, weight, selector[0], namespaces, topology_key))
+        if held:
+            self._terms[key] = held
+
+    def remove(self, key: str) -> None:
+        self._terms.pop(key, None)
+
+    def raw(
+        self, table: NodeTable, rows: np.ndarray, namespace: str, labels: dict[str, str]
+    ) -> np.ndarray:
+        """Per scored row: the weights of the bound pods' terms that select the pod."""
+        out = np.zeros(len(rows))
+        n = len(table)
+        for terms in self._terms.values():
+            for term in terms:
+                if term.namespaces is not None and namespace not in term.namespaces:
+                    continue
+                if term.row >= n or not table.present[term.row]:
+                    continue
+                if not term.selector.matches(labels):
+                    continue
+                column = table.label_ids(term.topology_key)
+                value = int(column[term.row])
+                if value:
+                    out += term.weight * (column[rows] == value)
+        return out
+
+
+def interpod_score(
+    table: NodeTable,
+    spread: SpreadCounts,
+    affinity: list[tuple[int, dict[str, Any]]],
+    anti_affinity: list[tuple[int, dict[str, Any]]],
+    held: ScoringTerms,
+    namespace: str,
+    labels: dict[str, str],
+    rows: np.ndarray,
+) -> np.ndarray:
+    """The normalised InterPodAffinity score (0-100) of the scored ``rows``."""
+    n = len(table)
+    present = table.present[:n]
+    raw = held.raw(table, rows, namespace, labels)
+    for sign, terms in ((1, affinity), (-1, anti_affinity)):
+        for weight, term in terms:
+            sel = constraint_selector(term, labels)
+            if sel is None:
+                continue
+            key = term.get("topologyKey", "")
+            col = table.label_ids(key)
+            row_counts = np.zeros(n)
+            for ns in _namespaces(term, namespace, spread):
+                row_counts += spread.counts(ns, sel[0], sel[1], n)
+            nvalues = len(table.label_values.get(key, {})) + 1
+            domain = np.bincount(col[present], weights=row_counts[present], minlength=nvalues)
+            domain[0] = 0  # nodes without the key form no domain
+            raw += sign * weight * domain[col[rows]]
+    low, high = raw.min(), raw.max()
+    if high == low:
+        return np.zeros(len(rows))
+    return np.floor(MAX_SCORE * (raw - low) / (high - low))
