@@ -151,3 +151,62 @@ def test_get_events_lists_kubelet_events_and_deletion(kubectl: Kubectl, ns: str)
     pulled = [e for e in sources if e["reason"] == "Pulled"]
     assert pulled and all(e["source"]["component"] == "kubelet" for e in pulled)
     assert all(e["source"]["host"].startswith("tiny-") for e in pulled)
+
+
+def test_a_pod_sent_past_the_scheduler_to_a_full_node_is_rejected(
+    kubectl: Kubectl, ns: str
+) -> None:
+    """``spec.nodeName`` skips the scheduler; the node's kubelet rejects a pod that does not
+    fit next to its pods: Failed, with the reason in kubectl's STATUS column, the message and a
+    Warning event."""
+    node = json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"][0]
+    name = node["metadata"]["name"]
+    cpu = node["status"]["allocatable"]["cpu"]
+    capacity = int(cpu[:-1]) if cpu.endswith("m") else int(cpu) * 1000
+    pods = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": pod},
+            "spec": {
+                "nodeName": name,
+                "containers": [{"name": "app", "image": "nginx:1.27", "resources": requests}],
+                **extra,
+            },
+        }
+        for pod, requests, extra in (
+            ("greedy", {"requests": {"cpu": "64"}}, {}),
+            ("misplaced", {}, {"nodeSelector": {"disk": "none-has-this"}}),
+        )
+    ]
+    listed = {"apiVersion": "v1", "kind": "List", "items": pods}
+    kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(listed))
+
+    def failed(pod: str) -> dict[str, str] | None:
+        status = json.loads(kubectl("get", "pod", pod, "-n", ns, "-o", "json").stdout)["status"]
+        return status if status.get("phase") == "Failed" else None
+
+    greedy = eventually(lambda: failed("greedy"), timeout=30)
+    assert greedy["reason"] == "OutOfcpu"
+    prefix = "Pod was rejected: Node didn't have enough resource: cpu, requested: 64000, used: "
+    assert greedy["message"].startswith(prefix)
+    used, _, rest = greedy["message"][len(prefix) :].partition(", ")
+    assert 0 <= int(used) < capacity
+    assert rest == f"capacity: {capacity}"
+    assert rows(kubectl, ns)["greedy"][:2] == ["0/1", "OutOfcpu"]
+
+    misplaced = eventually(lambda: failed("misplaced"), timeout=30)
+    assert misplaced["reason"] == "NodeAffinity"
+    assert misplaced["message"] == (
+        "Pod was rejected: Predicate NodeAffinity failed: node(s) didn't match Pod's node "
+        "affinity/selector"
+    )
+    events = json.loads(
+        kubectl(
+            "get", "events", "-n", ns, "--field-selector=involvedObject.name=greedy", "-o", "json"
+        ).stdout
+    )["items"]
+    [event] = [e for e in events if e["reason"] == "OutOfcpu"]
+    assert event["type"] == "Warning"
+    assert event["source"] == {"component": "kubelet", "host": name}
+    assert event["message"] == greedy["message"].removeprefix("Pod was rejected: ")

@@ -271,7 +271,9 @@ def starts(c: SimCluster, name: str) -> list[tuple[float, str, dict[str, Any]]]:
 async def test_status_fields_pod_ip_from_pod_cidr_and_one_write_when_cached() -> None:
     c = make()
     try:
-        node = c.api.get(REGISTRY.get("", "v1", "nodes"), "", "n-0").decode()  # type: ignore[arg-type]
+        nodes = REGISTRY.get("", "v1", "nodes")
+        assert nodes is not None
+        node = c.api.get(nodes, "", "n-0").decode()
         cidr = ipaddress.ip_network(node["spec"]["podCIDR"])
         internal = next(
             a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"
@@ -593,5 +595,40 @@ async def test_init_containers_run_first_then_the_app() -> None:
             for e in c.store.resource(("", "events")).objects.values()
         }
         assert "spec.initContainers{migrate}" in fields
+    finally:
+        await c.stop()
+
+
+async def test_admission_counts_the_active_pods_and_frees_finished_and_deleted_ones() -> None:
+    """Pods sent to the node with ``nodeName`` skip the scheduler: the kubelet admits each
+    next to what its active pods request, and a pod that finished or went no longer counts."""
+    c = make()
+    try:
+        nodes = REGISTRY.get("", "v1", "nodes")
+        assert nodes is not None
+        node = c.api.get(nodes, "", "n-0").decode()
+        cpu = node["status"]["allocatable"]["cpu"]
+        capacity = int(cpu[:-1]) if cpu.endswith("m") else int(cpu) * 1000
+        half = {"requests": {"cpu": f"{capacity // 2 + 1}m"}}
+        first = pod("first", {"runSeconds": 3}, resources=half, restartPolicy="Never")
+        c.api.create(PODS, "default", first)
+        await until(lambda: status(c, "first").get("phase") == "Running")
+        c.api.create(PODS, "default", pod("second", resources=half))
+        await until(lambda: status(c, "second").get("phase") == "Failed")
+        assert status(c, "second")["reason"] == "OutOfcpu"
+        assert status(c, "second")["message"] == (
+            f"Pod was rejected: Node didn't have enough resource: cpu, requested: "
+            f"{capacity // 2 + 1}, used: {capacity // 2 + 1}, capacity: {capacity}"
+        )
+        assert ("OutOfcpu", status(c, "second")["message"][len("Pod was rejected: ") :]) in (
+            reasons(c, "second")
+        )
+        assert "containerStatuses" not in status(c, "second")  # nothing ran
+        await until(lambda: status(c, "first").get("phase") == "Succeeded")
+        c.api.create(PODS, "default", pod("third", resources=half))
+        await until(lambda: status(c, "third").get("phase") == "Running")
+        c.api.delete(PODS, "default", "third", DeleteOptions(grace_period=0))
+        c.api.create(PODS, "default", pod("fourth", resources=half))
+        await until(lambda: status(c, "fourth").get("phase") == "Running")
     finally:
         await c.stop()

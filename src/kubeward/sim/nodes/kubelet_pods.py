@@ -43,6 +43,7 @@ from kubeward.sim.behaviour import (
     seconds_until_memory,
 )
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from kubeward.sim.nodes.admission import AdmitNode, Admitted, Rejection, admit
 from kubeward.sim.nodes.factory import START_ANNOTATION
 from kubeward.sim.nodes.podnet import NodeIPs, OverflowIPs
 from kubeward.sim.nodes.podstatus import ContainerRun, PodRun, full_reference, qos_class
@@ -77,6 +78,7 @@ TERMINATED_UNKNOWN = "The container could not be located when the pod was termin
 @dataclass
 class KubeletStats:
     admitted: int = 0
+    rejected: int = 0  # pods that did not fit next to the node's active pods (admission.py)
     started: int = 0  # pods that reached Running
     evicted: int = 0
     status_writes: int = 0
@@ -88,6 +90,8 @@ class _Node:
     start_seconds: float
     ips: NodeIPs
     pods: set[str] = field(default_factory=set)  # keys of the runs on this node
+    seen: dict[str, Any] = field(default_factory=dict)  # the node as last seen
+    admit: AdmitNode | None = None  # parsed from ``seen`` at the first admission after a change
 
 
 class KubeletPods:
@@ -101,6 +105,7 @@ class KubeletPods:
         self.stats = KubeletStats()
         self.runs: dict[str, PodRun] = {}
         self._behaviours: dict[str, PodBehaviour] = {}
+        self._admitted: dict[str, Admitted] = {}  # what each admitted pod counts for
         self._nodes: dict[str, _Node] = {}
         self._overflow_ips = OverflowIPs()
         self._rng = random.Random(seed)
@@ -185,9 +190,10 @@ class KubeletPods:
         known = self._nodes.get(name)
         if known is not None:
             known.ip, known.start_seconds = ip, start
+            known.seen, known.admit = node, None
             return
         cidr = (node.get("spec") or {}).get("podCIDR", "")
-        self._nodes[name] = _Node(ip, start, NodeIPs(cidr))
+        self._nodes[name] = _Node(ip, start, NodeIPs(cidr), seen=node)
 
     async def run(self) -> None:
         await asyncio.gather(self._admit_loop(), self.eviction_loop())
@@ -240,6 +246,7 @@ class KubeletPods:
         if self.runs.get(run.key) is run:  # not a newer pod of the same name
             del self.runs[run.key]
             self._behaviours.pop(run.key, None)
+            self._admitted.pop(run.key, None)
             self._dirty.pop(run.key, None)
             self._reconciling.discard(run.key)
             if node is not None:
@@ -289,6 +296,11 @@ class KubeletPods:
             run.terminating = True
             self._later(run, 0.0, self._terminate)
             return
+        if node is not None:
+            rejection = self._fits(run, spec, node)
+            if rejection is not None:
+                self._reject(run, pod, rejection)
+                return
         self.stats.admitted += 1
         if spec.get("hostNetwork") is True:
             run.pod_ip = run.host_ip
@@ -302,6 +314,37 @@ class KubeletPods:
             self._later(run, start_delay, self._pull_next)
         else:
             self._pull_next(run)  # same instant: one status write for admission and start
+
+    def _fits(self, run: PodRun, spec: dict[str, Any], node: _Node) -> Rejection | None:
+        """The kubelet's admission check against the pods it runs on the node."""
+        if node.admit is None:
+            node.admit = AdmitNode.of(node.seen)
+        active = [
+            self._admitted[key]
+            for key in node.pods
+            if key in self._admitted and self.runs[key].phase not in ("Succeeded", "Failed")
+        ]
+        counted, rejection = admit(spec, node.admit, active)
+        if rejection is None:
+            self._admitted[run.key] = counted
+        return rejection
+
+    def _reject(self, run: PodRun, pod: dict[str, Any], rejection: Rejection) -> None:
+        """kubelet's rejectPod: a Warning event, and the pod Failed without running."""
+        assert PODS is not None
+        self.stats.rejected += 1
+        self.recorder.event(
+            self._ref(run), WARNING, rejection.reason, rejection.message, host=run.node
+        )
+        pod["status"] = {
+            "phase": "Failed",
+            "reason": rejection.reason,
+            "message": f"Pod was rejected: {rejection.message}",
+            "qosClass": run.qos,
+            "startTime": run.start_time,
+        }
+        self._forget(run)
+        self.api.update(PODS, run.namespace, run.name, pod, subresource="status")
 
     def _pull_next(self, run: PodRun) -> None:
         """Pull the images not yet on the node, one after the other, then start: the next

@@ -36,9 +36,9 @@ def host_ports(spec: dict[str, Any]) -> tuple[HostPort, ...]:
     return tuple(out)
 
 
-def _conflict(ip: str, other_ip: str) -> bool:
-    """Same protocol and port: whether the two host IPs clash."""
-    return ip == other_ip or WILDCARD in (ip, other_ip)
+def ports_conflict(a: HostPort, b: HostPort) -> bool:
+    """Same protocol and port, on the same IP or with either on every IP."""
+    return a[1:] == b[1:] and (a[0] == b[0] or WILDCARD in (a[0], b[0]))
 
 
 class HostPorts:
@@ -98,8 +98,9 @@ class HostPorts:
     def _conflicting(self, wanted: tuple[HostPort, ...]) -> list[tuple[str, int]]:
         """(holder, its row) for every bound pod holding a port that clashes with ``wanted``."""
         out = []
-        for ip, protocol, number in wanted:
+        for port in wanted:
+            _, protocol, number = port
             for key, (row, held_ip) in self._holders.get((protocol, number), {}).items():
-                if _conflict(ip, held_ip):
+                if ports_conflict(port, (held_ip, protocol, number)):
                     out.append((key, row))
         return out
