@@ -29,7 +29,7 @@ def spec(cpu: str = "100m", memory: str = "64Mi", **more: Any) -> dict[str, Any]
 
 
 def reason(pod: dict[str, Any], *active: dict[str, Any]) -> tuple[str, str] | None:
-    _, rejection = admit(pod, AdmitNode.of(NODE), [admitted(a) for a in active])
+    rejection = admit(pod, AdmitNode.of(NODE), [admitted(a) for a in active])
     return None if rejection is None else (rejection.reason, rejection.message)
 
 

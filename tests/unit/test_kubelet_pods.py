@@ -630,5 +630,14 @@ async def test_admission_counts_the_active_pods_and_frees_finished_and_deleted_o
         c.api.delete(PODS, "default", "third", DeleteOptions(grace_period=0))
         c.api.create(PODS, "default", pod("fourth", resources=half))
         await until(lambda: status(c, "fourth").get("phase") == "Running")
+        c.api.delete(PODS, "default", "fourth", DeleteOptions(grace_period=0))
+        # A pod the scheduler placed is admitted unchecked, and counts for the next one.
+        scheduled = pod("scheduled", resources=half)
+        del scheduled["spec"]["nodeName"]
+        c.api.create(PODS, "default", scheduled)
+        await until(lambda: status(c, "scheduled").get("phase") == "Running")
+        c.api.create(PODS, "default", pod("fifth", resources=half))
+        await until(lambda: status(c, "fifth").get("phase") == "Failed")
+        assert status(c, "fifth")["reason"] == "OutOfcpu"
     finally:
         await c.stop()

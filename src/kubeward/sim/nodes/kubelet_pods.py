@@ -43,7 +43,14 @@ from kubeward.sim.behaviour import (
     seconds_until_memory,
 )
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
-from kubeward.sim.nodes.admission import AdmitNode, Admitted, Rejection, admit
+from kubeward.sim.nodes.admission import (
+    AdmitNode,
+    Admitted,
+    Rejection,
+    admit,
+    admitted,
+    placed_by_scheduler,
+)
 from kubeward.sim.nodes.factory import START_ANNOTATION
 from kubeward.sim.nodes.podnet import NodeIPs, OverflowIPs
 from kubeward.sim.nodes.podstatus import ContainerRun, PodRun, full_reference, qos_class
@@ -90,8 +97,10 @@ class _Node:
     start_seconds: float
     ips: NodeIPs
     pods: set[str] = field(default_factory=set)  # keys of the runs on this node
-    seen: dict[str, Any] = field(default_factory=dict)  # the node as last seen
-    admit: AdmitNode | None = None  # parsed from ``seen`` at the first admission after a change
+    admit: AdmitNode | None = None  # what admission reads of the node
+    # (allocatable, labels, taints) that ``admit`` was parsed from: the decoded node itself is
+    # not kept, as 15,000 of them would weigh on the garbage collector
+    admit_source: tuple[Any, ...] = ()
 
 
 class KubeletPods:
@@ -188,12 +197,17 @@ class KubeletPods:
         except ValueError:
             start = 0.0
         known = self._nodes.get(name)
-        if known is not None:
-            known.ip, known.start_seconds = ip, start
-            known.seen, known.admit = node, None
-            return
-        cidr = (node.get("spec") or {}).get("podCIDR", "")
-        self._nodes[name] = _Node(ip, start, NodeIPs(cidr), seen=node)
+        if known is None:
+            cidr = (node.get("spec") or {}).get("podCIDR", "")
+            known = self._nodes[name] = _Node(ip, start, NodeIPs(cidr))
+        known.ip, known.start_seconds = ip, start
+        source = (
+            (node.get("status") or {}).get("allocatable"),
+            node["metadata"].get("labels"),
+            (node.get("spec") or {}).get("taints"),
+        )
+        if known.admit is None or source != known.admit_source:
+            known.admit, known.admit_source = AdmitNode.of(node), source
 
     async def run(self) -> None:
         await asyncio.gather(self._admit_loop(), self.eviction_loop())
@@ -297,7 +311,7 @@ class KubeletPods:
             self._later(run, 0.0, self._terminate)
             return
         if node is not None:
-            rejection = self._fits(run, spec, node)
+            rejection = self._fits(run, pod, node)
             if rejection is not None:
                 self._reject(run, pod, rejection)
                 return
@@ -315,19 +329,30 @@ class KubeletPods:
         else:
             self._pull_next(run)  # same instant: one status write for admission and start
 
-    def _fits(self, run: PodRun, spec: dict[str, Any], node: _Node) -> Rejection | None:
+    def _fits(self, run: PodRun, pod: dict[str, Any], node: _Node) -> Rejection | None:
         """The kubelet's admission check against the pods it runs on the node."""
-        if node.admit is None:
-            node.admit = AdmitNode.of(node.seen)
-        active = [
-            self._admitted[key]
-            for key in node.pods
-            if key in self._admitted and self.runs[key].phase not in ("Succeeded", "Failed")
-        ]
-        counted, rejection = admit(spec, node.admit, active)
-        if rejection is None:
-            self._admitted[run.key] = counted
-        return rejection
+        if placed_by_scheduler(pod):
+            return None
+        assert node.admit is not None  # parsed when the node was seen
+        active = []
+        for key in node.pods:
+            other = self.runs.get(key)
+            # admitted (it has a sandbox) and not finished: terminating pods still count
+            if key == run.key or other is None or not other.sandbox_ready:
+                continue
+            if other.phase not in ("Succeeded", "Failed"):
+                active.append(self._counted(key))
+        return admit(pod.get("spec") or {}, node.admit, active)
+
+    def _counted(self, key: str) -> Admitted:
+        """What an admitted pod counts for, worked out when a pod's admission first needs it."""
+        assert PODS is not None
+        counted = self._admitted.get(key)
+        if counted is None:
+            obj = self.api.store.get(PODS.storage_key, key)
+            counted = admitted((obj.decode().get("spec") or {}) if obj is not None else {})
+            self._admitted[key] = counted
+        return counted
 
     def _reject(self, run: PodRun, pod: dict[str, Any], rejection: Rejection) -> None:
         """kubelet's rejectPod: a Warning event, and the pod Failed without running."""
