@@ -52,6 +52,11 @@ def place(c: SimCluster, name: str, cpu: str, cls: str = "", **spec: Any) -> str
     return c.scheduler.schedule_one(key) or ""
 
 
+def scheduling_message(c: SimCluster, name: str) -> str:
+    conditions = stored(c, name)["status"]["conditions"]
+    return str(next(x["message"] for x in conditions if x["type"] == "PodScheduled"))
+
+
 def finish_deletions(c: SimCluster) -> None:
     """What the kubelets do at the end of the grace period."""
     for obj in list(c.store.resource(("", "pods")).objects.values()):
@@ -399,12 +404,7 @@ def test_preemption_cannot_lift_the_anti_affinity_of_a_pod_of_equal_or_higher_pr
     assert place(c, "guard", "100m", "high", labels={"app": "g"}, affinity=keep_away("web"))
     assert place(c, "filler", "100m", "low", labels={"app": "f"})
     assert place(c, "web", "100m", "mid", labels={"app": "web"}) == ""
-    message = next(
-        x["message"]
-        for x in stored(c, "web")["status"]["conditions"]
-        if x["type"] == "PodScheduled"
-    )
-    assert message == (
+    assert scheduling_message(c, "web") == (
         "0/1 nodes are available: 1 node(s) didn't satisfy existing pods anti-affinity rules. "
         "preemption: 0/1 nodes are available: 1 node(s) didn't satisfy existing pods "
         "anti-affinity rules."
@@ -439,12 +439,7 @@ def test_preemption_cannot_free_a_port_held_by_equal_or_higher_priority() -> Non
     assert place_with_port(c, "proxy", "mid", 443) == "n-0"
     assert place(c, "filler", "100m", "low")
     assert place_with_port(c, "ingress", "mid", 443) == ""
-    message = next(
-        x["message"]
-        for x in stored(c, "ingress")["status"]["conditions"]
-        if x["type"] == "PodScheduled"
-    )
-    assert message == (
+    assert scheduling_message(c, "ingress") == (
         "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod "
         "ports. preemption: 0/1 nodes are available: 1 node(s) didn't have free ports for the "
         "requested pod ports."

@@ -16,17 +16,12 @@ get nothing from it. Namespaces as the filter's (``term_namespaces``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from kubeward.kube.selectors import LabelSelector
-from kubeward.sim.control.scheduling.interpod import (
-    _namespaces,
-    required_terms,
-    term_namespaces,
-)
+from kubeward.sim.control.scheduling.heldterms import HeldTerms, held_term
+from kubeward.sim.control.scheduling.interpod import _namespaces, required_terms
 from kubeward.sim.control.scheduling.nodetable import NodeTable
 from kubeward.sim.control.scheduling.spread import SpreadCounts, constraint_selector
 
@@ -46,24 +41,9 @@ def preferred_terms(spec: dict[str, Any], kind: str) -> list[tuple[int, dict[str
     return out
 
 
-@dataclass(frozen=True)
-class _HeldTerm:
-    row: int  # the holder's node
-    weight: int  # negative for anti-affinity
-    selector: LabelSelector
-    namespaces: frozenset[str] | None  # None: every namespace
-    topology_key: str
-
-
-class ScoringTerms:
+class ScoringTerms(HeldTerms):
     """Bound pods' terms that score incoming pods: preferred affinity and anti-affinity, and
     required affinity (``HARD_POD_AFFINITY_WEIGHT``)."""
-
-    def __init__(self) -> None:
-        self._terms: dict[str, list[_HeldTerm]] = {}  # holder pod key -> its terms
-
-    def __bool__(self) -> bool:
-        return bool(self._terms)
 
     def add(self, key: str, namespace: str, row: int, pod: dict[str, Any]) -> None:
         spec = pod.get("spec") or {}
@@ -75,38 +55,15 @@ class ScoringTerms:
             *((HARD_POD_AFFINITY_WEIGHT, t) for t in required_terms(spec, "podAffinity")),
         ]
         labels = (pod.get("metadata") or {}).get("labels") or {}
-        held = []
-        for weight, term in weighted:
-            selector = constraint_selector(term, labels)
-            if selector is None:
-                continue  # a nil selector matches no pods
-            namespaces = term_namespaces(term, namespace)
-            topology_key = term.get("topologyKey", "")
-            held.append(_HeldTerm(row, weight, selector[0], namespaces, topology_key))
-        if held:
-            self._terms[key] = held
-
-    def remove(self, key: str) -> None:
-        self._terms.pop(key, None)
+        self._put(key, [held_term(t, row, namespace, labels, weight) for weight, t in weighted])
 
     def raw(
         self, table: NodeTable, rows: np.ndarray, namespace: str, labels: dict[str, str]
     ) -> np.ndarray:
         """Per scored row: the weights of the bound pods' terms that select the pod."""
         out = np.zeros(len(rows))
-        n = len(table)
-        for terms in self._terms.values():
-            for term in terms:
-                if term.namespaces is not None and namespace not in term.namespaces:
-                    continue
-                if term.row >= n or not table.present[term.row]:
-                    continue
-                if not term.selector.matches(labels):
-                    continue
-                column = table.label_ids(term.topology_key)
-                value = int(column[term.row])
-                if value:
-                    out += term.weight * (column[rows] == value)
+        for _, term, column, value in self._matching(table, namespace, labels):
+            out += term.weight * (column[rows] == value)
         return out
 
 
