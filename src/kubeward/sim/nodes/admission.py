@@ -92,9 +92,11 @@ def admitted(spec: dict[str, Any]) -> Admitted:
 
 
 def placed_by_scheduler(pod: dict[str, Any]) -> bool:
-    """Whether the simulator's scheduler bound the pod. Such pods are admitted unchecked: the
-    scheduler counts the same pods as the kubelets, synchronously, so they always fit, and
-    checking each of them cost about 4 % of pods/s at a tenth of ``large``."""
+    """Whether the simulator's scheduler bound the pod (a default-scheduler pod with the
+    binding's PodScheduled=True; a Binding someone else posts for such a pod passes too). Such
+    pods are admitted unchecked: the scheduler counts the same pods as the kubelets,
+    synchronously, so they always fit, and checking each of them cost about 4 % of pods/s at a
+    tenth of ``large``."""
     if (pod.get("spec") or {}).get("schedulerName", SCHEDULER_NAME) != SCHEDULER_NAME:
         return False
     conditions = (pod.get("status") or {}).get("conditions") or ()

@@ -114,7 +114,8 @@ class KubeletPods:
         self.stats = KubeletStats()
         self.runs: dict[str, PodRun] = {}
         self._behaviours: dict[str, PodBehaviour] = {}
-        self._admitted: dict[str, Admitted] = {}  # what each admitted pod counts for
+        # what admitted pods count for, worked out when a pod bypassing the scheduler needs it
+        self._admitted: dict[str, Admitted] = {}
         self._nodes: dict[str, _Node] = {}
         self._overflow_ips = OverflowIPs()
         self._rng = random.Random(seed)
