@@ -63,7 +63,7 @@ class AdmitNode:
         allocatable = (node.get("status") or {}).get("allocatable") or {}
         return cls(
             meta.get("name", ""),
-            dict(meta.get("labels") or {}),
+            meta.get("labels") or {},  # shared with the decoded node, not copied
             {res: resource_amount(res, value) for res, value in allocatable.items()},
             [
                 (t.get("key", ""), t.get("value", ""), "NoExecute")
