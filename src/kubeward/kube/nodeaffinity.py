@@ -1,6 +1,7 @@
 """Node selector terms (``nodeSelectorTerms``) against one node: the semantics of
-``v1.NodeSelector`` shared by the DaemonSet controller (which nodes a daemon pod fits) and the
-volume controller (which nodes a volume's ``nodeAffinity`` reaches). The scheduler evaluates
+``v1.NodeSelector`` shared by the DaemonSet controller (which nodes a daemon pod fits), the
+kubelets' admission (whether a pod fits their node) and the volume controller (which nodes a
+volume's ``nodeAffinity`` reaches). The scheduler evaluates
 the same terms over every node at once, vectorised, in ``sim.control.scheduling.filters``."""
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def term_matches(term: Mapping[str, Any], name: str, labels: Mapping[str, str]) 
 def terms_match(terms: Iterable[Mapping[str, Any]], name: str, labels: Mapping[str, str]) -> bool:
     """A NodeSelector: any of its terms."""
     return any(term_matches(t, name, labels) for t in terms)
+
+
+def pod_fits_node(pod_spec: Mapping[str, Any], name: str, labels: Mapping[str, str]) -> bool:
+    """A pod's nodeSelector and required node affinity (``GetRequiredNodeAffinity``)."""
+    for key, value in (pod_spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return False
+    affinity = (pod_spec.get("affinity") or {}).get("nodeAffinity") or {}
+    required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
+    terms = required.get("nodeSelectorTerms")
+    return not terms or terms_match(terms, name, labels)
 
 
 def volume_node_terms(pv: Mapping[str, Any]) -> list[dict[str, Any]] | None:

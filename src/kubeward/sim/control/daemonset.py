@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from kubeward.kube import status as st
-from kubeward.kube.nodeaffinity import terms_match
+from kubeward.kube.nodeaffinity import pod_fits_node
 from kubeward.kube.registry import REGISTRY
 from kubeward.sim.api.rest import DeleteOptions, ObjectAPI
 from kubeward.sim.control.deployment import template_hash
@@ -231,7 +231,7 @@ class DaemonSetController(PodOwnerController):
         may_continue: set[str] = set()
         verdicts: dict[Taints, tuple[bool, bool]] = {}  # few distinct taint sets: memoise
         for name, node in self._nodes.items():
-            if not _fits_node(name, node.labels, pod_spec):
+            if not pod_fits_node(pod_spec, name, node.labels):
                 continue
             verdict = verdicts.get(node.taints)
             if verdict is None:
@@ -417,20 +417,6 @@ class DaemonSetController(PodOwnerController):
             ds,
             subresource="status",
         )
-
-
-def _fits_node(name: str, labels: dict[str, str], pod_spec: dict[str, Any]) -> bool:
-    """nodeSelector and required node affinity (the daemon's own, before the name term)."""
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    terms = (
-        ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-            "requiredDuringSchedulingIgnoredDuringExecution"
-        )
-        or {}
-    ).get("nodeSelectorTerms")
-    return not terms or terms_match(terms, name, labels)
 
 
 def _target_node(pod: dict[str, Any]) -> str:

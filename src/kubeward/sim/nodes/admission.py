@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kubeward.kube.nodeaffinity import terms_match
+from kubeward.kube.nodeaffinity import pod_fits_node
 from kubeward.sim.control.scheduler import SCHEDULER_NAME
 from kubeward.sim.control.scheduling.filters import MSG_AFFINITY, pod_request, tolerates
 from kubeward.sim.control.scheduling.hostports import (
@@ -133,7 +133,7 @@ def admit(spec: dict[str, Any], node: AdmitNode, active: Iterable[Admitted]) -> 
                 f"used: {int(used.get(res, 0.0))}, capacity: {int(capacity)}"
             )
             return Rejection(f"OutOf{res}", message)
-    if not _affinity_matches(spec, node):
+    if not pod_fits_node(spec, node.name, node.labels):
         return _predicate("NodeAffinity", MSG_AFFINITY)
     taken = [p for other in active for p in other.ports]
     if any(ports_conflict(w, t) for w in pod.ports for t in taken):
@@ -151,14 +151,3 @@ def _device_failure(error: str) -> Rejection:
 
 def _predicate(name: str, reason: str) -> Rejection:
     return Rejection(name, f"Predicate {name} failed: {reason}")
-
-
-def _affinity_matches(spec: dict[str, Any], node: AdmitNode) -> bool:
-    """nodeSelector and the required node affinity terms against the node."""
-    for key, value in (spec.get("nodeSelector") or {}).items():
-        if node.labels.get(key) != value:
-            return False
-    affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
-    required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
-    terms = required.get("nodeSelectorTerms")
-    return terms is None or terms_match(terms, node.name, node.labels)
