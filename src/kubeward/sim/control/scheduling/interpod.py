@@ -46,7 +46,7 @@ def _namespaces(term: dict[str, Any], namespace: str, spread: SpreadCounts) -> l
     return list(spread.pods) if namespaces is None else sorted(namespaces)
 
 
-def _term_counts(
+def term_domain_counts(
     table: NodeTable,
     spread: SpreadCounts,
     term: dict[str, Any],
@@ -86,7 +86,9 @@ def interpod_filter(
         pods_exist = np.ones(n, dtype=bool)
         any_match, self_match = False, True
         for term in affinity:
-            col, counts, matches_self = _term_counts(table, spread, term, namespace, pod_labels)
+            col, counts, matches_self = term_domain_counts(
+                table, spread, term, namespace, pod_labels
+            )
             has_keys &= col != 0
             pods_exist &= counts[col] > 0
             any_match |= bool(counts.any())
@@ -95,6 +97,6 @@ def interpod_filter(
         affinity_ok = has_keys & (pods_exist | (not any_match and self_match))
     anti_ok = np.ones(n, dtype=bool)
     for term in anti_affinity:
-        col, counts, _ = _term_counts(table, spread, term, namespace, pod_labels)
+        col, counts, _ = term_domain_counts(table, spread, term, namespace, pod_labels)
         anti_ok &= (col == 0) | (counts[col] == 0)
     return InterPodVerdict(affinity_ok & anti_ok, ~affinity_ok, affinity_ok & ~anti_ok)

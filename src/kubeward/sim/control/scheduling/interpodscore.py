@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from kubeward.sim.control.scheduling.heldterms import HeldTerms, held_term
-from kubeward.sim.control.scheduling.interpod import _namespaces, required_terms
+from kubeward.sim.control.scheduling.interpod import required_terms, term_domain_counts
 from kubeward.sim.control.scheduling.nodetable import NodeTable
-from kubeward.sim.control.scheduling.spread import SpreadCounts, constraint_selector
+from kubeward.sim.control.scheduling.spread import SpreadCounts
 
 HARD_POD_AFFINITY_WEIGHT = 1  # kube-scheduler's default for InterPodAffinityArgs
 MAX_SCORE = 100.0
@@ -78,22 +78,10 @@ def interpod_score(
     rows: np.ndarray,
 ) -> np.ndarray:
     """The normalised InterPodAffinity score (0-100) of the scored ``rows``."""
-    n = len(table)
-    present = table.present[:n]
     raw = held.raw(table, rows, namespace, labels)
     for sign, terms in ((1, affinity), (-1, anti_affinity)):
         for weight, term in terms:
-            sel = constraint_selector(term, labels)
-            if sel is None:
-                continue
-            key = term.get("topologyKey", "")
-            col = table.label_ids(key)
-            row_counts = np.zeros(n)
-            for ns in _namespaces(term, namespace, spread):
-                row_counts += spread.counts(ns, sel[0], sel[1], n)
-            nvalues = len(table.label_values.get(key, {})) + 1
-            domain = np.bincount(col[present], weights=row_counts[present], minlength=nvalues)
-            domain[0] = 0  # nodes without the key form no domain
+            col, domain, _ = term_domain_counts(table, spread, term, namespace, labels)
             raw += sign * weight * domain[col[rows]]
     low, high = raw.min(), raw.max()
     if high == low:
