@@ -39,6 +39,7 @@ from kubeward.sim.control.podcontrol import (
     ready_since,
 )
 from kubeward.sim.control.scheduling.filters import first_untolerated
+from kubeward.sim.control.scheduling.nodetable import node_taints
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 
 DAEMONSETS = REGISTRY.get("apps", "v1", "daemonsets")
@@ -131,11 +132,7 @@ class DaemonSetController(PodOwnerController):
             node = event.obj.decode()
             info = NodeInfo(
                 labels=dict(event.obj.labels),
-                taints=tuple(
-                    (t.get("key", ""), t.get("value", "") or "", t.get("effect", ""))
-                    for t in (node.get("spec") or {}).get("taints") or ()
-                    if t.get("effect") in ("NoSchedule", "NoExecute")
-                ),
+                taints=node_taints(node.get("spec") or {}, ("NoSchedule", "NoExecute")),
             )
             if self._nodes.get(name) == info:
                 return []  # heartbeats and status changes do not move daemons

@@ -42,7 +42,7 @@ from kubeward.sim.control.scheduling.hostports import (
     host_ports,
     ports_conflict,
 )
-from kubeward.sim.control.scheduling.nodetable import resource_amount
+from kubeward.sim.control.scheduling.nodetable import Taint, node_taints, resource_amount
 
 MSG_TAINTS = "node(s) had taints that the pod didn't tolerate"
 _FIRST = ("pods", "cpu", "memory")  # the order noderesources.Fits checks them in
@@ -55,7 +55,7 @@ class AdmitNode:
     name: str
     labels: dict[str, str]
     allocatable: dict[str, float]  # resource_amount units: cpu in millicores
-    no_execute: list[tuple[str, str, str]]  # (key, value, effect) of NoExecute taints
+    no_execute: tuple[Taint, ...]  # the NoExecute taints
 
     @classmethod
     def of(cls, node: dict[str, Any]) -> AdmitNode:
@@ -65,11 +65,7 @@ class AdmitNode:
             meta.get("name", ""),
             meta.get("labels") or {},  # shared with the decoded node, not copied
             {res: resource_amount(res, value) for res, value in allocatable.items()},
-            [
-                (t.get("key", ""), t.get("value", ""), "NoExecute")
-                for t in spec.get("taints") or ()
-                if t.get("effect") == "NoExecute"
-            ],
+            node_taints(spec, ("NoExecute",)),
         )
 
 

@@ -22,6 +22,15 @@ UNREACHABLE = "node.kubernetes.io/unreachable"
 Taint = tuple[str, str, str]  # key, value, effect
 
 
+def node_taints(spec: dict[str, Any], effects: tuple[str, ...] | None = None) -> tuple[Taint, ...]:
+    """A node's ``spec.taints`` as (key, value, effect), those of ``effects`` only if given."""
+    return tuple(
+        (t.get("key", ""), t.get("value", "") or "", t.get("effect", ""))
+        for t in spec.get("taints") or ()
+        if effects is None or t.get("effect") in effects
+    )
+
+
 def resource_amount(name: str, value: Any) -> float:
     amount = parse_quantity(str(value))
     return float(amount * 1000) if name == "cpu" else float(amount)
@@ -108,11 +117,7 @@ class NodeTable:
             or not np.array_equal(before, self.allocatable[row, :ncols])
         )
         labels = dict(node["metadata"].get("labels") or {})
-        taints = tuple(
-            (t.get("key", ""), t.get("value", "") or "", t.get("effect", ""))
-            for t in spec.get("taints") or ()
-        )
-        taints = _with_condition_taints(taints, status.get("conditions") or ())
+        taints = _with_condition_taints(node_taints(spec), status.get("conditions") or ())
         unschedulable = bool(spec.get("unschedulable"))
         if (
             labels != self.labels[row]
