@@ -429,6 +429,7 @@ def run_demo(scenario: str, duration: float | None) -> int:
             f"  export KUBECONFIG={kubeconfig}",
             "  kubectl get pods -A -w",
             "  kubectl top pods -A",
+            "  kubectl logs -n shop <a crashlooping checkout pod> --previous",
             "  kubectl get quota,pvc -A",
             "  kubectl auth can-i --list -n shop --as=system:serviceaccount:shop:default",
             "  kubectl drain general-1 --ignore-daemonsets --delete-emptydir-data",

@@ -80,6 +80,7 @@ def test_discovery_documents(http: httpx.Client) -> None:
     assert core["pods/eviction"]["group"] == "policy" and core["pods/eviction"]["verbs"] == [
         "create"
     ]
+    assert (core["pods/log"]["kind"], core["pods/log"]["verbs"]) == ("Pod", ["get"])
     apps = {r["name"]: r for r in http.get("/apis/apps/v1").json()["resources"]}
     assert apps["deployments/scale"]["kind"] == "Scale"
     assert apps["deployments/scale"]["group"] == "autoscaling"

@@ -50,10 +50,21 @@ def observe_pods(http: httpx.Client, seen: dict[str, Any]) -> None:
             last = (cs.get("lastState") or {}).get("terminated") or {}
             if last.get("reason") == "OOMKilled" and last.get("exitCode") == 137:
                 seen.setdefault("oomkilled", f"{ns}/{name}")
+                if "oom_log" not in seen:
+                    seen["oom_log"] = previous_log(http, ns, name)[-1]
             if waiting.get("reason") == "CrashLoopBackOff":
                 seen.setdefault("crashloop", f"{ns}/{name}")
+                if "crash_log" not in seen:
+                    seen["crash_log"] = previous_log(http, ns, name)[-1]
             if waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff"):
                 seen.setdefault("bad_image", f"{ns}/{name}")
+
+
+def previous_log(http: httpx.Client, ns: str, pod: str) -> list[str]:
+    """The lines of the pod's last terminated run (``kubectl logs --previous``)."""
+    r = http.get(f"/api/v1/namespaces/{ns}/pods/{pod}/log", params={"previous": "true"})
+    assert r.status_code == 200, r.text
+    return r.text.splitlines()
 
 
 def observe_nodes(http: httpx.Client, seen: dict[str, Any]) -> None:
@@ -128,7 +139,9 @@ def observe_events(http: httpx.Client, seen: dict[str, Any]) -> None:
 WANTED = {
     # pods and nodes
     "oomkilled",
+    "oom_log",
     "crashloop",
+    "crash_log",
     "bad_image",
     "not_ready",
     "kernel_deadlock",
@@ -164,6 +177,11 @@ def test_demo_produces_each_declared_fault(tmp_path: Path) -> None:
     assert seen.keys() >= WANTED, f"missing {sorted(WANTED - seen.keys())}; saw {seen}"
     assert seen["oomkilled"].startswith("shop/search-")
     assert seen["crashloop"].startswith("shop/checkout-")
+    # the logs: the bad rollout's crash line; an OOM-killed container's last heartbeat warned
+    assert seen["crash_log"] == (
+        'level=error msg="cannot start" err="config: required key PAYMENTS_URL is not set"'
+    )
+    assert seen["oom_log"].startswith('level=warn msg="memory near limit"'), seen["oom_log"]
     assert seen["bad_image"].startswith("shop/recommendations-")
     assert seen["not_ready"] == seen["ev_node_not_ready"] == "general-0"
     assert seen["kernel_deadlock"] == "highmem-0"

@@ -115,7 +115,11 @@ BUILTIN: tuple[ResourceType, ...] = (
         short=("po",),
         cats=_ALL,
         status=True,
-        extra={"eviction": ("Eviction", ("create",)), "binding": ("Binding", ("create",))},
+        extra={
+            "eviction": ("Eviction", ("create",)),
+            "binding": ("Binding", ("create",)),
+            "log": ("Pod", ("get",)),
+        },
     ),
     _r("", "v1", "Binding", "bindings", True, verbs=("create",)),
     _r(

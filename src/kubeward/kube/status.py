@@ -192,12 +192,12 @@ def method_not_allowed(message: str) -> StatusError:
 
 
 def unsupported_media_type(content_type: str) -> StatusError:
+    # kube-apiserver's wording, listing only what the simulator decodes (no protobuf).
     return StatusError(
         415,
         "UnsupportedMediaType",
         f"the body of the request was in an unknown format - accepted "
-        f"media types include: application/json, application/yaml, "
-        f'application/vnd.kubernetes.protobuf (got "{content_type}")',
+        f'media types include: application/json, application/yaml (got "{content_type}")',
     )
 
 

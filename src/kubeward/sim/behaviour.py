@@ -32,6 +32,12 @@ def _check_quantity(value: str | None) -> str | None:
     return value
 
 
+def check_log_line(value: str | None) -> str | None:
+    if value is not None and ("\n" in value or "\r" in value):
+        raise ValueError("must be one line (a log line has no line breaks)")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
@@ -98,9 +104,14 @@ class PodBehaviour(_Model):
     crash_after_seconds: float | None = Field(None, alias="crashAfterSeconds", ge=0)
     # Batch work: exit 0 after this long (Jobs). None: run until stopped.
     run_seconds: float | None = Field(None, alias="runSeconds", ge=0)
+    # The last line a crashing container writes to its log (kubectl logs --previous), e.g.
+    # 'panic: dial tcp 10.0.0.7:5432: connect: connection refused'. None: a generic fatal line.
+    crash_log: str | None = Field(None, alias="crashLog", min_length=1, max_length=4096)
     usage: Usage = Field(default_factory=Usage)
 
     _q = field_validator("image_size")(_check_quantity)
+
+    _line = field_validator("crash_log")(check_log_line)
 
     def annotation(self) -> str:
         """The annotation value; defaults are left out to keep objects small."""

@@ -141,7 +141,12 @@ class FaultTimeline:
                 current = behaviour_of({"metadata": template.get("metadata") or {}})
             except BehaviourError:
                 current = behaviour_of({})
-            broken = current.model_copy(update={"crash_after_seconds": fault.crash_after_seconds})
+            broken = current.model_copy(
+                update={
+                    "crash_after_seconds": fault.crash_after_seconds,
+                    "crash_log": fault.crash_log or current.crash_log,
+                }
+            )
             meta = template.setdefault("metadata", {})
             meta.setdefault("annotations", {})[ANNOTATION] = broken.annotation()
 

@@ -163,7 +163,13 @@ async def serve(
         )
     cluster.tokens.ca_pem = ca_pem
     server = APIServer(
-        cluster.api, config, metrics=metrics, load=load, audit=audit, tokens=cluster.tokens
+        cluster.api,
+        config,
+        metrics=metrics,
+        load=load,
+        audit=audit,
+        tokens=cluster.tokens,
+        machines=cluster.state,
     )
     cluster.start()
     load_task = None

@@ -32,6 +32,7 @@ from kubeward.sim.api import discovery, reviews, subresources
 from kubeward.sim.api.authn import ServiceAccountTokens, User, impersonate
 from kubeward.sim.api.authz import REQUESTING_USER, Decision
 from kubeward.sim.api.metrics_api import MetricsProvider
+from kubeward.sim.api.podlogs import PodLogs
 from kubeward.sim.api.rest import DeleteOptions, Filter, ListResult, ObjectAPI
 from kubeward.sim.api.tables import to_table
 from kubeward.sim.load.apf import Target
@@ -41,6 +42,7 @@ from kubeward.sim.load.engine import CONNECTION_FAILED, WatchHandle
 from kubeward.sim.load.engine import Request as ModelRequest
 from kubeward.sim.load.metrics import APIServerMetrics, reported_verb, scope_of
 from kubeward.sim.load.runner import LoadRunner, http_target, identity_of
+from kubeward.sim.nodes.state import ClusterState
 from kubeward.sim.store.objects import StoredObject, StoreEvent
 from kubeward.sim.store.store import TooOld
 from kubeward.sim.store.watch import Watcher
@@ -161,6 +163,16 @@ def _status_response(err: st.StatusError) -> Response:
     )
 
 
+def _is_pod_log(info: RequestInfo | None) -> bool:
+    return (
+        info is not None
+        and info.group == ""
+        and info.resource == "pods"
+        and info.subresource == "log"
+        and info.verb == "get"
+    )
+
+
 def _json(body: Any, code: int = 200) -> Response:
     data = body if isinstance(body, bytes) else orjson.dumps(body)
     return Response(data, status_code=code, media_type=_JSON)
@@ -192,9 +204,11 @@ class APIServer:
         load: LoadRunner | None = None,
         audit: AuditLog | None = None,
         tokens: ServiceAccountTokens | None = None,
+        machines: ClusterState | None = None,
     ) -> None:
         """``tokens``: the cluster's service-account token issuer (its tokens controller
-        signs with the same key); a new one if not given."""
+        signs with the same key); a new one if not given. ``machines``: the simulated nodes'
+        state, for pod logs (a stopped kubelet serves none); without it every kubelet answers."""
         self.api = api
         self.usage_metrics = metrics
         self.store = api.store
@@ -208,6 +222,7 @@ class APIServer:
         self.authz.enabled = config.authorization_mode == "RBAC"
         self.sa_tokens = tokens or ServiceAccountTokens(api.store, api.clock)
         self._watchers: set[Watcher] = set()
+        self.logs = PodLogs(api, machines)
         self.app = Starlette(
             routes=[
                 Route(
@@ -217,8 +232,10 @@ class APIServer:
         )
 
     def close_watches(self) -> None:
+        """End the long-running requests: watches and followed logs."""
         for w in list(self._watchers):
             w.close()
+        self.logs.close()
 
     # -- entry point --------------------------------------------------------------------------
 
@@ -245,7 +262,8 @@ class APIServer:
                     return _json(discovery.version_info())
                 return Response(b"ok", media_type="text/plain")
             user = self._authenticate(request)
-            if self.load is not None:
+            # Like kube-apiserver's long-running check: pods/log skips priority and fairness.
+            if self.load is not None and not _is_pod_log(info):
                 admitted = self._model_request(request, info, query, user)
                 await self._admit(admitted)  # the model writes its RequestReceived line
             elif self.audit is not None and self.audit.request_received:
@@ -539,6 +557,8 @@ class APIServer:
         rt = self._resource_type(info)
         if rt.computed:
             return self._computed(rt, info, query)
+        if _is_pod_log(info):
+            return self.logs.respond(info.namespace, info.name, query)
         accept = request.headers.get("accept", "")
         if not _acceptable(accept):
             raise st.StatusError(

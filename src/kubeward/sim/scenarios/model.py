@@ -28,7 +28,7 @@ from kubeward.kube.priority import (
 )
 from kubeward.kube.quantity import QuantityError, parse_quantity
 from kubeward.kube.validation import validate_object
-from kubeward.sim.behaviour import PodBehaviour
+from kubeward.sim.behaviour import PodBehaviour, check_log_line
 from kubeward.sim.csi import DEFAULT_CLASS as BUILTIN_STORAGE_CLASS
 from kubeward.sim.csi import PROVISIONER as SIM_PROVISIONER
 from kubeward.sim.load.spec import LoadSpec
@@ -325,9 +325,9 @@ _FAULT_FIELDS = {
     **{t: {"nodes", "zone", "duration"} for t in NODE_FAULTS},
     "zoneOutage": {"zone", "duration"},
     "imageRegistryOutage": {"registry", "duration"},
-    "badRollout": {"deployment", "image", "crash_after_seconds", "duration"},
+    "badRollout": {"deployment", "image", "crash_after_seconds", "crash_log", "duration"},
 }
-_FAULT_ALIASES = {"crash_after_seconds": "crashAfterSeconds"}
+_FAULT_ALIASES = {"crash_after_seconds": "crashAfterSeconds", "crash_log": "crashLog"}
 
 
 class NodeTarget(BaseModel):
@@ -349,6 +349,10 @@ class Fault(BaseModel):
     deployment: str | None = None  # namespace/name for badRollout
     image: str | None = None  # badRollout's new image
     crash_after_seconds: float = Field(5.0, alias="crashAfterSeconds", ge=0)
+    # badRollout: the last log line of the new pods' crashing container (kubectl logs -p).
+    crash_log: str | None = Field(None, alias="crashLog", min_length=1, max_length=4096)
+
+    _line = field_validator("crash_log")(check_log_line)
 
     @model_validator(mode="after")
     def _targets(self) -> Fault:
