@@ -42,6 +42,12 @@ def _kubectls() -> list[pytest.param]:
     return params
 
 
+def chosen_kubectl(request: pytest.FixtureRequest, sim: SimProcess, home: Path) -> Kubectl:
+    """The kubectl a fixture parametrized with ``_kubectls()`` stands for, against ``sim``."""
+    binary = _debian_kubectl() if request.param == "debian" else request.param
+    return Kubectl(binary, sim, home)
+
+
 class Kubectl:
     def __init__(self, binary: str, sim: SimProcess, home: Path) -> None:
         self.binary, self.sim, self.home = binary, sim, home

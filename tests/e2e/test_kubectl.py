@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl, _kubectls
+from kubectlhelp import Kubectl, _kubectls, chosen_kubectl
 from simproc import SimProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -21,8 +21,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(params=_kubectls())
 def kubectl(request: pytest.FixtureRequest, sim: SimProcess, tmp_path: Path) -> Kubectl:
-    binary = _debian_kubectl() if request.param == "debian" else request.param
-    return Kubectl(binary, sim, tmp_path)
+    return chosen_kubectl(request, sim, tmp_path)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl, _kubectls
+from kubectlhelp import Kubectl, _kubectls, chosen_kubectl
 from simproc import SimProcess, eventually, start_sim
 
 pytestmark = pytest.mark.e2e
@@ -42,8 +42,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
 
 @pytest.fixture(params=_kubectls())
 def kubectl(request: pytest.FixtureRequest, cluster: SimProcess, tmp_path: Path) -> Kubectl:
-    binary = _debian_kubectl() if request.param == "debian" else request.param
-    return Kubectl(binary, cluster, tmp_path)
+    return chosen_kubectl(request, cluster, tmp_path)
 
 
 def client_minor(kubectl: Kubectl) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl, _kubectls
+from kubectlhelp import Kubectl, _kubectls, chosen_kubectl, own_namespace
 from simproc import SimProcess, eventually, start_sim
 
 pytestmark = pytest.mark.e2e
@@ -65,17 +65,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimProcess]:
 
 @pytest.fixture(params=_kubectls())
 def kubectl(request: pytest.FixtureRequest, cluster: SimProcess, tmp_path: Path) -> Kubectl:
-    binary = _debian_kubectl() if request.param == "debian" else request.param
-    return Kubectl(binary, cluster, tmp_path)
+    return chosen_kubectl(request, cluster, tmp_path)
 
 
 @pytest.fixture
 def ns(kubectl: Kubectl, request: pytest.FixtureRequest) -> Iterator[str]:
-    name = f"pl-{abs(hash(request.node.nodeid)) % 10**8}"
-    kubectl("create", "namespace", name)
-    kubectl("apply", "-n", name, "-f", "-", input=PODS)
-    yield name
-    kubectl("delete", "namespace", name, "--wait=false")
+    for name in own_namespace(kubectl, request, "pl"):
+        kubectl("apply", "-n", name, "-f", "-", input=PODS)
+        yield name
 
 
 def rows(kubectl: Kubectl, ns: str) -> dict[str, list[str]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kubectlhelp import Kubectl, _debian_kubectl, _kubectls
+from kubectlhelp import Kubectl, _kubectls, chosen_kubectl
 from simproc import SimProcess, eventually
 
 pytestmark = pytest.mark.e2e
@@ -36,8 +36,7 @@ spec:
 
 @pytest.fixture(params=_kubectls())
 def kubectl(request: pytest.FixtureRequest, sim: SimProcess, tmp_path: Path) -> Kubectl:
-    binary = _debian_kubectl() if request.param == "debian" else request.param
-    return Kubectl(binary, sim, tmp_path)
+    return chosen_kubectl(request, sim, tmp_path)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ follows ends, the pod goes, its kubelet stops, or the server shuts down.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -242,7 +242,7 @@ def _select(log: cl.ContainerLog, opts: LogOptions, now: float) -> list[cl.LogLi
     return [log[i] for i in range(start, len(log))]
 
 
-def _render(lines: Any, timestamps: bool) -> bytes:
+def _render(lines: Iterable[cl.LogLine], timestamps: bool) -> bytes:
     if timestamps:
         text = "".join(f"{cl.format_timestamp(x.at)} {x.text}\n" for x in lines)
     else:
