@@ -293,3 +293,17 @@ def test_crash_log_must_be_one_line() -> None:
         )
     with pytest.raises(ValueError, match="crashLog: does not apply to zoneOutage"):
         Fault.model_validate({"at": "1m", "type": "zoneOutage", "zone": "a", "crashLog": "x"})
+
+
+def test_the_termination_message_keeps_the_last_80_lines_and_2048_bytes() -> None:
+    p = pod()
+    p["spec"]["containers"][0]["terminationMessagePolicy"] = "FallbackToLogsOnError"
+    day = cl.Run("containerd://x", T0, T0 + 86_400, 1, "Error")
+    message = cl.termination_message(p, "app", PodBehaviour(crashLog="boom"), day)
+    assert message.endswith("uptime=86400s memory=32Mi\nboom\n")
+    assert len(message.encode()) == 2048  # 80 lines are longer: the bytes limit cuts first
+    short = cl.Run("containerd://x", T0, T0 + 90, 1, "Error")
+    assert cl.termination_message(p, "app", PodBehaviour(), short).count("\n") == 4
+    assert cl.termination_message(p, "app", PodBehaviour(), cl.Run("c", T0, T0 + 90)) == ""
+    p["spec"]["containers"][0]["terminationMessagePolicy"] = "File"
+    assert cl.termination_message(p, "app", PodBehaviour(), short) == ""

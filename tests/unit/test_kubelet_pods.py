@@ -159,6 +159,29 @@ async def test_crashloop_backoff_and_restart_counts() -> None:
         await c.stop()
 
 
+async def test_fallback_to_logs_on_error_puts_the_log_tail_in_the_message() -> None:
+    c = make(speed=200)
+    try:
+        crash = {"crashAfterSeconds": 130, "startupSeconds": 0, "crashLog": "panic: no DB_URL"}
+        for name, policy in (("fallback", "FallbackToLogsOnError"), ("file", "File")):
+            body = pod(name, crash)
+            body["spec"]["containers"][0]["terminationMessagePolicy"] = policy
+            c.api.create(PODS, "default", body)
+        for name in ("fallback", "file"):
+            await until(lambda n=name: "terminated" in container(c, n).get("lastState", {}), 15)
+        message = container(c, "fallback")["lastState"]["terminated"]["message"]
+        assert message == (
+            'level=info msg="starting" container=app image=registry.example/app:1\n'
+            'level=info msg="started"\n'
+            'level=info msg="heartbeat" uptime=60s memory=32Mi\n'
+            'level=info msg="heartbeat" uptime=120s memory=32Mi\n'
+            "panic: no DB_URL\n"
+        )
+        assert "message" not in container(c, "file")["lastState"]["terminated"]
+    finally:
+        await c.stop()
+
+
 async def test_oom_kill_at_memory_limit() -> None:
     c = make(speed=500)
     try:

@@ -52,6 +52,7 @@ class ContainerSpec:
     port: int | None
     memory_limit: float | None  # bytes
     batch: bool  # runs to completion (an init container, a Job's work)
+    fallback_to_logs: bool = False  # terminationMessagePolicy: FallbackToLogsOnError
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,21 @@ class ContainerLog:
 
 def _mebibytes(value: float) -> str:
     return f"{value / 2**20:.0f}Mi"
+
+
+def termination_message(
+    pod: dict[str, Any], container: str, behaviour: PodBehaviour, run: Run
+) -> str:
+    """What the kubelet puts in the ``message`` of a run that failed (``run.finished`` set,
+    non-zero exit) without a termination-log file: with terminationMessagePolicy
+    FallbackToLogsOnError, the last 80 lines of its log, at most their last 2048 bytes
+    (MaxContainerTerminationMessageLogLines and ...LogLength); otherwise nothing."""
+    spec = container_spec(pod, container)
+    if spec is None or not spec.fallback_to_logs or not run.exit_code or run.finished is None:
+        return ""
+    log = ContainerLog(spec, behaviour, run, run.finished)
+    tail = "".join(f"{log[i].text}\n" for i in range(max(len(log) - 80, 0), len(log)))
+    return tail.encode()[-2048:].decode(errors="ignore")
 
 
 def format_timestamp(epoch: float) -> str:
@@ -269,6 +285,7 @@ def container_spec(pod: dict[str, Any], name: str) -> ContainerSpec | None:
                 int(ports[0].get("containerPort") or 0) or None if ports else None,
                 _bytes(limit),
                 batch=field == "initContainers" and c.get("restartPolicy") != "Always",
+                fallback_to_logs=c.get("terminationMessagePolicy") == "FallbackToLogsOnError",
             )
     return None
 

@@ -42,7 +42,9 @@ from kubeward.sim.behaviour import (
     memory_bytes,
     seconds_until_memory,
 )
+from kubeward.sim.clock import parse_time
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
+from kubeward.sim.nodes import containerlogs
 from kubeward.sim.nodes.admission import (
     AdmitNode,
     Admitted,
@@ -563,6 +565,8 @@ class KubeletPods:
         c.state, c.reason, c.exit_code, c.message = "terminated", why, code, ""
         c.finished_at = self.clock.timestamp()
         c.ready = c.started = False
+        if code:
+            c.message = self._fallback_message(run, c)
         restart = run.restart_policy == "Always" or (run.restart_policy == "OnFailure" and code)
         if not restart:
             if all(x.state == "terminated" for x in run.containers):
@@ -587,6 +591,20 @@ class KubeletPods:
         backoff = c.backoff
         c.backoff = min(c.backoff * 2, BACKOFF_MAX)
         self._later(run, SYNC_SECONDS, partial(self._crashloop, c=c, gen=gen, backoff=backoff))
+
+    def _fallback_message(self, run: PodRun, c: ContainerRun) -> str:
+        """A failed container's message under FallbackToLogsOnError: its log's tail. The pod
+        is read only for failures, so the policy costs nothing per running container."""
+        assert PODS is not None
+        stored = self.api.store.get(PODS.storage_key, run.key)
+        if stored is None:
+            return ""
+        finished = parse_time(c.finished_at).timestamp()
+        started = parse_time(c.started_at).timestamp() if c.started_at else finished
+        ended = containerlogs.Run(c.container_id, started, finished, c.exit_code, c.reason)
+        return containerlogs.termination_message(
+            stored.decode(), c.name, self._behaviour(run), ended
+        )
 
     def _crashloop(self, run: PodRun, c: ContainerRun, gen: str, backoff: float) -> None:
         if c.container_id != gen or run.terminating:
