@@ -206,19 +206,19 @@ def pick_run(status: dict[str, Any], pod_name: str, previous: bool) -> Run:
     if previous:
         if not last or not last.get("containerID"):
             raise LogUnavailable(f"previous terminated {where} not found")
-        return _terminated_run(last)
+        return terminated_run(last)
     if running is not None:
         return Run(status.get("containerID", ""), _epoch(running.get("startedAt")))
     if terminated is not None:
         if terminated.get("containerID"):
-            return _terminated_run(terminated)
+            return terminated_run(terminated)
         if last and last.get("containerID"):
-            return _terminated_run(last)
+            return terminated_run(last)
         raise LogUnavailable(f"{where} is terminated")
     if last is not None:
         if not last.get("containerID"):
             raise LogUnavailable(f"{where} is terminated")
-        return _terminated_run(last)
+        return terminated_run(last)
     if waiting is not None:
         reason = waiting.get("reason", "")
         if reason == "ErrImagePull":
@@ -239,14 +239,15 @@ def run_by_id(pod: dict[str, Any], container: str, container_id: str) -> Run | N
         if state.get("running") is not None:
             return Run(container_id, _epoch(state["running"].get("startedAt")))
         if state.get("terminated") is not None:
-            return _terminated_run(state["terminated"])
+            return terminated_run(state["terminated"])
     last = (status.get("lastState") or {}).get("terminated")
     if last and last.get("containerID") == container_id:
-        return _terminated_run(last)
+        return terminated_run(last)
     return None
 
 
-def _terminated_run(terminated: dict[str, Any]) -> Run:
+def terminated_run(terminated: dict[str, Any]) -> Run:
+    """The run a ``terminated`` container state (or last state) records."""
     finished = _epoch(terminated.get("finishedAt"))
     started = _epoch(terminated.get("startedAt")) if terminated.get("startedAt") else finished
     return Run(

@@ -42,7 +42,6 @@ from kubeward.sim.behaviour import (
     memory_bytes,
     seconds_until_memory,
 )
-from kubeward.sim.clock import parse_time
 from kubeward.sim.control.events import NORMAL, WARNING, EventRecorder, ObjectRef
 from kubeward.sim.nodes import containerlogs
 from kubeward.sim.nodes.admission import (
@@ -599,9 +598,7 @@ class KubeletPods:
         stored = self.api.store.get(PODS.storage_key, run.key)
         if stored is None:
             return ""
-        finished = parse_time(c.finished_at).timestamp()
-        started = parse_time(c.started_at).timestamp() if c.started_at else finished
-        ended = containerlogs.Run(c.container_id, started, finished, c.exit_code, c.reason)
+        ended = containerlogs.terminated_run(c.terminated())
         return containerlogs.termination_message(
             stored.decode(), c.name, self._behaviour(run), ended
         )
